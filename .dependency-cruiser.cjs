@@ -1,0 +1,55 @@
+/** Layer rules from ARCHITECTURE.md, checked by `npm run depcheck` (part of `npm run check`). */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'sdk-depends-on-nothing-internal',
+      severity: 'error',
+      from: { path: '^src/sdk/' },
+      to: { path: '^src/(?!sdk/)' },
+    },
+    {
+      name: 'engines-only-use-sdk',
+      comment: 'Engines and auth methods import the contract, never the core, barrier, storage or another engine.',
+      severity: 'error',
+      from: { path: '^src/(engines|auth)/([^/]+)/' },
+      to: { path: '^src/(core|barrier|physical|seal|http|config|client|cli)/' },
+    },
+    {
+      name: 'core-never-imports-http',
+      severity: 'error',
+      from: { path: '^src/(core|barrier|physical|seal)/' },
+      to: { path: '^src/(http|cli|client)/' },
+    },
+    {
+      name: 'barrier-below-core',
+      severity: 'error',
+      from: { path: '^src/(barrier|physical)/' },
+      to: { path: '^src/(core|engines|auth)/' },
+    },
+    {
+      name: 'physical-below-barrier',
+      severity: 'error',
+      from: { path: '^src/physical/' },
+      to: { path: '^src/(barrier|seal)/' },
+    },
+    {
+      name: 'client-side-never-imports-server',
+      comment: 'The CLI, agent and UI use only the HTTP client.',
+      severity: 'error',
+      from: { path: '^src/(client|cli)/' },
+      to: { path: '^src/(?!client/|cli/)' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    exclude: { path: '\\.test\\.ts$' },
+  },
+};

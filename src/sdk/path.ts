@@ -1,0 +1,97 @@
+// The engine path framework: an engine is data (patterns, fields, operations, help) and this
+// module turns that data into a SecretEngine. Patterns use ':name' for one segment and
+// ':name*' for the rest of the path (possibly empty, possibly with slashes).
+import { CofferError } from './errors.js';
+import type { EngineRequest, EngineResult, Operation, SecretEngine } from './engine.js';
+import { parseFields, type FieldSpecs, type FieldValues } from './fields.js';
+
+export type PathHandler<F extends FieldSpecs> = (
+  req: EngineRequest,
+  fields: FieldValues<F>,
+  params: Readonly<Record<string, string>>,
+) => Promise<EngineResult>;
+
+export interface PathSpec<F extends FieldSpecs = FieldSpecs> {
+  readonly pattern: string;
+  readonly fields: F;
+  /** Pass the raw data through unvalidated (KV v1 writes store whatever the body holds). */
+  readonly arbitraryFields?: boolean;
+  readonly operations: Partial<Record<Operation, PathHandler<F>>>;
+  readonly exists?: (
+    req: EngineRequest,
+    params: Readonly<Record<string, string>>,
+  ) => Promise<boolean>;
+  readonly help: string;
+}
+
+/** Identity helper so each path's handlers are typed by its own fields. */
+export function definePath<F extends FieldSpecs>(spec: PathSpec<F>): PathSpec<F> {
+  return spec;
+}
+
+interface CompiledPath {
+  readonly spec: PathSpec;
+  readonly regex: RegExp;
+  readonly names: readonly string[];
+}
+
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+export function compilePattern(pattern: string): { regex: RegExp; names: string[] } {
+  const names: string[] = [];
+  const source = pattern
+    .split('/')
+    .map((segment) => {
+      const m = /^:([a-z_]+)(\*?)$/.exec(segment);
+      if (m === null) return escapeRegex(segment);
+      names.push(m[1]!);
+      return m[2] === '*' ? '(.*)' : '([^/]+)';
+    })
+    .join('/');
+  // A trailing '/' (list requests) is allowed on every pattern.
+  return { regex: new RegExp(`^${source}/?$`), names };
+}
+
+function match(
+  paths: readonly CompiledPath[],
+  path: string,
+): { compiled: CompiledPath; params: Record<string, string> } | undefined {
+  for (const compiled of paths) {
+    const m = compiled.regex.exec(path);
+    if (m === null) continue;
+    const params: Record<string, string> = {};
+    compiled.names.forEach((name, i) => {
+      params[name] = m[i + 1] ?? '';
+    });
+    return { compiled, params };
+  }
+  return undefined;
+}
+
+/** Assembles an engine from path specs; the first matching pattern wins. */
+export function createPathEngine(specs: readonly PathSpec<FieldSpecs>[]): SecretEngine {
+  const paths: CompiledPath[] = specs.map((spec) => ({ spec, ...compilePattern(spec.pattern) }));
+  return {
+    async handle(req) {
+      const found = match(paths, req.path);
+      if (found === undefined) throw new CofferError('unsupported_path', 'unsupported path');
+      const { spec } = found.compiled;
+      const handler = spec.operations[req.operation];
+      if (handler === undefined) {
+        throw new CofferError('unsupported_operation', 'unsupported operation');
+      }
+      const fields =
+        spec.arbitraryFields === true
+          ? (req.data as FieldValues<FieldSpecs>)
+          : parseFields(spec.fields, req.data);
+      return handler(req, fields, found.params);
+    },
+    async exists(req) {
+      const found = match(paths, req.path);
+      if (found?.compiled.spec.exists === undefined) return undefined;
+      return found.compiled.spec.exists(req, found.params);
+    },
+  };
+}

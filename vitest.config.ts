@@ -1,0 +1,13 @@
+// Test runner configuration: unit tests beside the code, integration and e2e under test/.
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    pool: 'forks',
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // The test script must never talk to a developer's real server.
+    env: { COFFER_ADDR: '', COFFER_TOKEN: '', VAULT_ADDR: '', VAULT_TOKEN: '' },
+  },
+});
