@@ -1,0 +1,668 @@
+// The server configuration: reads a Vault-style HCL (or JSON) file, applies COFFER_* environment
+// overrides and returns one deep-frozen ServerConfig. main.ts injects the text and the env.
+import { isAbsolute, resolve } from 'node:path';
+import { parseDurationSeconds } from '../sdk/duration.js';
+import { CofferError, isCofferError } from '../sdk/errors.js';
+import { isHclBody, parseHcl } from './hcl.js';
+import type { HclBody, HclItem, HclValue } from './hcl.js';
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+
+export type StorageConfig =
+  | {
+      readonly type: 'sqlite';
+      readonly path: string;
+      readonly synchronous: 'full' | 'normal';
+      readonly groupCommit: boolean;
+    }
+  | { readonly type: 'inmem' };
+
+export interface ListenerConfig {
+  /** host:port; the host is an IPv4 address, a name or a bracketed IPv6 address. */
+  readonly address: string;
+  readonly tlsDisable: boolean;
+  readonly tlsCertFile?: string;
+  readonly tlsKeyFile?: string;
+  readonly maxRequestSizeBytes: number;
+}
+
+/**
+ * Unattended auto-unseal with a key kept outside the store: weaker than Shamir, since whoever
+ * reads the key file (or the process environment) can unseal. Exactly one source is set.
+ */
+export interface SealConfig {
+  readonly type: 'static';
+  readonly keyFile?: string;
+  /** The NAME of an environment variable holding the key (base64, 32 bytes), never the key. */
+  readonly keyEnv?: string;
+}
+
+export interface ServerConfig {
+  readonly storage: StorageConfig;
+  readonly listener: ListenerConfig;
+  readonly seal?: SealConfig;
+  readonly apiAddr?: string;
+  readonly logLevel: LogLevel;
+  readonly defaultLeaseTtlSeconds: number;
+  readonly maxLeaseTtlSeconds: number;
+  readonly ui: boolean;
+}
+
+export interface ServerConfigOptions {
+  /** Directory that relative file paths in the file resolve against (the file's directory). */
+  readonly baseDir?: string | undefined;
+}
+
+/** Vault's default for both lease TTLs: 32 days. */
+export const DEFAULT_LEASE_TTL_SECONDS = 2_764_800;
+export const DEFAULT_MAX_REQUEST_SIZE_BYTES = 32 * 1024 * 1024;
+/** Upper bound for max_request_size; Vault's "negative disables the limit" is not supported. */
+export const MAX_REQUEST_SIZE_LIMIT_BYTES = 1024 * 1024 * 1024;
+export const DEFAULT_LISTEN_ADDRESS = '127.0.0.1:8200';
+
+/**
+ * Parses a server config file and applies environment overrides. Errors are
+ * CofferError('invalid_request', '<line>:<col>: <key>: <why>') for the file and
+ * '<VARIABLE>: <why>' for the environment; neither ever echoes a value.
+ *
+ * File keys: `storage "sqlite" { path, synchronous = "full"|"normal", group_commit }` or
+ * `storage "inmem" {}` (exactly one); `listener "tcp" { address, tls_disable, tls_cert_file,
+ * tls_key_file, max_request_size }` (exactly one); optional `seal "static" { key_file | key_env }`;
+ * `api_addr`, `log_level`, `default_lease_ttl`, `max_lease_ttl`, `ui`, and `disable_mlock`
+ * (accepted and ignored). Booleans also take Vault's spellings: `"true"`, `"false"`, `1`, `0`.
+ * Relative file paths in the file resolve against `options.baseDir` (left as written without it).
+ *
+ * Environment overrides, applied after the file (an empty value counts as unset):
+ *
+ * | variable                | overrides                   | notes                                      |
+ * |-------------------------|-----------------------------|--------------------------------------------|
+ * | `COFFER_STORAGE_PATH`   | `storage "sqlite"` `path`   | error if the storage is not sqlite         |
+ * | `COFFER_LISTEN_ADDRESS` | `listener` `address`        | host:port                                  |
+ * | `COFFER_LOG_LEVEL`      | `log_level`                 | trace, debug, info, warn, error, fatal     |
+ * | `COFFER_API_ADDR`       | `api_addr`                  | http:// or https:// URL                    |
+ * | `COFFER_TLS_DISABLE`    | `listener` `tls_disable`    | true/false/1/0                             |
+ * | `COFFER_SEAL_KEY_FILE`  | `seal "static"` `key_file`  | enables the static seal; replaces key_env  |
+ *
+ * Paths from the environment are used as given (relative to the working directory).
+ */
+export function parseServerConfig(
+  text: string,
+  env: Readonly<Record<string, string | undefined>>,
+  options: ServerConfigOptions = {},
+): ServerConfig {
+  const draft = readFile(parseHcl(text), options.baseDir);
+  applyEnvironment(draft, env);
+  return deepFreeze(finish(draft));
+}
+
+/** The `coffer server --dev` configuration: plain HTTP, no seal, in memory unless a path is given. */
+export function devServerConfig(options: {
+  readonly address: string;
+  readonly storagePath?: string | undefined;
+}): ServerConfig {
+  const problem = addressProblem(options.address);
+  if (problem !== undefined) {
+    throw new CofferError('invalid_request', `address: ${problem}`, { field: 'address' });
+  }
+  const storage: StorageConfig =
+    options.storagePath === undefined
+      ? { type: 'inmem' }
+      : { type: 'sqlite', path: options.storagePath, synchronous: 'full', groupCommit: true };
+  return deepFreeze({
+    storage,
+    listener: {
+      address: options.address,
+      tlsDisable: true,
+      maxRequestSizeBytes: DEFAULT_MAX_REQUEST_SIZE_BYTES,
+    },
+    logLevel: 'info',
+    defaultLeaseTtlSeconds: DEFAULT_LEASE_TTL_SECONDS,
+    maxLeaseTtlSeconds: DEFAULT_LEASE_TTL_SECONDS,
+    ui: false,
+  });
+}
+
+/** Splits a validated listener address; brackets are removed from an IPv6 host. */
+export function splitListenAddress(address: string): { host: string; port: number } {
+  const match = ADDRESS.exec(address);
+  if (match === null || addressProblem(address) !== undefined) {
+    throw new CofferError('invalid_request', `address: ${ADDRESS_HINT}`, { field: 'address' });
+  }
+  const host = match[1]!;
+  return {
+    host: host.startsWith('[') ? host.slice(1, -1) : host,
+    port: Number.parseInt(match[2]!, 10),
+  };
+}
+
+// ---- Reading the file ----
+
+interface Position {
+  readonly line: number;
+  readonly column: number;
+}
+
+type StorageDraft =
+  | {
+      at: Position;
+      type: 'sqlite';
+      path: string | undefined;
+      synchronous: 'full' | 'normal';
+      groupCommit: boolean;
+    }
+  | { at: Position; type: 'inmem' };
+
+interface ListenerDraft {
+  at: Position;
+  address: string;
+  tlsDisable: boolean;
+  tlsCertFile: string | undefined;
+  tlsKeyFile: string | undefined;
+  maxRequestSizeBytes: number;
+}
+
+interface SealDraft {
+  at: Position | undefined;
+  keyFile: string | undefined;
+  keyEnv: string | undefined;
+}
+
+interface Draft {
+  storage: StorageDraft | undefined;
+  listener: ListenerDraft | undefined;
+  seal: SealDraft | undefined;
+  apiAddr: string | undefined;
+  logLevel: LogLevel;
+  defaultLeaseTtlSeconds: number;
+  defaultLeaseTtlAt: Position | undefined;
+  maxLeaseTtlSeconds: number;
+  maxLeaseTtlAt: Position | undefined;
+  ui: boolean;
+}
+
+const TOP_LEVEL_KEYS = [
+  'storage',
+  'listener',
+  'seal',
+  'api_addr',
+  'log_level',
+  'default_lease_ttl',
+  'max_lease_ttl',
+  'disable_mlock',
+  'ui',
+] as const;
+
+function configError(at: Position | undefined, field: string, why: string): CofferError {
+  const where = at === undefined ? '' : `${at.line}:${at.column}: `;
+  return new CofferError('invalid_request', `${where}${field}: ${why}`, { field });
+}
+
+function environmentError(variable: string, why: string): CofferError {
+  return new CofferError('invalid_request', `${variable}: ${why}`, { field: variable });
+}
+
+function readFile(body: HclBody, baseDir: string | undefined): Draft {
+  const draft: Draft = {
+    storage: undefined,
+    listener: undefined,
+    seal: undefined,
+    apiAddr: undefined,
+    logLevel: 'info',
+    defaultLeaseTtlSeconds: DEFAULT_LEASE_TTL_SECONDS,
+    defaultLeaseTtlAt: undefined,
+    maxLeaseTtlSeconds: DEFAULT_LEASE_TTL_SECONDS,
+    maxLeaseTtlAt: undefined,
+    ui: false,
+  };
+  const seen = new Set<string>();
+  for (const item of body.items) {
+    const key = item.key;
+    if (!isOneOf(TOP_LEVEL_KEYS, key)) {
+      throw configError(item, key, `unknown key (expected one of: ${TOP_LEVEL_KEYS.join(', ')})`);
+    }
+    switch (key) {
+      case 'storage':
+        if (draft.storage !== undefined) {
+          throw configError(item, key, 'only one storage block is allowed');
+        }
+        draft.storage = readStorage(item, baseDir);
+        continue;
+      case 'listener':
+        if (draft.listener !== undefined) {
+          throw configError(item, key, 'only one listener block is supported for now');
+        }
+        draft.listener = readListener(item, baseDir);
+        continue;
+      case 'seal':
+        if (draft.seal !== undefined)
+          throw configError(item, key, 'only one seal block is allowed');
+        draft.seal = readSeal(item, baseDir);
+        continue;
+      case 'api_addr':
+      case 'log_level':
+      case 'default_lease_ttl':
+      case 'max_lease_ttl':
+      case 'disable_mlock':
+      case 'ui':
+        break;
+    }
+    checkAttribute(item, key, seen);
+    switch (key) {
+      case 'api_addr': {
+        const value = readString(item, key);
+        const problem = apiAddrProblem(value);
+        if (problem !== undefined) throw configError(item, key, problem);
+        draft.apiAddr = value;
+        break;
+      }
+      case 'log_level': {
+        const level = LOG_LEVELS.get(readString(item, key).trim().toLowerCase());
+        if (level === undefined) throw configError(item, key, LOG_LEVEL_HINT);
+        draft.logLevel = level;
+        break;
+      }
+      case 'default_lease_ttl':
+        draft.defaultLeaseTtlSeconds = readTtl(item, key);
+        draft.defaultLeaseTtlAt = item;
+        break;
+      case 'max_lease_ttl':
+        draft.maxLeaseTtlSeconds = readTtl(item, key);
+        draft.maxLeaseTtlAt = item;
+        break;
+      case 'disable_mlock':
+        // Vault configs carry it; Coffer has no mlock, but a wrong type is still an error.
+        readBool(item, key);
+        break;
+      case 'ui':
+        draft.ui = readBool(item, key);
+        break;
+    }
+  }
+  if (draft.storage === undefined) {
+    throw configError(
+      undefined,
+      'storage',
+      'a storage block is required, e.g. storage "sqlite" { path = "..." }',
+    );
+  }
+  if (draft.listener === undefined) {
+    throw configError(
+      undefined,
+      'listener',
+      'a listener block is required, e.g. listener "tcp" { address = "127.0.0.1:8200" }',
+    );
+  }
+  return draft;
+}
+
+function readStorage(item: HclItem, baseDir: string | undefined): StorageDraft {
+  const { type, body } = readBlock(item, ['sqlite', 'inmem']);
+  if (type === 'inmem') {
+    attributes(body, 'storage', []);
+    return { at: item, type: 'inmem' };
+  }
+  const attrs = attributes(body, 'storage', ['path', 'synchronous', 'group_commit']);
+  const draft: StorageDraft = {
+    at: item,
+    type: 'sqlite',
+    path: undefined,
+    synchronous: 'full',
+    groupCommit: true,
+  };
+  const path = attrs.get('path');
+  if (path !== undefined) draft.path = readFilePath(path, 'storage.path', baseDir);
+  const synchronous = attrs.get('synchronous');
+  if (synchronous !== undefined) {
+    const mode = readString(synchronous, 'storage.synchronous').trim().toLowerCase();
+    if (mode !== 'full' && mode !== 'normal') {
+      throw configError(synchronous, 'storage.synchronous', 'must be "full" or "normal"');
+    }
+    draft.synchronous = mode;
+  }
+  const groupCommit = attrs.get('group_commit');
+  if (groupCommit !== undefined) draft.groupCommit = readBool(groupCommit, 'storage.group_commit');
+  return draft;
+}
+
+function readListener(item: HclItem, baseDir: string | undefined): ListenerDraft {
+  const { body } = readBlock(item, ['tcp']);
+  const attrs = attributes(body, 'listener', [
+    'address',
+    'tls_disable',
+    'tls_cert_file',
+    'tls_key_file',
+    'max_request_size',
+  ]);
+  const draft: ListenerDraft = {
+    at: item,
+    address: DEFAULT_LISTEN_ADDRESS,
+    // Vault's default: TLS on unless explicitly disabled.
+    tlsDisable: false,
+    tlsCertFile: undefined,
+    tlsKeyFile: undefined,
+    maxRequestSizeBytes: DEFAULT_MAX_REQUEST_SIZE_BYTES,
+  };
+  const address = attrs.get('address');
+  if (address !== undefined) {
+    const value = readString(address, 'listener.address');
+    const problem = addressProblem(value);
+    if (problem !== undefined) throw configError(address, 'listener.address', problem);
+    draft.address = value;
+  }
+  const tlsDisable = attrs.get('tls_disable');
+  if (tlsDisable !== undefined) draft.tlsDisable = readBool(tlsDisable, 'listener.tls_disable');
+  const cert = attrs.get('tls_cert_file');
+  if (cert !== undefined) draft.tlsCertFile = readFilePath(cert, 'listener.tls_cert_file', baseDir);
+  const key = attrs.get('tls_key_file');
+  if (key !== undefined) draft.tlsKeyFile = readFilePath(key, 'listener.tls_key_file', baseDir);
+  const size = attrs.get('max_request_size');
+  if (size !== undefined)
+    draft.maxRequestSizeBytes = readRequestSize(size, 'listener.max_request_size');
+  return draft;
+}
+
+function readSeal(item: HclItem, baseDir: string | undefined): SealDraft {
+  const { body } = readBlock(item, ['static']);
+  const attrs = attributes(body, 'seal', ['key_file', 'key_env']);
+  const draft: SealDraft = { at: item, keyFile: undefined, keyEnv: undefined };
+  const keyFile = attrs.get('key_file');
+  if (keyFile !== undefined) draft.keyFile = readFilePath(keyFile, 'seal.key_file', baseDir);
+  const keyEnv = attrs.get('key_env');
+  if (keyEnv !== undefined) {
+    const name = readString(keyEnv, 'seal.key_env');
+    if (!ENV_NAME.test(name)) {
+      throw configError(
+        keyEnv,
+        'seal.key_env',
+        'must be the name of an environment variable, e.g. COFFER_UNSEAL_KEY',
+      );
+    }
+    draft.keyEnv = name;
+  }
+  return draft;
+}
+
+/** A block with exactly one type label from `supported`. */
+function readBlock(item: HclItem, supported: readonly string[]): { type: string; body: HclBody } {
+  const value = item.value;
+  if (item.labels.length !== 1 || !isHclBody(value)) {
+    throw configError(
+      item,
+      item.key,
+      `must be a block with one type label, e.g. ${item.key} "${supported[0]!}" { ... }`,
+    );
+  }
+  const type = item.labels[0]!;
+  if (!supported.includes(type)) {
+    throw configError(item, item.key, `unsupported type (supported: ${supported.join(', ')})`);
+  }
+  return { type, body: value };
+}
+
+/** A block's `key = value` items by key; unknown, repeated and nested-block keys are errors. */
+function attributes(body: HclBody, scope: string, known: readonly string[]): Map<string, HclItem> {
+  const out = new Map<string, HclItem>();
+  const seen = new Set<string>();
+  for (const item of body.items) {
+    const field = `${scope}.${item.key}`;
+    if (!known.includes(item.key)) {
+      throw configError(
+        item,
+        field,
+        known.length === 0
+          ? 'unknown key (this block takes no settings)'
+          : `unknown key (expected one of: ${known.join(', ')})`,
+      );
+    }
+    checkAttribute(item, field, seen);
+    out.set(item.key, item);
+  }
+  return out;
+}
+
+function checkAttribute(item: HclItem, field: string, seen: Set<string>): void {
+  if (seen.has(item.key)) throw configError(item, field, 'is set more than once');
+  seen.add(item.key);
+  if (item.labels.length > 0)
+    throw configError(item, field, `must be written as ${item.key} = <value>`);
+}
+
+function kindOf(value: HclValue): string {
+  if (typeof value === 'string') return 'a string';
+  if (typeof value === 'number') return 'a number';
+  if (typeof value === 'boolean') return 'a boolean';
+  return isHclBody(value) ? 'a block or object' : 'a list';
+}
+
+function readString(item: HclItem, field: string): string {
+  if (typeof item.value !== 'string')
+    throw configError(item, field, `must be a string, got ${kindOf(item.value)}`);
+  return item.value;
+}
+
+function readFilePath(item: HclItem, field: string, baseDir: string | undefined): string {
+  const path = readString(item, field);
+  if (path.trim() === '') throw configError(item, field, 'must not be empty');
+  return baseDir === undefined || isAbsolute(path) ? path : resolve(baseDir, path);
+}
+
+function readBool(item: HclItem, field: string): boolean {
+  const value = parseBool(item.value);
+  if (value === undefined) {
+    throw configError(item, field, `must be a boolean (true or false), got ${kindOf(item.value)}`);
+  }
+  return value;
+}
+
+const TRUE_STRINGS: ReadonlySet<string> = new Set(['1', 't', 'T', 'true', 'TRUE', 'True']);
+const FALSE_STRINGS: ReadonlySet<string> = new Set(['0', 'f', 'F', 'false', 'FALSE', 'False']);
+
+/** Vault's weak booleans (Go's strconv.ParseBool spellings, and the numbers 0 and 1). */
+function parseBool(value: HclValue): boolean | undefined {
+  if (typeof value === 'boolean') return value;
+  if (value === 1 || value === 0) return value === 1;
+  if (typeof value === 'string') {
+    if (TRUE_STRINGS.has(value)) return true;
+    if (FALSE_STRINGS.has(value)) return false;
+  }
+  return undefined;
+}
+
+function readRequestSize(item: HclItem, field: string): number {
+  const value = item.value;
+  const bytes = typeof value === 'string' && /^[0-9]+$/.test(value) ? Number(value) : value;
+  if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes)) {
+    throw configError(item, field, `must be a whole number of bytes, got ${kindOf(value)}`);
+  }
+  if (bytes < 1 || bytes > MAX_REQUEST_SIZE_LIMIT_BYTES) {
+    throw configError(item, field, `must be between 1 and ${MAX_REQUEST_SIZE_LIMIT_BYTES} bytes`);
+  }
+  return bytes;
+}
+
+function readTtl(item: HclItem, field: string): number {
+  const value = item.value;
+  if (typeof value !== 'string' && typeof value !== 'number') {
+    throw configError(item, field, `must be a duration such as "768h", got ${kindOf(value)}`);
+  }
+  let seconds: number;
+  try {
+    seconds = parseDurationSeconds(value, field);
+  } catch (err) {
+    // parseDurationSeconds says "<field>: <why>"; add the position in front.
+    if (isCofferError(err))
+      throw new CofferError(err.code, `${item.line}:${item.column}: ${err.message}`, { field });
+    throw err;
+  }
+  if (seconds <= 0) throw configError(item, field, 'must be a positive duration');
+  return seconds;
+}
+
+// ---- Environment and final checks ----
+
+function environmentValue(
+  env: Readonly<Record<string, string | undefined>>,
+  name: string,
+): string | undefined {
+  const value = Object.hasOwn(env, name) ? env[name] : undefined;
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function applyEnvironment(draft: Draft, env: Readonly<Record<string, string | undefined>>): void {
+  const storagePath = environmentValue(env, 'COFFER_STORAGE_PATH');
+  if (storagePath !== undefined) {
+    if (draft.storage?.type !== 'sqlite') {
+      throw environmentError('COFFER_STORAGE_PATH', 'only applies to storage "sqlite"');
+    }
+    draft.storage.path = storagePath;
+  }
+  const address = environmentValue(env, 'COFFER_LISTEN_ADDRESS');
+  if (address !== undefined && draft.listener !== undefined) {
+    const problem = addressProblem(address);
+    if (problem !== undefined) throw environmentError('COFFER_LISTEN_ADDRESS', problem);
+    draft.listener.address = address;
+  }
+  const logLevel = environmentValue(env, 'COFFER_LOG_LEVEL');
+  if (logLevel !== undefined) {
+    const level = LOG_LEVELS.get(logLevel.trim().toLowerCase());
+    if (level === undefined) throw environmentError('COFFER_LOG_LEVEL', LOG_LEVEL_HINT);
+    draft.logLevel = level;
+  }
+  const apiAddr = environmentValue(env, 'COFFER_API_ADDR');
+  if (apiAddr !== undefined) {
+    const problem = apiAddrProblem(apiAddr);
+    if (problem !== undefined) throw environmentError('COFFER_API_ADDR', problem);
+    draft.apiAddr = apiAddr;
+  }
+  const tlsDisable = environmentValue(env, 'COFFER_TLS_DISABLE');
+  if (tlsDisable !== undefined && draft.listener !== undefined) {
+    const value = parseBool(tlsDisable.trim());
+    if (value === undefined) throw environmentError('COFFER_TLS_DISABLE', 'must be true or false');
+    draft.listener.tlsDisable = value;
+  }
+  const sealKeyFile = environmentValue(env, 'COFFER_SEAL_KEY_FILE');
+  if (sealKeyFile !== undefined) {
+    if (sealKeyFile.trim() === '')
+      throw environmentError('COFFER_SEAL_KEY_FILE', 'must be a file path');
+    draft.seal = { at: draft.seal?.at, keyFile: sealKeyFile, keyEnv: undefined };
+  }
+}
+
+function finish(draft: Draft): ServerConfig {
+  const s = draft.storage!;
+  let storage: StorageConfig;
+  if (s.type === 'sqlite') {
+    if (s.path === undefined) {
+      throw configError(
+        s.at,
+        'storage.path',
+        'is required for storage "sqlite" (or set COFFER_STORAGE_PATH)',
+      );
+    }
+    storage = {
+      type: 'sqlite',
+      path: s.path,
+      synchronous: s.synchronous,
+      groupCommit: s.groupCommit,
+    };
+  } else {
+    storage = { type: 'inmem' };
+  }
+
+  const l = draft.listener!;
+  if (!l.tlsDisable && (l.tlsCertFile === undefined || l.tlsKeyFile === undefined)) {
+    throw configError(
+      l.at,
+      'listener',
+      'TLS is enabled (tls_disable defaults to false, as in Vault), so tls_cert_file and tls_key_file are both required; set tls_disable = true to serve plain HTTP',
+    );
+  }
+  const listener: ListenerConfig = {
+    address: l.address,
+    tlsDisable: l.tlsDisable,
+    ...(l.tlsCertFile === undefined ? {} : { tlsCertFile: l.tlsCertFile }),
+    ...(l.tlsKeyFile === undefined ? {} : { tlsKeyFile: l.tlsKeyFile }),
+    maxRequestSizeBytes: l.maxRequestSizeBytes,
+  };
+
+  let seal: SealConfig | undefined;
+  if (draft.seal !== undefined) {
+    const { at, keyFile, keyEnv } = draft.seal;
+    if ((keyFile === undefined) === (keyEnv === undefined)) {
+      throw configError(at, 'seal', 'set exactly one of key_file or key_env');
+    }
+    seal =
+      keyFile === undefined ? { type: 'static', keyEnv: keyEnv! } : { type: 'static', keyFile };
+  }
+
+  if (draft.maxLeaseTtlSeconds < draft.defaultLeaseTtlSeconds) {
+    throw configError(
+      draft.maxLeaseTtlAt ?? draft.defaultLeaseTtlAt,
+      'max_lease_ttl',
+      'must be greater than or equal to default_lease_ttl',
+    );
+  }
+
+  return {
+    storage,
+    listener,
+    ...(seal === undefined ? {} : { seal }),
+    ...(draft.apiAddr === undefined ? {} : { apiAddr: draft.apiAddr }),
+    logLevel: draft.logLevel,
+    defaultLeaseTtlSeconds: draft.defaultLeaseTtlSeconds,
+    maxLeaseTtlSeconds: draft.maxLeaseTtlSeconds,
+    ui: draft.ui,
+  };
+}
+
+// ---- Value checks shared by the file, the environment and dev mode ----
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+const ADDRESS = /^(\[[0-9A-Fa-f:.]+(?:%[0-9A-Za-z_.-]+)?\]|[0-9A-Za-z_.-]+):([0-9]{1,5})$/;
+const ADDRESS_HINT =
+  'must be host:port, e.g. 127.0.0.1:8200 or [::1]:8200 (0.0.0.0 listens on all interfaces)';
+
+function addressProblem(address: string): string | undefined {
+  const match = ADDRESS.exec(address);
+  if (match === null) return ADDRESS_HINT;
+  if (Number.parseInt(match[2]!, 10) > 65535) return 'port must be between 0 and 65535';
+  return undefined;
+}
+
+function apiAddrProblem(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'must be an http:// or https:// URL';
+  }
+  return url.protocol === 'http:' || url.protocol === 'https:'
+    ? undefined
+    : 'must be an http:// or https:// URL';
+}
+
+const LOG_LEVELS: ReadonlyMap<string, LogLevel> = new Map([
+  ['trace', 'trace'],
+  ['debug', 'debug'],
+  ['info', 'info'],
+  ['warn', 'warn'],
+  ['warning', 'warn'],
+  ['error', 'error'],
+  ['err', 'error'],
+  ['fatal', 'fatal'],
+]);
+const LOG_LEVEL_HINT = 'must be one of trace, debug, info, warn, error, fatal';
+
+function isOneOf<T extends string>(values: readonly T[], value: string): value is T {
+  return (values as readonly string[]).includes(value);
+}
+
+function deepFreeze<T extends object>(value: T): T {
+  Object.freeze(value);
+  const children: unknown[] = Object.values(value);
+  for (const child of children) {
+    if (typeof child === 'object' && child !== null && !Object.isFrozen(child)) deepFreeze(child);
+  }
+  return value;
+}
