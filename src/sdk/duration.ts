@@ -18,10 +18,12 @@ const PART = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)/gy;
 /** Parses a duration into whole seconds (rounded down); throws invalid_request naming `field`. */
 export function parseDurationSeconds(value: unknown, field: string): number {
   if (typeof value === 'number') {
-    if (!Number.isFinite(value) || value < 0) throw invalidField(field, 'must be a non-negative duration');
+    if (!Number.isFinite(value) || value < 0)
+      throw invalidField(field, 'must be a non-negative duration');
     return Math.floor(value);
   }
-  if (typeof value !== 'string') throw invalidField(field, 'must be a duration such as "30s" or "1h"');
+  if (typeof value !== 'string')
+    throw invalidField(field, 'must be a duration such as "30s" or "1h"');
   const text = value.trim();
   if (text === '') return 0;
   if (/^\d+$/.test(text)) return Number.parseInt(text, 10);

@@ -5,11 +5,17 @@ import { CofferError } from './errors.js';
 import type { EngineRequest, EngineResult, Operation, SecretEngine } from './engine.js';
 import { parseFields, type FieldSpecs, type FieldValues } from './fields.js';
 
-export type PathHandler<F extends FieldSpecs> = (
-  req: EngineRequest,
-  fields: FieldValues<F>,
-  params: Readonly<Record<string, string>>,
-) => Promise<EngineResult>;
+/**
+ * Declared through a method signature so a path with specific fields can be listed among
+ * paths with other fields (method parameters are checked bivariantly).
+ */
+export type PathHandler<F extends FieldSpecs> = {
+  handle(
+    req: EngineRequest,
+    fields: FieldValues<F>,
+    params: Readonly<Record<string, string>>,
+  ): Promise<EngineResult>;
+}['handle'];
 
 export interface PathSpec<F extends FieldSpecs = FieldSpecs> {
   readonly pattern: string;
@@ -71,14 +77,18 @@ function match(
 }
 
 /** Assembles an engine from path specs; the first matching pattern wins. */
-export function createPathEngine(specs: readonly PathSpec<FieldSpecs>[]): SecretEngine {
+export function createPathEngine(specs: readonly PathSpec[]): SecretEngine {
   const paths: CompiledPath[] = specs.map((spec) => ({ spec, ...compilePattern(spec.pattern) }));
   return {
     async handle(req) {
       const found = match(paths, req.path);
       if (found === undefined) throw new CofferError('unsupported_path', 'unsupported path');
       const { spec } = found.compiled;
-      const handler = spec.operations[req.operation];
+      // As in Vault's framework: a path without its own create handler treats create as
+      // update (the existence check only decides which capability the ACL demands).
+      const handler =
+        spec.operations[req.operation] ??
+        (req.operation === 'create' ? spec.operations.update : undefined);
       if (handler === undefined) {
         throw new CofferError('unsupported_operation', 'unsupported operation');
       }

@@ -64,7 +64,6 @@ export function prefixedStorage(inner: Storage, prefix: string): Storage {
     put: (key, value) => inner.put(prefix + key, value),
     delete: (key) => inner.delete(prefix + key),
     list: (p) => inner.list(prefix + p),
-    batch: (ops) =>
-      inner.batch(ops.map((op) => ({ ...op, key: prefix + op.key }) as StorageOp)),
+    batch: (ops) => inner.batch(ops.map((op) => ({ ...op, key: prefix + op.key }))),
   };
 }

@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+// The `coffer` command: `coffer server ...` starts the server; everything else is the CLI,
+// which talks to a server only over HTTP.
+const args = process.argv.slice(2);
+if (args[0] === 'server') {
+  const { runServer, reportStartupError } = await import('../dist/main.js');
+  try {
+    await runServer(args.slice(1), process.env);
+  } catch (err) {
+    reportStartupError(err);
+  }
+} else {
+  const { runCli } = await import('../dist/cli/main.js');
+  process.exitCode = await runCli(args, {
+    env: process.env,
+    stdout: (s) => process.stdout.write(s),
+    stderr: (s) => process.stderr.write(s),
+  });
+}

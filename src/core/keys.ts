@@ -1,0 +1,25 @@
+// Storage keys owned by the core, in one place (never assembled inline elsewhere). All of
+// them live behind the barrier; see docs/adr/0002-storage-keys.md.
+
+export const CORE_KEYS = {
+  /** The mount table (JSON). */
+  mounts: 'core/mounts',
+  /** Prefix of every secret engine's storage view: logical/<mount uuid>/. */
+  logicalPrefix: 'logical/',
+  /** Prefix of the token store's own view. */
+  tokenPrefix: 'sys/token/',
+} as const;
+
+/** Keys inside the token store's view (relative to CORE_KEYS.tokenPrefix). */
+export const TOKEN_KEYS = {
+  /** Random HMAC key for token hashes; created once at initialisation. */
+  salt: 'salt',
+  /** id/<hex HMAC of the token> → token entry. */
+  idPrefix: 'id/',
+  /** accessor/<accessor> → the token's hash. */
+  accessorPrefix: 'accessor/',
+} as const;
+
+export function mountViewPrefix(uuid: string): string {
+  return `${CORE_KEYS.logicalPrefix}${uuid}/`;
+}

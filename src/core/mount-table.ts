@@ -1,0 +1,286 @@
+// The mount table: which engine serves which path prefix, persisted through the barrier, and
+// the longest-prefix router over it.
+import { randomUUID } from 'node:crypto';
+import type { EngineFactory, MountInfo, SecretEngine } from '../sdk/engine.js';
+import { CofferError, invalidField } from '../sdk/errors.js';
+import { getJson, prefixedStorage, putJson, type Storage, type StorageOp } from '../sdk/storage.js';
+import { CORE_KEYS, mountViewPrefix } from './keys.js';
+import { randomHex } from './random-id.js';
+
+/** A persisted mount. TTLs of 0 mean "the system default". */
+export interface MountEntry {
+  readonly path: string;
+  readonly type: string;
+  readonly description: string;
+  readonly uuid: string;
+  readonly accessor: string;
+  readonly config: {
+    readonly defaultLeaseTtlSeconds: number;
+    readonly maxLeaseTtlSeconds: number;
+    readonly forceNoCache: boolean;
+  };
+  readonly options: Readonly<Record<string, string>>;
+  readonly local: boolean;
+  readonly sealWrap: boolean;
+  /** Epoch ms. */
+  readonly createdAt: number;
+}
+
+export interface MountOptions {
+  readonly type: string;
+  readonly description?: string;
+  readonly defaultLeaseTtlSeconds?: number;
+  readonly maxLeaseTtlSeconds?: number;
+  readonly forceNoCache?: boolean;
+  readonly options?: Readonly<Record<string, string>>;
+  readonly local?: boolean;
+  readonly sealWrap?: boolean;
+}
+
+export interface TuneOptions {
+  readonly description?: string;
+  readonly defaultLeaseTtlSeconds?: number;
+  readonly maxLeaseTtlSeconds?: number;
+  readonly options?: Readonly<Record<string, string>>;
+}
+
+export interface RoutedMount {
+  readonly entry: MountEntry;
+  readonly engine: SecretEngine;
+  readonly storage: Storage;
+  readonly info: MountInfo;
+}
+
+/** Prefixes the core serves itself; no engine may be mounted on or under them. */
+const RESERVED = ['sys/', 'auth/', 'cubbyhole/', 'identity/'];
+
+/** Normalises a user-given mount path to "a/b/" form; rejects path tricks. */
+export function normaliseMountPath(raw: string, field = 'path'): string {
+  const trimmed = raw.replace(/^\/+/, '').replace(/\/+$/, '');
+  if (trimmed === '') throw invalidField(field, 'must not be empty');
+  for (const segment of trimmed.split('/')) {
+    if (segment === '' || segment === '.' || segment === '..') {
+      throw invalidField(field, 'must not contain empty, "." or ".." segments');
+    }
+    // eslint-disable-next-line no-control-regex
+    if (/[\u0000-\u001f\u007f*+]/.test(segment)) {
+      throw invalidField(field, 'contains a character that is not allowed in a mount path');
+    }
+  }
+  return `${trimmed}/`;
+}
+
+export class MountTable {
+  readonly #barrier: Storage;
+  readonly #factories: ReadonlyMap<string, EngineFactory>;
+  readonly #now: () => number;
+  readonly #system: { defaultLeaseTtlSeconds: number; maxLeaseTtlSeconds: number };
+  #entries: MountEntry[] = [];
+  #routes = new Map<string, RoutedMount>();
+
+  constructor(deps: {
+    barrier: Storage;
+    engines: ReadonlyMap<string, EngineFactory>;
+    now: () => number;
+    defaultLeaseTtlSeconds: number;
+    maxLeaseTtlSeconds: number;
+  }) {
+    this.#barrier = deps.barrier;
+    this.#factories = deps.engines;
+    this.#now = deps.now;
+    this.#system = {
+      defaultLeaseTtlSeconds: deps.defaultLeaseTtlSeconds,
+      maxLeaseTtlSeconds: deps.maxLeaseTtlSeconds,
+    };
+  }
+
+  /** Loads the persisted table after unseal and instantiates every engine. */
+  async load(): Promise<void> {
+    const stored = await getJson<MountEntry[]>(this.#barrier, CORE_KEYS.mounts);
+    this.#entries = stored ?? [];
+    this.#routes = new Map();
+    for (const entry of this.#entries) this.#instantiate(entry);
+  }
+
+  /** Drops routes and engines (on seal). */
+  clear(): void {
+    this.#entries = [];
+    this.#routes = new Map();
+  }
+
+  entries(): readonly MountEntry[] {
+    return this.#entries;
+  }
+
+  get(path: string): MountEntry | undefined {
+    return this.#entries.find((e) => e.path === path);
+  }
+
+  /** Effective TTLs: a mount's 0 means the system value. */
+  effectiveConfig(entry: MountEntry): {
+    defaultLeaseTtlSeconds: number;
+    maxLeaseTtlSeconds: number;
+  } {
+    return {
+      defaultLeaseTtlSeconds:
+        entry.config.defaultLeaseTtlSeconds || this.#system.defaultLeaseTtlSeconds,
+      maxLeaseTtlSeconds: entry.config.maxLeaseTtlSeconds || this.#system.maxLeaseTtlSeconds,
+    };
+  }
+
+  /** The mount serving `path` by longest prefix, and the path relative to it. */
+  route(path: string): { mount: RoutedMount; relativePath: string } | undefined {
+    let best: RoutedMount | undefined;
+    for (const [prefix, mount] of this.#routes) {
+      const matches = path.startsWith(prefix) || `${path}/` === prefix;
+      if (matches && (best === undefined || prefix.length > best.entry.path.length)) best = mount;
+    }
+    if (best === undefined) return undefined;
+    return { mount: best, relativePath: path.slice(best.entry.path.length) };
+  }
+
+  async enable(rawPath: string, options: MountOptions): Promise<MountEntry> {
+    const path = normaliseMountPath(rawPath);
+    if (RESERVED.some((r) => path.startsWith(r) || r.startsWith(path))) {
+      throw invalidField('path', `cannot mount under the reserved path "${path}"`);
+    }
+    const clash = this.#entries.find((e) => path.startsWith(e.path) || e.path.startsWith(path));
+    if (clash !== undefined) {
+      throw new CofferError('invalid_request', `path is already in use at ${clash.path}`, {
+        field: 'path',
+      });
+    }
+    const factory = this.#factories.get(options.type);
+    if (factory === undefined) {
+      throw invalidField('type', `unknown secret engine type "${options.type}"`);
+    }
+    const engineOptions = factory.normaliseOptions?.(options.options ?? {}) ?? {
+      ...options.options,
+    };
+    const config = {
+      defaultLeaseTtlSeconds: options.defaultLeaseTtlSeconds ?? 0,
+      maxLeaseTtlSeconds: options.maxLeaseTtlSeconds ?? 0,
+      forceNoCache: options.forceNoCache ?? false,
+    };
+    this.#checkTtls(config.defaultLeaseTtlSeconds, config.maxLeaseTtlSeconds);
+    const entry: MountEntry = {
+      path,
+      type: options.type,
+      description: options.description ?? '',
+      uuid: randomUUID(),
+      accessor: `${options.type}_${randomHex(4)}`,
+      config,
+      options: engineOptions,
+      local: options.local ?? false,
+      sealWrap: options.sealWrap ?? false,
+      createdAt: this.#now(),
+    };
+    await this.#persist([...this.#entries, entry]);
+    this.#instantiate(entry);
+    return entry;
+  }
+
+  /** Removes a mount and deletes every entry in its storage view. */
+  async disable(rawPath: string): Promise<void> {
+    const path = normaliseMountPath(rawPath);
+    const entry = this.get(path);
+    if (entry === undefined) return; // idempotent, as in Vault
+    await this.#persist(this.#entries.filter((e) => e !== entry));
+    this.#routes.delete(entry.path);
+    await deleteTree(this.#barrier, mountViewPrefix(entry.uuid));
+  }
+
+  async tune(rawPath: string, tune: TuneOptions): Promise<void> {
+    const path = normaliseMountPath(rawPath);
+    const entry = this.get(path);
+    if (entry === undefined) throw new CofferError('invalid_request', `no mount at ${path}`);
+    let options = entry.options;
+    if (tune.options !== undefined) {
+      const factory = this.#factories.get(entry.type);
+      const merged = { ...entry.options, ...tune.options };
+      options = factory?.normaliseOptions?.(merged) ?? merged;
+      if (options.version !== entry.options.version) {
+        const existing = await this.#barrier.list(mountViewPrefix(entry.uuid));
+        if (existing.length > 0) {
+          throw invalidField(
+            'options.version',
+            'changing the KV version of a mount that holds data is not supported',
+          );
+        }
+      }
+    }
+    const config = {
+      ...entry.config,
+      ...(tune.defaultLeaseTtlSeconds === undefined
+        ? {}
+        : { defaultLeaseTtlSeconds: tune.defaultLeaseTtlSeconds }),
+      ...(tune.maxLeaseTtlSeconds === undefined
+        ? {}
+        : { maxLeaseTtlSeconds: tune.maxLeaseTtlSeconds }),
+    };
+    this.#checkTtls(config.defaultLeaseTtlSeconds, config.maxLeaseTtlSeconds);
+    const updated: MountEntry = {
+      ...entry,
+      description: tune.description ?? entry.description,
+      config,
+      options,
+    };
+    await this.#persist(this.#entries.map((e) => (e === entry ? updated : e)));
+    this.#instantiate(updated);
+  }
+
+  #checkTtls(defaultTtl: number, maxTtl: number): void {
+    const effectiveMax = maxTtl || this.#system.maxLeaseTtlSeconds;
+    if (maxTtl > this.#system.maxLeaseTtlSeconds) {
+      throw invalidField('max_lease_ttl', 'is larger than the system maximum');
+    }
+    if (defaultTtl > effectiveMax) {
+      throw invalidField('default_lease_ttl', 'is larger than max_lease_ttl');
+    }
+  }
+
+  async #persist(entries: MountEntry[]): Promise<void> {
+    await putJson(this.#barrier, CORE_KEYS.mounts, entries);
+    this.#entries = entries;
+  }
+
+  #instantiate(entry: MountEntry): void {
+    const factory = this.#factories.get(entry.type);
+    if (factory === undefined) {
+      throw new CofferError(
+        'internal',
+        `mount ${entry.path} has unknown engine type ${entry.type}`,
+      );
+    }
+    const info: MountInfo = Object.freeze({
+      path: entry.path,
+      uuid: entry.uuid,
+      accessor: entry.accessor,
+      type: entry.type,
+      options: Object.freeze({ ...entry.options }),
+      config: Object.freeze(this.effectiveConfig(entry)),
+    });
+    this.#routes.set(entry.path, {
+      entry,
+      info,
+      engine: factory.create(info),
+      storage: prefixedStorage(this.#barrier, mountViewPrefix(entry.uuid)),
+    });
+  }
+}
+
+/** Deletes every key under `prefix` (a folder), in batches. */
+export async function deleteTree(storage: Storage, prefix: string): Promise<void> {
+  const keys: string[] = [];
+  const walk = async (folder: string): Promise<void> => {
+    for (const child of await storage.list(folder)) {
+      if (child.endsWith('/')) await walk(folder + child);
+      else keys.push(folder + child);
+    }
+  };
+  await walk(prefix);
+  for (let i = 0; i < keys.length; i += 500) {
+    const ops: StorageOp[] = keys.slice(i, i + 500).map((key) => ({ op: 'delete', key }));
+    await storage.batch(ops);
+  }
+}

@@ -1,0 +1,263 @@
+// The `sys/` paths that go through the normal request pipeline (token, ACL, audit): mounts,
+// mount tuning, the UI mount probe, key status and rotation. Built with the same path
+// framework as every engine.
+import type { AesGcmBarrier } from '../barrier/aes-gcm-barrier.js';
+import type { SecretEngine } from '../sdk/engine.js';
+import { CofferError, invalidField } from '../sdk/errors.js';
+import { parseFields, type FieldSpecs } from '../sdk/fields.js';
+import type { JsonObject } from '../sdk/json.js';
+import { createPathEngine, definePath } from '../sdk/path.js';
+import { normaliseMountPath, type MountEntry, type MountTable } from './mount-table.js';
+
+const MOUNT_CONFIG_FIELDS = {
+  default_lease_ttl: { type: 'duration', description: 'Default lease TTL; 0 = system default.' },
+  max_lease_ttl: { type: 'duration', description: 'Maximum lease TTL; 0 = system default.' },
+  force_no_cache: { type: 'bool', description: 'Accepted for compatibility.' },
+} as const satisfies FieldSpecs;
+
+/** The Vault wire shape of a mount entry. */
+function renderMount(mounts: MountTable, entry: MountEntry): JsonObject {
+  const effective = mounts.effectiveConfig(entry);
+  return {
+    type: entry.type,
+    description: entry.description,
+    accessor: entry.accessor,
+    uuid: entry.uuid,
+    config: {
+      default_lease_ttl: effective.defaultLeaseTtlSeconds,
+      max_lease_ttl: effective.maxLeaseTtlSeconds,
+      force_no_cache: entry.config.forceNoCache,
+    },
+    options: Object.keys(entry.options).length === 0 ? null : { ...entry.options },
+    local: entry.local,
+    seal_wrap: entry.sealWrap,
+    external_entropy_access: false,
+    plugin_version: '',
+    running_plugin_version: '',
+    running_sha256: '',
+  };
+}
+
+/** The pseudo-entry for `sys/` itself, listed as Vault lists it. */
+function systemMountEntry(): JsonObject {
+  return {
+    type: 'system',
+    description: 'system endpoints used for control, policy and debugging',
+    accessor: 'system_00000000',
+    uuid: '00000000-0000-0000-0000-000000000000',
+    config: { default_lease_ttl: 0, max_lease_ttl: 0, force_no_cache: false },
+    options: null,
+    local: false,
+    seal_wrap: true,
+    external_entropy_access: false,
+    plugin_version: '',
+    running_plugin_version: '',
+    running_sha256: '',
+  };
+}
+
+/** `type: "kv-v2"` is Vault's shorthand for kv with options.version=2. */
+function resolveType(
+  type: string,
+  options: Record<string, string>,
+): [string, Record<string, string>] {
+  if (type === 'kv-v2') return ['kv', { ...options, version: '2' }];
+  if (type === 'kv-v1') return ['kv', { ...options, version: '1' }];
+  return [type, options];
+}
+
+function stringOptions(raw: unknown): Record<string, string> {
+  if (raw === undefined || raw === null) return {};
+  if (typeof raw !== 'object' || Array.isArray(raw))
+    throw invalidField('options', 'must be an object');
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if (typeof v === 'string') out[k] = v;
+    else if (typeof v === 'number' || typeof v === 'boolean') out[k] = String(v);
+    else throw invalidField(`options.${k}`, 'must be a string');
+  }
+  return out;
+}
+
+export function createSystemBackend(deps: {
+  mounts: MountTable;
+  barrier: AesGcmBarrier;
+}): SecretEngine {
+  const { mounts, barrier } = deps;
+
+  const listMounts = definePath({
+    pattern: 'mounts',
+    fields: {},
+    help: 'Lists the mounted secret engines.',
+    operations: {
+      read: () => {
+        const data: JsonObject = { 'sys/': systemMountEntry() };
+        for (const entry of mounts.entries()) data[entry.path] = renderMount(mounts, entry);
+        return Promise.resolve({ kind: 'data', data });
+      },
+    },
+  });
+
+  const tune = definePath({
+    pattern: 'mounts/:path*/tune',
+    fields: {
+      path: { type: 'string', description: 'The mount path.' },
+      description: { type: 'string', description: 'New description.' },
+      default_lease_ttl: { type: 'duration', description: 'Default lease TTL.' },
+      max_lease_ttl: { type: 'duration', description: 'Maximum lease TTL.' },
+      options: { type: 'any', description: 'Engine options, e.g. {"version":"2"}.' },
+    },
+    help: 'Reads or changes the settings of a mount.',
+    operations: {
+      read: (_req, _fields, params) => {
+        const entry = mounts.get(normaliseMountPath(params.path ?? ''));
+        if (entry === undefined) throw new CofferError('invalid_request', 'no mount at that path');
+        const effective = mounts.effectiveConfig(entry);
+        return Promise.resolve({
+          kind: 'data',
+          data: {
+            default_lease_ttl: effective.defaultLeaseTtlSeconds,
+            max_lease_ttl: effective.maxLeaseTtlSeconds,
+            force_no_cache: entry.config.forceNoCache,
+            description: entry.description,
+            options: Object.keys(entry.options).length === 0 ? null : { ...entry.options },
+          },
+        });
+      },
+      update: async (_req, fields, params) => {
+        await mounts.tune(params.path ?? '', {
+          ...(fields.description === undefined ? {} : { description: fields.description }),
+          ...(fields.default_lease_ttl === undefined
+            ? {}
+            : { defaultLeaseTtlSeconds: fields.default_lease_ttl }),
+          ...(fields.max_lease_ttl === undefined
+            ? {}
+            : { maxLeaseTtlSeconds: fields.max_lease_ttl }),
+          ...(fields.options === undefined ? {} : { options: stringOptions(fields.options) }),
+        });
+        return { kind: 'empty' };
+      },
+    },
+  });
+
+  const mount = definePath({
+    pattern: 'mounts/:path*',
+    fields: {
+      path: { type: 'string', description: 'The mount path.' },
+      type: { type: 'string', description: 'The engine type, e.g. "kv" or "kv-v2".' },
+      description: { type: 'string', description: 'Free text.' },
+      config: { type: 'map', description: 'default_lease_ttl, max_lease_ttl, force_no_cache.' },
+      options: { type: 'any', description: 'Engine options, e.g. {"version":"2"}.' },
+      local: { type: 'bool', description: 'Accepted for compatibility (single cluster).' },
+      seal_wrap: { type: 'bool', description: 'Accepted for compatibility.' },
+      external_entropy_access: { type: 'bool', description: 'Accepted for compatibility.' },
+      plugin_name: { type: 'string', description: 'Deprecated alias of type.' },
+      plugin_version: { type: 'string', description: 'Must be empty: built-in engines only.' },
+      mount_point: {
+        type: 'string',
+        description: 'node-vault repeats the mount path in the body; it must equal the path.',
+      },
+    },
+    help: 'Enables (POST), reads (GET) or disables (DELETE) a secret engine at a path.',
+    operations: {
+      read: (_req, _fields, params) => {
+        const entry = mounts.get(normaliseMountPath(params.path ?? ''));
+        if (entry === undefined) throw new CofferError('not_found', 'no mount at that path');
+        return Promise.resolve({ kind: 'data', data: renderMount(mounts, entry) });
+      },
+      update: async (_req, fields, params) => {
+        if (
+          fields.mount_point !== undefined &&
+          normaliseMountPath(fields.mount_point, 'mount_point') !==
+            normaliseMountPath(params.path ?? '')
+        ) {
+          throw invalidField('mount_point', 'does not match the mount path in the URL');
+        }
+        const rawType = fields.type ?? fields.plugin_name;
+        if (rawType === undefined || rawType === '') throw invalidField('type', 'is required');
+        if (fields.plugin_version !== undefined && fields.plugin_version !== '') {
+          throw invalidField('plugin_version', 'external plugins are not supported');
+        }
+        const [type, options] = resolveType(rawType, stringOptions(fields.options));
+        const config = parseFields(MOUNT_CONFIG_FIELDS, fields.config ?? {});
+        await mounts.enable(params.path ?? '', {
+          type,
+          options,
+          ...(fields.description === undefined ? {} : { description: fields.description }),
+          ...(config.default_lease_ttl === undefined
+            ? {}
+            : { defaultLeaseTtlSeconds: config.default_lease_ttl }),
+          ...(config.max_lease_ttl === undefined
+            ? {}
+            : { maxLeaseTtlSeconds: config.max_lease_ttl }),
+          ...(config.force_no_cache === undefined ? {} : { forceNoCache: config.force_no_cache }),
+          ...(fields.local === undefined ? {} : { local: fields.local }),
+          ...(fields.seal_wrap === undefined ? {} : { sealWrap: fields.seal_wrap }),
+        });
+        return { kind: 'empty' };
+      },
+      delete: async (_req, _fields, params) => {
+        await mounts.disable(params.path ?? '');
+        return { kind: 'empty' };
+      },
+    },
+  });
+
+  const uiMounts = definePath({
+    pattern: 'internal/ui/mounts/:path*',
+    fields: { path: { type: 'string', description: 'Any path inside a mount.' } },
+    help: 'Says which mount serves a path (the KV version probe of the Vault CLI and agents).',
+    operations: {
+      read: (_req, _fields, params) => {
+        const path = params.path ?? '';
+        if (path === '') {
+          const secret: JsonObject = {};
+          for (const entry of mounts.entries()) secret[entry.path] = renderMount(mounts, entry);
+          return Promise.resolve({ kind: 'data', data: { secret, auth: {} } });
+        }
+        const routed = mounts.route(path);
+        if (routed === undefined) throw new CofferError('not_found', 'no mount serves that path');
+        const entry = routed.mount.entry;
+        return Promise.resolve({
+          kind: 'data',
+          data: { ...renderMount(mounts, entry), path: entry.path },
+        });
+      },
+    },
+  });
+
+  const keyStatus = definePath({
+    pattern: 'key-status',
+    fields: {},
+    help: 'The active encryption key term of the barrier.',
+    operations: {
+      read: () => {
+        const status = barrier.keyStatus();
+        return Promise.resolve({
+          kind: 'data',
+          data: {
+            term: status.term,
+            install_time: status.installTime,
+            encryptions: status.encryptions,
+          },
+        });
+      },
+    },
+  });
+
+  const rotate = definePath({
+    pattern: 'rotate',
+    fields: {},
+    help: 'Adds a new encryption key term; older terms stay readable.',
+    operations: {
+      update: async () => {
+        await barrier.rotate();
+        return { kind: 'empty' };
+      },
+    },
+  });
+
+  const rotateKeyring = definePath({ ...rotate, pattern: 'rotate/keyring' });
+
+  return createPathEngine([listMounts, tune, mount, uiMounts, keyStatus, rotate, rotateKeyring]);
+}

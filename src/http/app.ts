@@ -1,0 +1,409 @@
+// buildApp(deps): the Fastify application speaking the Vault HTTP API. No listen() here
+// (see listener.ts); tests drive it with inject().
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { Core } from '../core/core.js';
+import type { EngineResult, Operation } from '../sdk/engine.js';
+import { CofferError, invalidField } from '../sdk/errors.js';
+import { parseBool, parseFields, parseInt64 } from '../sdk/fields.js';
+import type { JsonObject } from '../sdk/json.js';
+import { DEFAULT_BODY_LIMITS, parseBody, type BodyLimits } from './body.js';
+import { errorReply } from './error-response.js';
+import { METHOD_HEADER } from './list-method.js';
+import { parseVaultUrl } from './vault-path.js';
+
+export interface AppDeps {
+  readonly core: Core;
+  readonly logger: Logger;
+  readonly version: string;
+  readonly storageType: string;
+  /** Requests with larger bodies get 413 before parsing. */
+  readonly maxRequestSizeBytes?: number;
+  readonly bodyLimits?: BodyLimits;
+  readonly now: () => number;
+}
+
+const TOKEN_HEADER = 'x-vault-token';
+const JSON_TYPE = 'application/json';
+
+/** sys/ routes whose `data` Vault also copies to the top level of the response. */
+const TOP_LEVEL_INJECTED = [
+  /^sys\/audit(\/|$)/,
+  /^sys\/audit-hash\//,
+  /^sys\/auth(\/|$)/,
+  /^sys\/mounts(\/|$)/,
+  /^sys\/capabilities(-self|-accessor)?$/,
+  /^sys\/config\/cors$/,
+  /^sys\/config\/auditing\/request-headers/,
+  /^sys\/ha-status$/,
+  /^sys\/key-status$/,
+  /^sys\/policy(\/|$)/,
+  /^sys\/rotate$/,
+  /^sys\/wrapping\/wrap$/,
+  /^sys\/remount$/,
+];
+
+function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyReply {
+  // A Buffer, so Fastify sends the type exactly as set (no "; charset=utf-8").
+  return reply
+    .code(status)
+    .header('content-type', JSON_TYPE)
+    .send(Buffer.from(JSON.stringify(body)));
+}
+
+function requestToken(req: FastifyRequest): string | undefined {
+  const header = req.headers[TOKEN_HEADER];
+  if (typeof header === 'string' && header !== '') return header;
+  const auth = req.headers.authorization;
+  if (typeof auth === 'string' && /^Bearer\s+/i.test(auth)) return auth.replace(/^Bearer\s+/i, '');
+  return undefined;
+}
+
+function requestData(req: FastifyRequest): Record<string, unknown> {
+  const body = req.body;
+  if (body === undefined || body === null) return {};
+  return body as Record<string, unknown>;
+}
+
+/** Decodes an unseal key share given as hex or base64. */
+function decodeKey(key: string): Uint8Array {
+  const text = key.trim();
+  if (/^[0-9a-fA-F]+$/.test(text) && text.length % 2 === 0) return Buffer.from(text, 'hex');
+  if (/^[A-Za-z0-9+/]+={0,2}$/.test(text)) return Buffer.from(text, 'base64');
+  throw invalidField('key', 'must be hex or base64');
+}
+
+/** Maps method + query to the operation, per Vault's rules (LIST verb, ?list=<bool>). */
+function operationFor(req: FastifyRequest, query: URLSearchParams): Operation {
+  const override = req.headers[METHOD_HEADER];
+  if (override !== undefined) {
+    if (override !== 'LIST' || req.method !== 'GET') {
+      throw new CofferError('invalid_request', `${METHOD_HEADER}: unexpected value`);
+    }
+    return 'list';
+  }
+  switch (req.method) {
+    case 'GET': {
+      const list = query.get('list');
+      if (list !== null && parseBool(list, 'list')) return 'list';
+      return 'read';
+    }
+    case 'POST':
+    case 'PUT':
+      return 'update';
+    case 'PATCH': {
+      const type = req.headers['content-type'] ?? '';
+      if (!type.toLowerCase().startsWith('application/merge-patch+json')) {
+        throw new CofferError(
+          'unsupported_media_type',
+          'PATCH requires Content-Type: application/merge-patch+json',
+        );
+      }
+      return 'patch';
+    }
+    case 'DELETE':
+      return 'delete';
+    default:
+      throw new CofferError('unsupported_operation', 'unsupported operation');
+  }
+}
+
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const { core, logger } = deps;
+  const limits = deps.bodyLimits ?? DEFAULT_BODY_LIMITS;
+  const app = Fastify({
+    // Fastify's own request logging stays off: the hooks below log one line per request,
+    // without bodies or headers.
+    logger: false,
+    bodyLimit: deps.maxRequestSizeBytes ?? 32 * 1024 * 1024,
+    genReqId: () => randomUUID(),
+    serverFactory: (handler) => createServer(handler),
+    // Routing sees the raw path; vault-path.ts decides what a path means.
+    routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 8192 },
+    // Errors raised before routing (a malformed URL escape, a bad header) in our error shape.
+    frameworkErrors: (_err, req, reply) => {
+      void sendJson(reply, 400, {
+        errors: ['path: malformed request URL or percent-encoding'],
+        code: 'invalid_request',
+        request_id: req.id,
+      });
+    },
+  });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) => {
+    try {
+      done(null, parseBody(body as string, req.headers['content-type'], limits));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    reply.header('cache-control', 'no-store');
+    // Fastify appends "; charset=utf-8" to JSON strings; hvac compares the type with ==.
+    const type = reply.getHeader('content-type');
+    if (typeof type === 'string' && type.startsWith(JSON_TYPE)) {
+      reply.header('content-type', JSON_TYPE);
+    }
+    done(null, payload);
+  });
+
+  app.addHook('onResponse', (req, reply, done) => {
+    const path = (req.raw.url ?? '').split('?')[0];
+    const method = req.headers[METHOD_HEADER] === 'LIST' ? 'LIST' : req.method;
+    logger.info(
+      { reqId: req.id, method, path, status: reply.statusCode, ms: reply.elapsedTime },
+      'request',
+    );
+    done();
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    let error: unknown = err;
+    const fastifyCode = (err as { code?: string }).code;
+    if (fastifyCode === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      error = new CofferError('payload_too_large', 'body: request body is too large');
+    } else if (fastifyCode === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      error = new CofferError('unsupported_media_type', 'unsupported content type');
+    } else if (
+      typeof fastifyCode === 'string' &&
+      fastifyCode.startsWith('FST_ERR') &&
+      (err as { statusCode?: number }).statusCode !== undefined &&
+      (err as { statusCode: number }).statusCode < 500
+    ) {
+      error = new CofferError('invalid_request', 'malformed request');
+    }
+    const reply_ = errorReply(error, req.id);
+    if (reply_.internalCause !== undefined) {
+      logger.error({ reqId: req.id, err: reply_.internalCause }, 'request failed');
+    }
+    return sendJson(reply, reply_.status, reply_.body);
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    return sendJson(reply, 404, { errors: [], request_id: req.id });
+  });
+
+  registerSysRoutes(app, deps);
+
+  app.all('/v1/*', async (req, reply) => {
+    if (req.headers['x-vault-wrap-ttl'] !== undefined) {
+      // SECURITY: fail closed rather than return an unwrapped secret to a client that asked
+      // for wrapping.
+      throw invalidField('X-Vault-Wrap-TTL', 'response wrapping is not available in this release');
+    }
+    const namespace = req.headers['x-vault-namespace'];
+    if (namespace !== undefined && !['', 'root', '/', 'root/'].includes(String(namespace))) {
+      throw invalidField('X-Vault-Namespace', 'namespaces are not supported');
+    }
+    const url = parseVaultUrl(req.raw.url ?? '');
+    const operation = operationFor(req, url.query);
+    let path = url.path;
+    let data: Record<string, unknown>;
+    if (operation === 'read' || operation === 'list' || operation === 'delete') {
+      data = {};
+      for (const [k, v] of url.query) if (k !== 'list') data[k] = v;
+    } else {
+      data = requestData(req);
+    }
+    if (operation === 'list' && !path.endsWith('/')) path += '/';
+    const result = await core.handleRequest({
+      operation,
+      path,
+      data,
+      token: requestToken(req),
+      requestId: req.id,
+    });
+    return renderResult(reply, req.id, path, result);
+  });
+
+  return app;
+}
+
+function renderResult(
+  reply: FastifyReply,
+  requestId: string,
+  path: string,
+  result: EngineResult,
+): FastifyReply {
+  if (result.kind === 'empty' && (result.warnings?.length ?? 0) === 0) {
+    return reply.code(204).send();
+  }
+  const data = result.kind === 'data' ? result.data : null;
+  const envelope: JsonObject = {
+    request_id: requestId,
+    lease_id: '',
+    renewable: false,
+    lease_duration: result.kind === 'data' ? (result.leaseDurationSeconds ?? 0) : 0,
+    data,
+    wrap_info: null,
+    warnings: result.warnings === undefined ? null : [...result.warnings],
+    auth: null,
+  };
+  if (data !== null && TOP_LEVEL_INJECTED.some((re) => re.test(path))) {
+    for (const [k, v] of Object.entries(data)) if (!(k in envelope)) envelope[k] = v;
+  }
+  const status = result.kind === 'data' && result.absent === true ? 404 : 200;
+  return sendJson(reply, status, envelope);
+}
+
+function registerSysRoutes(app: FastifyInstance, deps: AppDeps): void {
+  const { core } = deps;
+
+  const sealStatusBody = async (): Promise<JsonObject> => {
+    const status = await core.sealStatus();
+    return {
+      type: status.type,
+      initialized: status.initialized,
+      sealed: status.sealed || core.isSealed,
+      t: status.t,
+      n: status.n,
+      progress: status.progress,
+      nonce: status.nonce,
+      version: deps.version,
+      build_date: '',
+      migration: false,
+      recovery_seal: false,
+      storage_type: deps.storageType,
+    };
+  };
+
+  app.get('/v1/sys/seal-status', async (_req, reply) =>
+    sendJson(reply, 200, await sealStatusBody()),
+  );
+
+  app.get('/v1/sys/init', async (_req, reply) =>
+    sendJson(reply, 200, { initialized: await core.isInitialized() }),
+  );
+
+  const initFields = {
+    secret_shares: { type: 'int', description: 'Number of unseal key shares.' },
+    secret_threshold: { type: 'int', description: 'Shares needed to unseal.' },
+    pgp_keys: { type: 'string-list', description: 'Not supported.' },
+    root_token_pgp_key: { type: 'string', description: 'Not supported.' },
+    stored_shares: { type: 'int', description: 'Accepted for compatibility.' },
+    recovery_shares: { type: 'int', description: 'Not supported.' },
+    recovery_threshold: { type: 'int', description: 'Not supported.' },
+    recovery_pgp_keys: { type: 'string-list', description: 'Not supported.' },
+  } as const;
+
+  const init = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    const fields = parseFields(initFields, requestData(req));
+    if ((fields.pgp_keys?.length ?? 0) > 0 || (fields.root_token_pgp_key ?? '') !== '') {
+      throw invalidField('pgp_keys', 'PGP-encrypted unseal keys are not supported');
+    }
+    const sealType = (await core.sealStatus()).type;
+    if (sealType === 'shamir') {
+      if (fields.secret_shares === undefined) throw invalidField('secret_shares', 'is required');
+      if (fields.secret_threshold === undefined) {
+        throw invalidField('secret_threshold', 'is required');
+      }
+    }
+    const result = await core.initialize({
+      secretShares: fields.secret_shares ?? 0,
+      secretThreshold: fields.secret_threshold ?? 0,
+    });
+    const keys = result.shares.map((s) => Buffer.from(s).toString('hex'));
+    const keysBase64 = result.shares.map((s) => Buffer.from(s).toString('base64'));
+    return sendJson(reply, 200, {
+      keys,
+      keys_base64: keysBase64,
+      root_token: result.rootToken,
+      ...(sealType === 'static' ? { recovery_keys: [], recovery_keys_base64: [] } : {}),
+    });
+  };
+  app.put('/v1/sys/init', init);
+  app.post('/v1/sys/init', init);
+
+  const unsealFields = {
+    key: { type: 'string', description: 'One unseal key share, hex or base64.' },
+    reset: { type: 'bool', description: 'Discard the shares submitted so far.' },
+    migrate: { type: 'bool', description: 'Not supported.' },
+  } as const;
+  const unseal = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    const fields = parseFields(unsealFields, requestData(req));
+    if (fields.migrate === true) throw invalidField('migrate', 'seal migration is not supported');
+    if (fields.reset === true) {
+      await core.resetUnseal();
+    } else {
+      if (fields.key === undefined || fields.key === '') throw invalidField('key', 'is required');
+      if (!(await core.isInitialized())) {
+        throw new CofferError('invalid_request', 'Vault is not initialized');
+      }
+      if (!core.isSealed) return sendJson(reply, 200, await sealStatusBody());
+      await core.unseal(decodeKey(fields.key));
+    }
+    return sendJson(reply, 200, await sealStatusBody());
+  };
+  app.put('/v1/sys/unseal', unseal);
+  app.post('/v1/sys/unseal', unseal);
+
+  const seal = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    if (core.isSealed) throw new CofferError('sealed', 'Vault is sealed');
+    await core.seal(requestToken(req));
+    return reply.code(204).send();
+  };
+  app.put('/v1/sys/seal', seal);
+  app.post('/v1/sys/seal', seal);
+
+  app.get('/v1/sys/leader', async (_req, reply) => {
+    if (!(await core.isInitialized())) {
+      throw new CofferError('not_initialized', 'Vault is not initialized');
+    }
+    return sendJson(reply, 200, {
+      ha_enabled: false,
+      is_self: false,
+      active_time: '0001-01-01T00:00:00Z',
+      leader_address: '',
+      leader_cluster_address: '',
+      performance_standby: false,
+      performance_standby_last_remote_wal: 0,
+      raft_committed_index: 0,
+      raft_applied_index: 0,
+    });
+  });
+
+  const health = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    const query = new URLSearchParams((req.raw.url ?? '').split('?')[1] ?? '');
+    const code = (name: string, fallback: number): number => {
+      const raw = query.get(name);
+      if (raw === null || raw === '') return fallback;
+      const n = parseInt64(raw, name);
+      if (n < 100 || n > 599) throw invalidField(name, 'must be an HTTP status code');
+      return n;
+    };
+    // Every code is parsed, so a malformed value is a 400 whatever the state; the standby
+    // codes only for that, since this node is never a standby.
+    const uninitCode = code('uninitcode', 501);
+    const sealedCode = code('sealedcode', 503);
+    const activeCode = code('activecode', 200);
+    code('standbycode', 429);
+    code('performancestandbycode', 473);
+    const initialized = await core.isInitialized();
+    const sealed = core.isSealed;
+    const status = !initialized ? uninitCode : sealed ? sealedCode : activeCode;
+    const standbyOk = query.get('standbyok');
+    if (standbyOk !== null && standbyOk !== '') parseBool(standbyOk, 'standbyok');
+    const body = {
+      initialized,
+      sealed,
+      standby: false,
+      performance_standby: false,
+      replication_performance_mode: 'disabled',
+      replication_dr_mode: 'disabled',
+      server_time_utc: Math.floor(deps.now() / 1000),
+      version: deps.version,
+    };
+    if (req.method === 'HEAD') return reply.code(status).header('content-type', JSON_TYPE).send();
+    return sendJson(reply, status, body);
+  };
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/v1/sys/health',
+    exposeHeadRoute: false,
+    handler: health,
+  });
+}

@@ -1,0 +1,310 @@
+// `coffer server`: the only module that reads argv, the environment and the real clock. It
+// wires storage → barrier → seal → core → HTTP and owns start-up and graceful shutdown.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino, type Logger } from 'pino';
+import { AesGcmBarrier } from './barrier/aes-gcm-barrier.js';
+import { devServerConfig, parseServerConfig, type ServerConfig } from './config/config.js';
+import { Core } from './core/core.js';
+import { builtinEngines } from './engines/registry.js';
+import { buildApp } from './http/app.js';
+import { startListener, type RunningListener } from './http/listener.js';
+import { createInmemBackend } from './physical/inmem.js';
+import type { PhysicalBackend } from './physical/physical.js';
+import { openSqliteBackend } from './physical/sqlite.js';
+import { SealManager } from './seal/seal-manager.js';
+import { isCofferError } from './sdk/errors.js';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const USAGE = `Usage: coffer server --dev [options] | coffer server --config FILE
+
+  --config FILE               Server configuration (Vault-style HCL).
+  --dev                       Start an unsealed development server (NOT for production).
+  --dev-listen-address ADDR   host:port for the dev server (default 127.0.0.1:8200; port 0 = any).
+  --dev-root-token-id ID      Use ID as the root token instead of a random one.
+  --dev-in-memory             Keep dev data in memory instead of a temporary SQLite file.
+  --dev-storage-path FILE     Keep dev data in this SQLite file (must not exist yet).
+`;
+
+interface ServerFlags {
+  config?: string;
+  dev: boolean;
+  devListenAddress: string;
+  devRootTokenId?: string;
+  devInMemory: boolean;
+  devStoragePath?: string;
+}
+
+class UsageError extends Error {}
+
+function parseFlags(argv: readonly string[]): ServerFlags {
+  const flags: ServerFlags = { dev: false, devListenAddress: '127.0.0.1:8200', devInMemory: false };
+  const takesValue = new Set([
+    'config',
+    'dev-listen-address',
+    'dev-root-token-id',
+    'dev-storage-path',
+  ]);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const m = /^--?([a-z-]+)(?:=(.*))?$/.exec(arg);
+    if (m === null) throw new UsageError(`unexpected argument "${arg}"`);
+    const name = m[1]!;
+    let value = m[2];
+    if (takesValue.has(name) && value === undefined) {
+      value = argv[++i];
+      if (value === undefined) throw new UsageError(`-${name} needs a value`);
+    }
+    switch (name) {
+      case 'config':
+        flags.config = value!;
+        break;
+      case 'dev':
+        flags.dev = value === undefined || value === 'true';
+        break;
+      case 'dev-listen-address':
+        flags.devListenAddress = value!;
+        break;
+      case 'dev-root-token-id':
+        flags.devRootTokenId = value!;
+        break;
+      case 'dev-in-memory':
+        flags.devInMemory = value === undefined || value === 'true';
+        break;
+      case 'dev-storage-path':
+        flags.devStoragePath = value!;
+        break;
+      case 'help':
+      case 'h':
+        throw new UsageError('');
+      default:
+        throw new UsageError(`unknown flag -${name}`);
+    }
+  }
+  if (!flags.dev && flags.config === undefined) {
+    throw new UsageError('either --dev or --config FILE is required');
+  }
+  return flags;
+}
+
+function splitAddress(address: string): { host: string; port: number } {
+  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(address);
+  if (m === null) throw new UsageError(`listen address "${address}" must be host:port`);
+  return { host: m[1]!, port: Number.parseInt(m[2]!, 10) };
+}
+
+function readVersion(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const pkg = JSON.parse(readFileSync(join(here, '..', 'package.json'), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+function openPhysical(config: ServerConfig): PhysicalBackend {
+  const storage = config.storage;
+  switch (storage.type) {
+    case 'inmem':
+      return createInmemBackend();
+    case 'sqlite':
+      return openSqliteBackend({
+        path: storage.path,
+        synchronous: storage.synchronous,
+        groupCommit: storage.groupCommit,
+      });
+  }
+}
+
+/** The static auto-unseal key: 32 bytes, base64 (or raw 32 bytes in a file). */
+function loadStaticKey(config: ServerConfig, env: Env): Uint8Array | undefined {
+  const seal = config.seal;
+  if (seal === undefined) return undefined;
+  let text: string | undefined;
+  let source: string;
+  if (seal.keyFile !== undefined) {
+    source = `seal key_file ${seal.keyFile}`;
+    const raw = readFileSync(seal.keyFile);
+    if (raw.length === 32) return raw;
+    text = raw.toString('utf8');
+  } else {
+    source = `seal key_env ${seal.keyEnv ?? ''}`;
+    text = seal.keyEnv === undefined ? undefined : env[seal.keyEnv];
+  }
+  if (text === undefined) throw new UsageError(`${source}: no key found`);
+  const key = Buffer.from(text.trim(), 'base64');
+  // SECURITY: name the source, never the key.
+  if (key.length !== 32)
+    throw new UsageError(`${source}: the key must be 32 bytes, base64-encoded`);
+  return key;
+}
+
+export async function runServer(argv: readonly string[], env: Env): Promise<void> {
+  let flags: ServerFlags;
+  try {
+    flags = parseFlags(argv);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      if (err.message !== '') process.stderr.write(`Error: ${err.message}\n`);
+      process.stderr.write(USAGE);
+      process.exitCode = 2;
+      return;
+    }
+    throw err;
+  }
+
+  let devDir: string | undefined;
+  let config: ServerConfig;
+  if (flags.dev) {
+    let storagePath: string | undefined;
+    if (!flags.devInMemory) {
+      if (flags.devStoragePath === undefined) {
+        devDir = mkdtempSync(join(tmpdir(), 'coffer-dev-'));
+        storagePath = join(devDir, 'coffer.db');
+      } else {
+        storagePath = flags.devStoragePath;
+      }
+    }
+    config = devServerConfig({
+      address: flags.devListenAddress,
+      ...(storagePath === undefined ? {} : { storagePath }),
+    });
+  } else {
+    const file = flags.config!;
+    config = parseServerConfig(readFileSync(file, 'utf8'), env, { baseDir: dirname(file) });
+  }
+
+  const logger: Logger = pino(
+    {
+      level: config.logLevel,
+      redact: {
+        paths: [
+          'req.headers["x-vault-token"]',
+          'req.headers.authorization',
+          '*.password',
+          '*.token',
+          '*.client_token',
+        ],
+        censor: '[redacted]',
+      },
+    },
+    pino.destination(2),
+  );
+
+  const now = (): number => Date.now();
+  const physical = openPhysical(config);
+  const barrier = new AesGcmBarrier(physical, { now });
+  const staticKey = loadStaticKey(config, env);
+  const seal = new SealManager({
+    physical,
+    barrier,
+    ...(staticKey === undefined ? {} : { staticKey }),
+  });
+  const core = new Core({
+    barrier,
+    seal,
+    engines: builtinEngines(),
+    now,
+    defaultLeaseTtlSeconds: config.defaultLeaseTtlSeconds,
+    maxLeaseTtlSeconds: config.maxLeaseTtlSeconds,
+  });
+  const version = readVersion();
+  const app = buildApp({
+    core,
+    logger,
+    version,
+    storageType: physical.type,
+    maxRequestSizeBytes: config.listener.maxRequestSizeBytes,
+    now,
+  });
+
+  let devBanner: string[] = [];
+  if (flags.dev) {
+    const { shares, rootToken } = await core.initialize({
+      secretShares: 1,
+      secretThreshold: 1,
+      ...(flags.devRootTokenId === undefined ? {} : { rootTokenId: flags.devRootTokenId }),
+    });
+    await core.unseal(shares[0]!);
+    await core.mounts.enable('secret/', { type: 'kv', options: { version: '2' } });
+    devBanner = [
+      'WARNING! dev mode is enabled! In this mode, Coffer runs entirely unsealed with a',
+      'single unseal key and a known root token. Do not run dev mode in production!',
+      '',
+      `Unseal Key: ${Buffer.from(shares[0]!).toString('base64')}`,
+      `Root Token: ${rootToken}`,
+      `Storage: ${physical.type}${config.storage.type === 'sqlite' ? ` (${config.storage.path})` : ''}`,
+    ];
+  } else if (seal.type === 'static' && (await core.isInitialized())) {
+    await core.autoUnseal();
+  }
+
+  const { host, port } = splitAddress(config.listener.address);
+  let listener: RunningListener;
+  try {
+    listener = await startListener(app, {
+      host,
+      port,
+      ...(config.listener.tlsDisable
+        ? {}
+        : {
+            tls: {
+              cert: readFileSync(config.listener.tlsCertFile!),
+              key: readFileSync(config.listener.tlsKeyFile!),
+            },
+          }),
+    });
+  } catch (err) {
+    await physical.close();
+    throw err;
+  }
+
+  const lines = [
+    '==> Coffer server started.',
+    '',
+    `             Api Address: ${listener.url}`,
+    `                 Version: ${version}`,
+    `                 Storage: ${physical.type}`,
+    `                    Seal: ${seal.type}`,
+    '',
+    ...devBanner,
+    '',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  logger.info({ address: listener.url, storage: physical.type }, 'listening');
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    void (async () => {
+      try {
+        await listener.close();
+        core.sealForShutdown();
+        await physical.close();
+      } catch (err) {
+        logger.error({ err }, 'shutdown failed');
+        process.exitCode = 1;
+      } finally {
+        if (devDir !== undefined) rmSync(devDir, { recursive: true, force: true });
+        logger.flush();
+      }
+    })();
+  };
+  process.once('SIGINT', () => {
+    stop('SIGINT');
+  });
+  process.once('SIGTERM', () => {
+    stop('SIGTERM');
+  });
+}
+
+/** Start-up errors: one clear line, exit code 1. */
+export function reportStartupError(err: unknown): void {
+  const message = isCofferError(err) || err instanceof UsageError ? err.message : String(err);
+  process.stderr.write(`Error: ${message}\n`);
+  process.exitCode = 1;
+}
