@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUnsealedStack } from '../../test/helpers/stack.js';
+import { createInmemBackend } from '../physical/inmem.js';
+import type { PhysicalBackend } from '../physical/physical.js';
 import { startListener, type RunningListener } from './listener.js';
 
 function selfSignedCert(dir: string): { cert: Buffer; key: Buffer } {
@@ -93,5 +95,53 @@ describe('TLS listener', () => {
     const list = await get('/v1/secret/metadata/', 'LIST');
     expect(list.status).toBe(200);
     expect(JSON.parse(list.body).data.keys).toEqual(['tls/']);
+  });
+});
+
+describe('graceful close', () => {
+  it('lets in-flight writes finish before closing connections', async () => {
+    // A store whose writes take a while, so requests are provably in flight at close().
+    const inner = createInmemBackend();
+    let putsStarted = 0;
+    const slow: PhysicalBackend = {
+      ...inner,
+      type: inner.type,
+      get: (key) => inner.get(key),
+      list: (prefix) => inner.list(prefix),
+      put: (key, value) => inner.put(key, value),
+      delete: (key) => inner.delete(key),
+      close: () => inner.close(),
+      batch: async (ops) => {
+        if (ops.some((op) => op.key.includes('/value/'))) {
+          putsStarted++;
+          await new Promise((r) => setTimeout(r, 300));
+        }
+        await inner.batch(ops);
+      },
+    };
+    const stack = await createUnsealedStack({ physical: slow });
+    const listener = await startListener(stack.app, { host: '127.0.0.1', port: 0 });
+    const writes = Array.from({ length: 8 }, (_, i) =>
+      fetch(`${listener.url}/v1/secret/data/k${i}`, {
+        method: 'POST',
+        headers: { 'x-vault-token': stack.rootToken, 'content-type': 'application/json' },
+        body: JSON.stringify({ data: { i: String(i) } }),
+      }).then((res) => res.status),
+    );
+    for (let i = 0; i < 200 && putsStarted < 8; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(putsStarted).toBe(8);
+    await listener.close();
+    expect(await Promise.all(writes)).toEqual(Array(8).fill(200));
+    for (let i = 0; i < 8; i++) {
+      const result = await stack.core.handleRequest({
+        operation: 'read',
+        path: `secret/data/k${i}`,
+        data: {},
+        token: stack.rootToken,
+        requestId: 'check',
+      });
+      expect(result.kind === 'data' && result.data.data).toEqual({ i: String(i) });
+    }
+    await expect(fetch(`${listener.url}/v1/sys/health`)).rejects.toThrow();
   });
 });
