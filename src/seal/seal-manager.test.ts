@@ -46,6 +46,19 @@ describe('SealManager (Shamir)', () => {
     expect((await seal.status()).progress).toBe(0);
   });
 
+  it('reports a damaged keyring as an integrity failure, not as wrong shares', async () => {
+    const { seal, physical, barrier } = setup();
+    const { shares } = await seal.initialize({ secretShares: 2, secretThreshold: 2 });
+    const keyring = (await physical.get('core/keyring'))!;
+    keyring[keyring.length - 1] = keyring[keyring.length - 1]! ^ 1;
+    await physical.put('core/keyring', keyring);
+    await seal.submitShare(shares[0]!);
+    await expect(seal.submitShare(shares[1]!)).rejects.toMatchObject({
+      code: 'integrity_failure',
+    });
+    expect(barrier.isSealed()).toBe(true);
+  });
+
   it('ignores a duplicate share and rejects a share of the wrong length', async () => {
     const { seal } = setup();
     const { shares } = await seal.initialize({ secretShares: 3, secretThreshold: 2 });

@@ -5,7 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { AesGcmBarrier } from '../barrier/aes-gcm-barrier.js';
 import { decryptWithKey, encryptWithKey } from '../barrier/aes-gcm-barrier.js';
 import type { PhysicalBackend } from '../physical/physical.js';
-import { CofferError, invalidField } from '../sdk/errors.js';
+import { CofferError, invalidField, isCofferError } from '../sdk/errors.js';
 import { combineShares, splitKey } from './shamir.js';
 
 /** Physical keys the seal owns. They sit below the barrier (the barrier needs them to open). */
@@ -205,6 +205,19 @@ export class SealManager {
     try {
       // SECURITY: the barrier verifies the root key by decrypting the keyring with it.
       await this.#barrier.unseal(rootKey);
+    } catch (cause) {
+      // The root key itself authenticated under the unseal key, so the keys were right: a
+      // keyring that does not open is damaged storage, not a wrong share.
+      if (isCofferError(cause) && cause.code === 'invalid_request') {
+        throw new CofferError(
+          'integrity_failure',
+          'the stored keyring failed its integrity check',
+          {
+            cause,
+          },
+        );
+      }
+      throw cause;
     } finally {
       rootKey.fill(0);
     }
