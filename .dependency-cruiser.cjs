@@ -15,7 +15,8 @@ module.exports = {
     },
     {
       name: 'engines-only-use-sdk',
-      comment: 'Engines and auth methods import the contract, never the core, barrier, storage or another engine.',
+      comment:
+        'Engines and auth methods import the contract, never the core, barrier, storage or another engine.',
       severity: 'error',
       from: { path: '^src/(engines|auth)/([^/]+)/' },
       to: { path: '^src/(core|barrier|physical|seal|http|config|client|cli)/' },

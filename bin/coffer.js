@@ -10,10 +10,6 @@ if (args[0] === 'server') {
     reportStartupError(err);
   }
 } else {
-  const { runCli } = await import('../dist/cli/main.js');
-  process.exitCode = await runCli(args, {
-    env: process.env,
-    stdout: (s) => process.stdout.write(s),
-    stderr: (s) => process.stderr.write(s),
-  });
+  const { runCli, processIo } = await import('../dist/cli/main.js');
+  process.exitCode = await runCli(args, processIo());
 }

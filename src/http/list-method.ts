@@ -192,6 +192,17 @@ export class ListMethodSocket extends Duplex {
     this.#socket.write(chunk, encoding, callback);
   }
 
+  /** Corked writes (a response head and body) leave as one segment, not two. */
+  override _writev(
+    chunks: { chunk: Buffer | string; encoding: BufferEncoding }[],
+    callback: (err?: Error | null) => void,
+  ): void {
+    const buffers = chunks.map(({ chunk, encoding }) =>
+      typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk,
+    );
+    this.#socket.write(Buffer.concat(buffers), callback);
+  }
+
   override _final(callback: (err?: Error | null) => void): void {
     this.#socket.end(callback);
   }

@@ -42,7 +42,9 @@ export async function startListener(
         });
   const sockets = new Set<Socket>();
 
-  const tcp = createTcpServer((socket) => {
+  // noDelay: Node's HTTP server cannot set TCP_NODELAY through the wrapper socket, and with
+  // Nagle on, a response written in two pieces waits ~40 ms for the client's delayed ACK.
+  const tcp = createTcpServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());

@@ -1,0 +1,94 @@
+// Starts a whole Coffer server in this process from the BUILT code in dist/ (storage → barrier →
+// seal → core → Fastify app → loopback listener on an OS-chosen port), initialised, unsealed and
+// with KV v2 mounted at secret/, like dev mode.
+import { readFileSync } from 'node:fs';
+import { pino } from 'pino';
+
+async function importDist(path) {
+  try {
+    return await import(new URL(`../../dist/${path}`, import.meta.url).href);
+  } catch (err) {
+    throw new Error(`cannot load dist/${path}: run "npm run build" first (${err.message})`, {
+      cause: err,
+    });
+  }
+}
+
+const VERSION = JSON.parse(
+  readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+).version;
+
+/**
+ * @typedef {object} RunningCoffer
+ * @property {string} url          e.g. "http://127.0.0.1:41234"
+ * @property {string} rootToken
+ * @property {import('../../dist/physical/physical.js').PhysicalBackend} physical
+ * @property {() => Promise<void>} close  Stops the listener, then closes the storage.
+ */
+
+/**
+ * @param {{ storage: 'inmem' } | { storage: 'sqlite', path: string, groupCommit: boolean }} options
+ *   SQLite always runs with synchronous=FULL (a write is on disk before it is acknowledged).
+ * @returns {Promise<RunningCoffer>}
+ */
+export async function startCoffer(options) {
+  const [{ AesGcmBarrier }, { SealManager }, { Core }, { builtinEngines }, { buildApp }, listen] =
+    await Promise.all([
+      importDist('barrier/aes-gcm-barrier.js'),
+      importDist('seal/seal-manager.js'),
+      importDist('core/core.js'),
+      importDist('engines/registry.js'),
+      importDist('http/app.js'),
+      importDist('http/listener.js'),
+    ]);
+  let physical;
+  if (options.storage === 'sqlite') {
+    const { openSqliteBackend } = await importDist('physical/sqlite.js');
+    physical = openSqliteBackend({
+      path: options.path,
+      synchronous: 'full',
+      groupCommit: options.groupCommit,
+    });
+  } else {
+    const { createInmemBackend } = await importDist('physical/inmem.js');
+    physical = createInmemBackend();
+  }
+  try {
+    const now = () => Date.now();
+    const barrier = new AesGcmBarrier(physical, { now });
+    const seal = new SealManager({ physical, barrier });
+    const core = new Core({
+      barrier,
+      seal,
+      engines: builtinEngines(),
+      now,
+      defaultLeaseTtlSeconds: 2_764_800,
+      maxLeaseTtlSeconds: 2_764_800,
+    });
+    const { shares, rootToken } = await core.initialize({ secretShares: 1, secretThreshold: 1 });
+    await core.unseal(shares[0]);
+    await core.mounts.enable('secret/', { type: 'kv', options: { version: '2' } });
+    const app = buildApp({
+      core,
+      logger: pino({ level: 'warn' }),
+      version: VERSION,
+      storageType: physical.type,
+      now,
+    });
+    const listener = await listen.startListener(app, { host: '127.0.0.1', port: 0 });
+    return {
+      url: listener.url,
+      rootToken,
+      physical,
+      async close() {
+        await listener.close(2_000);
+        // Stops the core's timers (as main.ts does on shutdown) so the process can exit.
+        core.sealForShutdown();
+        await physical.close();
+      },
+    };
+  } catch (err) {
+    await physical.close();
+    throw err;
+  }
+}

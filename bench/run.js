@@ -1,0 +1,54 @@
+// `npm run bench`: runs every bench in sequence (same process, one at a time) and prints a
+// summary of the ratios each one measured.
+import { runKvReadBench } from './kv-read.js';
+import { runKvWriteBench } from './kv-write.js';
+import { machineInfo, num, printTable, writeResult } from './lib/report.js';
+import { ratioText } from './lib/rounds.js';
+
+const machine = machineInfo();
+process.stdout.write(
+  `Coffer benches on ${machine.cpus} CPUs (${machine.cpuModel}), Node ${machine.node}, ` +
+    `load average ${machine.loadAverage1m}\n`,
+);
+const started = Date.now();
+const write = await runKvWriteBench();
+const read = await runKvReadBench();
+const [single, group] = write.rows;
+const [bare, inmem, sqlite] = read.rows;
+
+printTable(
+  `Summary (${((Date.now() - started) / 1000).toFixed(0)} s)`,
+  [
+    ['bench', 'l'],
+    ['measured', 'l'],
+    ['baseline', 'l'],
+    ['ratio (min-max over rounds)', 'r'],
+  ],
+  [
+    [
+      'kv-write',
+      `group commit ${num(group.perSecond)} writes/s`,
+      `one commit per write ${num(single.perSecond)} writes/s`,
+      ratioText(group),
+    ],
+    [
+      'kv-read',
+      `Coffer inmem ${num(inmem.perSecond)} reads/s`,
+      `bare Fastify ${num(bare.perSecond)} reads/s`,
+      ratioText(inmem),
+    ],
+    [
+      'kv-read',
+      `Coffer SQLite ${num(sqlite.perSecond)} reads/s`,
+      `bare Fastify ${num(bare.perSecond)} reads/s`,
+      ratioText(sqlite),
+    ],
+  ],
+);
+process.stdout.write(`load average now: ${machineInfo().loadAverage1m}\n`);
+const file = writeResult('summary', {
+  kvWriteRatio: write.ratio,
+  kvReadRatio: read.ratio,
+  kvReadRatioSqlite: read.ratioSqlite,
+});
+process.stdout.write(`wrote ${file}\n`);
