@@ -3,8 +3,8 @@
 import { isAbsolute, resolve } from 'node:path';
 import { parseDurationSeconds } from '../sdk/duration.js';
 import { CofferError, isCofferError } from '../sdk/errors.js';
-import { isHclBody, parseHcl } from './hcl.js';
-import type { HclBody, HclItem, HclValue } from './hcl.js';
+import { isHclBody, parseHcl } from '../shared/hcl.js';
+import type { HclBody, HclItem, HclValue } from '../shared/hcl.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 

@@ -5,7 +5,7 @@ import { createServer } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Core } from '../core/core.js';
-import type { EngineResult, Operation } from '../sdk/engine.js';
+import type { AuthResult, EngineResult, Operation } from '../sdk/engine.js';
 import { CofferError, invalidField } from '../sdk/errors.js';
 import { parseBool, parseFields, parseInt64 } from '../sdk/fields.js';
 import type { JsonObject } from '../sdk/json.js';
@@ -241,13 +241,30 @@ function renderResult(
     data,
     wrap_info: null,
     warnings: result.warnings === undefined ? null : [...result.warnings],
-    auth: null,
+    auth: result.kind === 'auth' ? renderAuth(result.auth) : null,
   };
   if (data !== null && TOP_LEVEL_INJECTED.some((re) => re.test(path))) {
     for (const [k, v] of Object.entries(data)) if (!(k in envelope)) envelope[k] = v;
   }
   const status = result.kind === 'data' && result.absent === true ? 404 : 200;
   return sendJson(reply, status, envelope);
+}
+
+function renderAuth(auth: AuthResult): JsonObject {
+  return {
+    client_token: auth.clientToken,
+    accessor: auth.accessor,
+    policies: [...auth.policies],
+    token_policies: [...auth.tokenPolicies],
+    metadata: auth.metadata === null ? null : { ...auth.metadata },
+    lease_duration: auth.leaseDurationSeconds,
+    renewable: auth.renewable,
+    entity_id: auth.entityId,
+    token_type: auth.tokenType,
+    orphan: auth.orphan,
+    mfa_requirement: null,
+    num_uses: auth.numUses,
+  };
 }
 
 function registerSysRoutes(app: FastifyInstance, deps: AppDeps): void {

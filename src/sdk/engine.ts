@@ -63,7 +63,25 @@ export type EngineResult =
       /** Lease duration to advertise for non-leased data (KV v1's `ttl` key). */
       readonly leaseDurationSeconds?: number;
     }
+  | { readonly kind: 'auth'; readonly auth: AuthResult; readonly warnings?: readonly string[] }
   | { readonly kind: 'empty'; readonly warnings?: readonly string[] };
+
+/** A token handed out by a login or token creation; rendered as the response's `auth`. */
+export interface AuthResult {
+  /** The token itself; '' where Vault hides it (renew by accessor). */
+  readonly clientToken: string;
+  readonly accessor: string;
+  /** Token policies plus identity policies (none yet). */
+  readonly policies: readonly string[];
+  readonly tokenPolicies: readonly string[];
+  readonly metadata: Readonly<Record<string, string>> | null;
+  readonly leaseDurationSeconds: number;
+  readonly renewable: boolean;
+  readonly entityId: string;
+  readonly tokenType: 'service' | 'batch';
+  readonly orphan: boolean;
+  readonly numUses: number;
+}
 
 export interface SecretEngine {
   /** Handles one request; throws CofferError on failure. */

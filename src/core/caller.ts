@@ -1,0 +1,20 @@
+// Who is making a request, as the core's own backends (the token store, sys/) see it. Engines
+// never get this: they receive only their EngineRequest.
+import type { EngineRequest, EngineResult } from '../sdk/engine.js';
+import type { TokenEntry } from './token-store.js';
+
+export interface Caller {
+  /** The presented token, in clear (needed by lookup-self, revoke-self, child creation). */
+  readonly token: string;
+  readonly entry: TokenEntry;
+  /** Holds the root policy. */
+  readonly isRoot: boolean;
+  /** Whether the caller's policies grant `sudo` on `path` (full logical path, e.g. "auth/token/create"). */
+  sudoOn(path: string): boolean;
+}
+
+/** A backend inside the core: like an engine, but it may see the caller. */
+export interface InternalBackend {
+  handle(req: EngineRequest, caller: Caller): Promise<EngineResult>;
+  exists(req: EngineRequest): Promise<boolean | undefined>;
+}
