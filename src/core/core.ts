@@ -1,5 +1,5 @@
 // The core: seal state, initialisation, and the request pipeline every front door calls
-// (sealed? → token → route → existence check → ACL → engine). It never sees HTTP.
+// (sealed? → token → route → existence check → ACL → backend). It never sees HTTP.
 import type { AesGcmBarrier } from '../barrier/aes-gcm-barrier.js';
 import type { SealManager, SealStatus } from '../seal/seal-manager.js';
 import type {
@@ -11,12 +11,16 @@ import type {
   SecretEngine,
 } from '../sdk/engine.js';
 import { CofferError } from '../sdk/errors.js';
-import type { JsonObject } from '../sdk/json.js';
 import { prefixedStorage, type Storage } from '../sdk/storage.js';
+import type { Caller, InternalBackend } from './caller.js';
 import { CORE_KEYS } from './keys.js';
 import { MountTable } from './mount-table.js';
+import type { Acl } from './policy/acl.js';
+import { PolicyStore } from './policy/policy-store.js';
+import { isSudoPath } from './sudo-paths.js';
 import { createSystemBackend } from './system-backend.js';
-import { TokenStore, type TokenEntry } from './token-store.js';
+import { createTokenBackend } from './token-backend.js';
+import { TokenStore } from './token-store.js';
 
 /** One request as every front door hands it to the core. */
 export interface CoreRequest {
@@ -27,6 +31,8 @@ export interface CoreRequest {
   readonly data: Readonly<Record<string, unknown>>;
   readonly token: string | undefined;
   readonly requestId: string;
+  /** The client's IP address, for tokens bound to CIDRs. */
+  readonly remoteAddress?: string;
 }
 
 export interface CoreDeps {
@@ -38,28 +44,51 @@ export interface CoreDeps {
   readonly maxLeaseTtlSeconds: number;
 }
 
-const SYSTEM_MOUNT: MountInfo = Object.freeze({
-  path: 'sys/',
-  uuid: '00000000-0000-0000-0000-000000000000',
-  accessor: 'system_00000000',
-  type: 'system',
-  options: Object.freeze({}),
-  config: Object.freeze({ defaultLeaseTtlSeconds: 0, maxLeaseTtlSeconds: 0 }),
-});
+function internalMount(path: string, type: string, uuid: string): MountInfo {
+  return Object.freeze({
+    path,
+    uuid,
+    accessor: `${type}_00000000`,
+    type,
+    options: Object.freeze({}),
+    config: Object.freeze({ defaultLeaseTtlSeconds: 0, maxLeaseTtlSeconds: 0 }),
+  });
+}
+
+const SYSTEM_MOUNT = internalMount('sys/', 'system', '00000000-0000-0000-0000-000000000000');
+const TOKEN_MOUNT = internalMount('auth/token/', 'token', '00000000-0000-0000-0000-000000000001');
+
+/** Answered for any token that may use the path through its mount (the handler checks). */
+const UI_MOUNTS_PREFIX = 'sys/internal/ui/mounts/';
 
 const PERMISSION_DENIED = 'permission denied';
 
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
+type Target =
+  | {
+      readonly kind: 'internal';
+      readonly backend: InternalBackend;
+      readonly info: MountInfo;
+      readonly storage: Storage;
+      readonly relativePath: string;
+    }
+  | {
+      readonly kind: 'engine';
+      readonly engine: SecretEngine;
+      readonly info: MountInfo;
+      readonly storage: Storage;
+      readonly relativePath: string;
+    };
 
 export class Core {
   readonly #seal: SealManager;
   readonly #now: () => number;
   readonly #tokens: TokenStore;
+  readonly #policies: PolicyStore;
   readonly #mounts: MountTable;
-  readonly #system: SecretEngine;
+  readonly #system: InternalBackend;
+  readonly #tokenBackend: InternalBackend;
   readonly #systemStorage: Storage;
+  readonly #tokenStorage: Storage;
   /** Set once the services behind the barrier are loaded after an unseal. */
   #ready = false;
   #opening: Promise<void> | undefined;
@@ -67,9 +96,15 @@ export class Core {
   constructor(deps: CoreDeps) {
     this.#seal = deps.seal;
     this.#now = deps.now;
+    this.#tokenStorage = prefixedStorage(deps.barrier, CORE_KEYS.tokenPrefix);
     this.#tokens = new TokenStore({
-      storage: prefixedStorage(deps.barrier, CORE_KEYS.tokenPrefix),
+      storage: this.#tokenStorage,
       now: deps.now,
+      defaultLeaseTtlSeconds: deps.defaultLeaseTtlSeconds,
+      maxLeaseTtlSeconds: deps.maxLeaseTtlSeconds,
+    });
+    this.#policies = new PolicyStore({
+      storage: prefixedStorage(deps.barrier, CORE_KEYS.policyPrefix),
     });
     this.#mounts = new MountTable({
       barrier: deps.barrier,
@@ -78,7 +113,17 @@ export class Core {
       defaultLeaseTtlSeconds: deps.defaultLeaseTtlSeconds,
       maxLeaseTtlSeconds: deps.maxLeaseTtlSeconds,
     });
-    this.#system = createSystemBackend({ mounts: this.#mounts, barrier: deps.barrier });
+    this.#system = createSystemBackend({
+      mounts: this.#mounts,
+      barrier: deps.barrier,
+      policies: this.#policies,
+      tokens: this.#tokens,
+    });
+    this.#tokenBackend = createTokenBackend({
+      tokens: this.#tokens,
+      now: deps.now,
+      policyExists: async (name) => (await this.#policies.get(name)) !== undefined,
+    });
     this.#systemStorage = prefixedStorage(deps.barrier, 'sys/system/');
   }
 
@@ -145,11 +190,11 @@ export class Core {
     await this.#open();
   }
 
-  /** `sys/seal`: needs a root token. */
-  async seal(token: string | undefined): Promise<void> {
+  /** `sys/seal`: needs sudo on sys/seal (a root token, or a policy granting it). */
+  async seal(token: string | undefined, remoteAddress?: string): Promise<void> {
     if (!this.#ready) return;
-    const entry = await this.#authenticate(token);
-    if (!entry.policies.includes('root')) {
+    const caller = await this.#authenticate(token, remoteAddress);
+    if (!caller.isRoot && !caller.sudoOn('sys/seal')) {
       throw new CofferError('permission_denied', PERMISSION_DENIED);
     }
     this.#sealNow();
@@ -163,6 +208,7 @@ export class Core {
   #sealNow(): void {
     this.#ready = false;
     this.#tokens.close();
+    this.#policies.close();
     this.#mounts.clear();
     this.#seal.seal();
   }
@@ -172,6 +218,7 @@ export class Core {
     this.#opening ??= (async () => {
       try {
         await this.#tokens.open();
+        await this.#policies.open();
         await this.#mounts.load();
         this.#ready = true;
       } finally {
@@ -181,27 +228,46 @@ export class Core {
     await this.#opening;
   }
 
-  async #authenticate(token: string | undefined): Promise<TokenEntry> {
-    const entry = token === undefined ? undefined : await this.#tokens.lookup(token);
+  /** Resolves the presented token (counting a use) into a caller with its compiled ACL. */
+  async #authenticate(
+    token: string | undefined,
+    remoteAddress: string | undefined,
+  ): Promise<Caller & { readonly acl: Acl }> {
+    const entry =
+      token === undefined || token === ''
+        ? undefined
+        : await this.#tokens.authenticate(
+            token,
+            remoteAddress === undefined ? {} : { remoteAddress },
+          );
     if (entry === undefined) throw new CofferError('permission_denied', PERMISSION_DENIED);
-    return entry;
+    const acl = await this.#policies.acl(entry.policies);
+    const isRoot = entry.policies.includes('root');
+    return {
+      token: token!,
+      entry,
+      acl,
+      isRoot,
+      sudoOn: (path) => isRoot || acl.capabilities(path).includes('sudo'),
+    };
   }
 
   /**
-   * The pipeline. SECURITY: every logical request passes here; nothing reaches an engine
-   * while sealed or without a valid token allowed by policy.
+   * The pipeline. SECURITY: every logical request passes here; nothing reaches a backend
+   * while sealed, without a valid token, or without the capability its policies grant.
    */
   async handleRequest(req: CoreRequest): Promise<EngineResult> {
     if (!this.#ready) throw new CofferError('sealed', 'Vault is sealed');
-    const entry = await this.#authenticate(req.token);
-
-    if (req.path === 'auth/token/lookup-self') {
-      if (req.operation !== 'read') {
-        throw new CofferError('unsupported_operation', 'unsupported operation');
-      }
-      return { kind: 'data', data: this.#renderLookupSelf(req.token!, entry) };
+    const caller = await this.#authenticate(req.token, req.remoteAddress);
+    try {
+      return await this.#dispatch(req, caller);
+    } finally {
+      // A use-limited token is revoked after the request that used its last use.
+      await this.#tokens.completeUse(caller.token, caller.entry);
     }
+  }
 
+  async #dispatch(req: CoreRequest, caller: Caller & { readonly acl: Acl }): Promise<EngineResult> {
     const target = this.#resolve(req.path);
     let engineRequest: EngineRequest = Object.freeze({
       operation: req.operation,
@@ -213,68 +279,71 @@ export class Core {
       now: this.#now,
     });
     if (req.operation === 'update') {
-      const exists = await target.engine.exists(engineRequest);
+      const exists =
+        target.kind === 'internal'
+          ? await target.backend.exists(engineRequest)
+          : await target.engine.exists(engineRequest);
       if (exists === false)
         engineRequest = Object.freeze({ ...engineRequest, operation: 'create' });
     }
-    this.#authorize(entry);
-    return target.engine.handle(engineRequest);
+    if (req.path.startsWith(UI_MOUNTS_PREFIX)) {
+      this.#authorizeMountProbe(caller, req.path.slice(UI_MOUNTS_PREFIX.length));
+    } else {
+      this.#authorize(caller, engineRequest.operation, req.path, req.data);
+    }
+    return target.kind === 'internal'
+      ? target.backend.handle(engineRequest, caller)
+      : target.engine.handle(engineRequest);
   }
 
-  /**
-   * Until path policies exist every token is a root token; anything else is denied (fail
-   * closed), so a future non-root token can never slip through this check.
-   */
-  #authorize(entry: TokenEntry): void {
-    if (!entry.policies.includes('root')) {
+  /** Capabilities from the caller's policies, plus sudo on root-protected paths. */
+  #authorize(
+    caller: Caller & { readonly acl: Acl },
+    operation: Operation,
+    path: string,
+    data: Readonly<Record<string, unknown>>,
+  ): void {
+    if (caller.isRoot) return;
+    const decision = caller.acl.allowOperation({ operation, path, data });
+    if (!decision.allowed || (isSudoPath(path) && !decision.sudo)) {
       throw new CofferError('permission_denied', PERMISSION_DENIED);
     }
   }
 
-  #resolve(path: string): {
-    engine: SecretEngine;
-    storage: Storage;
-    info: MountInfo;
-    relativePath: string;
-  } {
+  /**
+   * The KV-version probe answers any token that has some capability inside the mount it
+   * asks about (as Vault does), so limited tokens can use `kv` tooling; others get 403.
+   */
+  #authorizeMountProbe(caller: Caller & { readonly acl: Acl }, path: string): void {
+    if (caller.isRoot) return;
+    const routed = this.#mounts.route(path);
+    if (routed !== undefined && caller.acl.hasAccessUnder(routed.mount.entry.path)) return;
+    throw new CofferError('permission_denied', PERMISSION_DENIED);
+  }
+
+  #resolve(path: string): Target {
     if (path === 'sys' || path.startsWith('sys/')) {
       return {
-        engine: this.#system,
+        kind: 'internal',
+        backend: this.#system,
         storage: this.#systemStorage,
         info: SYSTEM_MOUNT,
         relativePath: path.slice(4),
+      };
+    }
+    if (path.startsWith(TOKEN_MOUNT.path) || `${path}/` === TOKEN_MOUNT.path) {
+      return {
+        kind: 'internal',
+        backend: this.#tokenBackend,
+        storage: this.#tokenStorage,
+        info: TOKEN_MOUNT,
+        relativePath: path.slice(TOKEN_MOUNT.path.length),
       };
     }
     const routed = this.#mounts.route(path);
     if (routed === undefined) {
       throw new CofferError('no_route', `no handler for route "${path}". route entry not found.`);
     }
-    return { ...routed.mount, relativePath: routed.relativePath };
-  }
-
-  #renderLookupSelf(token: string, entry: TokenEntry): JsonObject {
-    const ttl =
-      entry.expiresAt === undefined
-        ? 0
-        : Math.max(0, Math.floor((entry.expiresAt - this.#now()) / 1000));
-    return {
-      accessor: entry.accessor,
-      creation_time: Math.floor(entry.createdAt / 1000),
-      creation_ttl: entry.ttlSeconds,
-      display_name: entry.displayName,
-      entity_id: '',
-      expire_time: entry.expiresAt === undefined ? null : iso(entry.expiresAt),
-      explicit_max_ttl: 0,
-      id: token,
-      issue_time: iso(entry.createdAt),
-      meta: entry.meta === null ? null : { ...entry.meta },
-      num_uses: 0,
-      orphan: entry.orphan,
-      path: entry.path,
-      policies: [...entry.policies],
-      renewable: entry.renewable,
-      ttl,
-      type: entry.type,
-    };
+    return { kind: 'engine', ...routed.mount, relativePath: routed.relativePath };
   }
 }

@@ -8,6 +8,8 @@ export const CORE_KEYS = {
   logicalPrefix: 'logical/',
   /** Prefix of the token store's own view. */
   tokenPrefix: 'sys/token/',
+  /** Prefix of the policy store's own view: sys/policy/<name>. */
+  policyPrefix: 'sys/policy/',
 } as const;
 
 /** Keys inside the token store's view (relative to CORE_KEYS.tokenPrefix). */
@@ -18,6 +20,13 @@ export const TOKEN_KEYS = {
   idPrefix: 'id/',
   /** accessor/<accessor> → the token's hash. */
   accessorPrefix: 'accessor/',
+  /**
+   * parent/<parent hash>/<child hash> → `{}`: the children index that tree revocation walks.
+   * Written in the same batch as the child's entry, so a child is never outside the index.
+   */
+  parentPrefix: 'parent/',
+  /** role/<role name> → token role (JSON). */
+  rolePrefix: 'role/',
 } as const;
 
 export function mountViewPrefix(uuid: string): string {

@@ -2,12 +2,13 @@
 // mount tuning, the UI mount probe, key status and rotation. Built with the same path
 // framework as every engine.
 import type { AesGcmBarrier } from '../barrier/aes-gcm-barrier.js';
-import type { SecretEngine } from '../sdk/engine.js';
 import { CofferError, invalidField } from '../sdk/errors.js';
 import { parseFields, type FieldSpecs } from '../sdk/fields.js';
 import type { JsonObject } from '../sdk/json.js';
-import { createPathEngine, definePath } from '../sdk/path.js';
+import { createContextPathEngine, definePath, type PathSpec } from '../sdk/path.js';
+import type { Caller, InternalBackend } from './caller.js';
 import { normaliseMountPath, type MountEntry, type MountTable } from './mount-table.js';
+import { policyPaths, type PolicyPathDeps } from './system-policies.js';
 
 const MOUNT_CONFIG_FIELDS = {
   default_lease_ttl: { type: 'duration', description: 'Default lease TTL; 0 = system default.' },
@@ -79,10 +80,12 @@ function stringOptions(raw: unknown): Record<string, string> {
   return out;
 }
 
-export function createSystemBackend(deps: {
-  mounts: MountTable;
-  barrier: AesGcmBarrier;
-}): SecretEngine {
+export function createSystemBackend(
+  deps: {
+    mounts: MountTable;
+    barrier: AesGcmBarrier;
+  } & PolicyPathDeps,
+): InternalBackend {
   const { mounts, barrier } = deps;
 
   const listMounts = definePath({
@@ -259,5 +262,14 @@ export function createSystemBackend(deps: {
 
   const rotateKeyring = definePath({ ...rotate, pattern: 'rotate/keyring' });
 
-  return createPathEngine([listMounts, tune, mount, uiMounts, keyStatus, rotate, rotateKeyring]);
+  const mountPaths: PathSpec<FieldSpecs, Caller>[] = [
+    listMounts,
+    tune,
+    mount,
+    uiMounts,
+    keyStatus,
+    rotate,
+    rotateKeyring,
+  ];
+  return createContextPathEngine<Caller>([...mountPaths, ...policyPaths(deps)]);
 }

@@ -216,6 +216,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       data,
       token: requestToken(req),
       requestId: req.id,
+      remoteAddress: req.ip,
     });
     return renderResult(reply, req.id, path, result);
   });
@@ -360,7 +361,7 @@ function registerSysRoutes(app: FastifyInstance, deps: AppDeps): void {
 
   const seal = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     if (core.isSealed) throw new CofferError('sealed', 'Vault is sealed');
-    await core.seal(requestToken(req));
+    await core.seal(requestToken(req), req.ip);
     return reply.code(204).send();
   };
   app.put('/v1/sys/seal', seal);

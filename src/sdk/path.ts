@@ -9,20 +9,25 @@ import { parseFields, type FieldSpecs, type FieldValues } from './fields.js';
  * Declared through a method signature so a path with specific fields can be listed among
  * paths with other fields (method parameters are checked bivariantly).
  */
-export type PathHandler<F extends FieldSpecs> = {
+export type PathHandler<F extends FieldSpecs, C = unknown> = {
   handle(
     req: EngineRequest,
     fields: FieldValues<F>,
     params: Readonly<Record<string, string>>,
+    context: C,
   ): Promise<EngineResult>;
 }['handle'];
 
-export interface PathSpec<F extends FieldSpecs = FieldSpecs> {
+/**
+ * One endpoint group. `C` is extra context the dispatcher passes to handlers: nothing for
+ * engines; the caller for the core's own backends (see createContextPathEngine).
+ */
+export interface PathSpec<F extends FieldSpecs = FieldSpecs, C = unknown> {
   readonly pattern: string;
   readonly fields: F;
   /** Pass the raw data through unvalidated (KV v1 writes store whatever the body holds). */
   readonly arbitraryFields?: boolean;
-  readonly operations: Partial<Record<Operation, PathHandler<F>>>;
+  readonly operations: Partial<Record<Operation, PathHandler<F, C>>>;
   readonly exists?: (
     req: EngineRequest,
     params: Readonly<Record<string, string>>,
@@ -31,12 +36,14 @@ export interface PathSpec<F extends FieldSpecs = FieldSpecs> {
 }
 
 /** Identity helper so each path's handlers are typed by its own fields. */
-export function definePath<F extends FieldSpecs>(spec: PathSpec<F>): PathSpec<F> {
+export function definePath<F extends FieldSpecs, C = unknown>(
+  spec: PathSpec<F, C>,
+): PathSpec<F, C> {
   return spec;
 }
 
-interface CompiledPath {
-  readonly spec: PathSpec;
+interface CompiledPath<C> {
+  readonly spec: PathSpec<FieldSpecs, C>;
   readonly regex: RegExp;
   readonly names: readonly string[];
 }
@@ -60,10 +67,10 @@ export function compilePattern(pattern: string): { regex: RegExp; names: string[
   return { regex: new RegExp(`^${source}/?$`), names };
 }
 
-function match(
-  paths: readonly CompiledPath[],
+function match<C>(
+  paths: readonly CompiledPath<C>[],
   path: string,
-): { compiled: CompiledPath; params: Record<string, string> } | undefined {
+): { compiled: CompiledPath<C>; params: Record<string, string> } | undefined {
   for (const compiled of paths) {
     const m = compiled.regex.exec(path);
     if (m === null) continue;
@@ -76,11 +83,25 @@ function match(
   return undefined;
 }
 
-/** Assembles an engine from path specs; the first matching pattern wins. */
-export function createPathEngine(specs: readonly PathSpec[]): SecretEngine {
-  const paths: CompiledPath[] = specs.map((spec) => ({ spec, ...compilePattern(spec.pattern) }));
+/** A path engine whose handlers also receive a context value on every call. */
+export interface ContextPathEngine<C> {
+  handle(req: EngineRequest, context: C): Promise<EngineResult>;
+  exists(req: EngineRequest): Promise<boolean | undefined>;
+}
+
+/**
+ * Assembles a dispatcher from path specs; the first matching pattern wins. The core's own
+ * backends use it with the caller as context; engines use createPathEngine.
+ */
+export function createContextPathEngine<C>(
+  specs: readonly PathSpec<FieldSpecs, C>[],
+): ContextPathEngine<C> {
+  const paths: CompiledPath<C>[] = specs.map((spec) => ({
+    spec,
+    ...compilePattern(spec.pattern),
+  }));
   return {
-    async handle(req) {
+    async handle(req, context) {
       const found = match(paths, req.path);
       if (found === undefined) throw new CofferError('unsupported_path', 'unsupported path');
       const { spec } = found.compiled;
@@ -96,12 +117,21 @@ export function createPathEngine(specs: readonly PathSpec[]): SecretEngine {
         spec.arbitraryFields === true
           ? (req.data as FieldValues<FieldSpecs>)
           : parseFields(spec.fields, req.data);
-      return handler(req, fields, found.params);
+      return handler(req, fields, found.params, context);
     },
     async exists(req) {
       const found = match(paths, req.path);
       if (found?.compiled.spec.exists === undefined) return undefined;
       return found.compiled.spec.exists(req, found.params);
     },
+  };
+}
+
+/** Assembles an engine from path specs; the first matching pattern wins. */
+export function createPathEngine(specs: readonly PathSpec[]): SecretEngine {
+  const engine = createContextPathEngine<undefined>(specs);
+  return {
+    handle: (req) => engine.handle(req, undefined),
+    exists: (req) => engine.exists(req),
   };
 }

@@ -2,14 +2,7 @@
 // JSON) and of how it is matched (acl.ts).
 
 export type Capability =
-  | 'create'
-  | 'read'
-  | 'update'
-  | 'patch'
-  | 'delete'
-  | 'list'
-  | 'sudo'
-  | 'deny';
+  'create' | 'read' | 'update' | 'patch' | 'delete' | 'list' | 'sudo' | 'deny';
 
 export const CAPABILITIES: readonly Capability[] = [
   'create',

@@ -1,0 +1,510 @@
+import { describe, expect, it } from 'vitest';
+import type { Operation } from '../../sdk/engine.js';
+import { compileAcl, type Acl } from './acl.js';
+import { ROOT_POLICY } from './builtin.js';
+import { parsePolicy } from './parse.js';
+import type { Capability, Policy } from './policy.js';
+
+function acl(...texts: string[]): Acl {
+  return compileAcl(texts.map((text, i) => parsePolicy(`p${i}`, text)));
+}
+
+/** A policy of one-line rules: `rules('a/*', ['read'], 'b', ['list'])`. */
+function rules(...pairs: (string | Capability[])[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < pairs.length; i += 2) {
+    out.push(`path "${String(pairs[i])}" { capabilities = ${JSON.stringify(pairs[i + 1])} }`);
+  }
+  return out.join('\n');
+}
+
+function allowed(
+  a: Acl,
+  operation: Operation,
+  path: string,
+  data?: Record<string, unknown>,
+): boolean {
+  return a.allowOperation({ operation, path, ...(data === undefined ? {} : { data }) }).allowed;
+}
+
+describe('matching', () => {
+  it('an exact rule matches only its own path', () => {
+    const a = acl(rules('secret/foo', ['read']));
+    expect(allowed(a, 'read', 'secret/foo')).toBe(true);
+    expect(allowed(a, 'read', 'secret/foo/bar')).toBe(false);
+    expect(allowed(a, 'read', 'secret/fo')).toBe(false);
+    expect(allowed(a, 'update', 'secret/foo')).toBe(false);
+  });
+
+  it('a trailing * is a prefix rule, also inside a segment', () => {
+    const a = acl(rules('secret/zip-*', ['read']));
+    expect(allowed(a, 'read', 'secret/zip-zap/zong')).toBe(true);
+    expect(allowed(a, 'read', 'secret/zip-')).toBe(true);
+    expect(allowed(a, 'read', 'secret/zip')).toBe(false);
+    const all = acl(rules('*', ['list']));
+    expect(allowed(all, 'list', 'anything/at/all/')).toBe(true);
+  });
+
+  it('+ matches exactly one non-empty segment', () => {
+    const a = acl(rules('secret/+/config', ['read']));
+    expect(allowed(a, 'read', 'secret/app/config')).toBe(true);
+    expect(allowed(a, 'read', 'secret/a/b/config')).toBe(false);
+    expect(allowed(a, 'read', 'secret/config')).toBe(false);
+    expect(allowed(a, 'read', 'secret//config')).toBe(false);
+    expect(allowed(a, 'read', 'secret/app/config/x')).toBe(false);
+    const leading = acl(rules('+/data/*', ['read']));
+    expect(allowed(leading, 'read', 'kv/data/a/b')).toBe(true);
+    expect(allowed(leading, 'read', 'kv/metadata/a')).toBe(false);
+  });
+
+  it('with + present a trailing * stays a glob', () => {
+    const a = acl(rules('secret/+/ab*', ['read'], 'x/+/*', ['list']));
+    expect(allowed(a, 'read', 'secret/k/abc/d')).toBe(true);
+    expect(allowed(a, 'read', 'secret/k/ab')).toBe(true);
+    expect(allowed(a, 'read', 'secret/k/a')).toBe(false);
+    expect(allowed(a, 'list', 'x/y/')).toBe(true);
+    expect(allowed(a, 'list', 'x/y')).toBe(false);
+  });
+
+  it('a + inside a segment is a literal', () => {
+    const a = acl(rules('secret/a+b', ['read']));
+    expect(allowed(a, 'read', 'secret/a+b')).toBe(true);
+    expect(allowed(a, 'read', 'secret/axb')).toBe(false);
+  });
+
+  it('rules led by a literal segment and rules starting with a wildcard rank together', () => {
+    const a = acl(rules('+/b/c', ['read'], 'a/*', ['list'], 'a*', ['delete'], '*', ['sudo']));
+    expect(a.capabilities('a/b/c')).toEqual(['list']);
+    expect(a.capabilities('x/b/c')).toEqual(['read']);
+    expect(a.capabilities('ab/x')).toEqual(['delete']);
+    expect(a.capabilities('zzz')).toEqual(['sudo']);
+  });
+
+  it('an exact rule beats every glob', () => {
+    const a = acl(rules('secret/*', ['read', 'update'], 'secret/locked', ['read']));
+    expect(allowed(a, 'update', 'secret/locked')).toBe(false);
+    expect(allowed(a, 'update', 'secret/other')).toBe(true);
+  });
+});
+
+describe('priority among non-exact rules (vault-api.md §4.3)', () => {
+  /** The pattern whose rule decides for `path`, among rules that each grant a marker. */
+  function winner(path: string, ...patterns: string[]): string {
+    const policy: Policy = {
+      name: 'p',
+      raw: '',
+      rules: patterns.map((pattern) => ({ pattern, capabilities: new Set(['read']), line: 1 })),
+    };
+    const explanation = compileAcl([policy]).explain(path, 'read');
+    const used = explanation.matches.filter((m) => m.used).map((m) => m.pattern);
+    expect(used).toHaveLength(1);
+    return used[0]!;
+  }
+
+  it('secret/+/+/foo/* loses to secret/* (same first wildcard, both globs, more + segments)', () => {
+    expect(winner('secret/a/b/foo/x', 'secret/+/+/foo/*', 'secret/*')).toBe('secret/*');
+    expect(winner('secret/a/b/foo/x', 'secret/*', 'secret/+/+/foo/*')).toBe('secret/*');
+    const a = acl(rules('secret/+/+/foo/*', ['read'], 'secret/*', ['list']));
+    expect(a.capabilities('secret/a/b/foo/x')).toEqual(['list']);
+    expect(allowed(a, 'read', 'secret/a/b/foo/x')).toBe(false);
+  });
+
+  it('1: the later first wildcard wins', () => {
+    expect(winner('foo/ab', 'foo/a*', 'foo/+')).toBe('foo/a*');
+    expect(winner('foo/bar/x/baz', 'foo/+/bar/baz', 'foo/bar/+/baz')).toBe('foo/bar/+/baz');
+    expect(winner('secret/zip/x', 'secret/*', 'secret/zip/*')).toBe('secret/zip/*');
+  });
+
+  it('2: at the same position, a rule not ending in * wins', () => {
+    expect(winner('foo/x/bar', 'foo/+/ba*', 'foo/+/bar')).toBe('foo/+/bar');
+    expect(winner('foo/x', 'foo/*', 'foo/+')).toBe('foo/+');
+  });
+
+  it('3: fewer + segments win', () => {
+    expect(winner('foo/bar/x/baz', 'foo/+/+/baz', 'foo/+/x/baz')).toBe('foo/+/x/baz');
+  });
+
+  it('4: the longer pattern wins', () => {
+    expect(winner('foo/x/bar/bat', 'foo/+/bar/b*', 'foo/+/bar/ba*')).toBe('foo/+/bar/ba*');
+  });
+
+  it('5: the lexicographically larger pattern wins', () => {
+    expect(winner('a/b/c', '+/+/c', '+/b/+')).toBe('+/b/+');
+    expect(winner('a/b/c', '+/b/+', '+/+/c')).toBe('+/b/+');
+  });
+});
+
+describe('list paths', () => {
+  it('a list also takes the exact rule for the path without its trailing /', () => {
+    const a = acl(rules('secret/dir', ['list'], 'secret/*', ['read']));
+    expect(allowed(a, 'list', 'secret/dir/')).toBe(true);
+    expect(allowed(a, 'list', 'secret/dir')).toBe(true);
+    // Other operations on "secret/dir/" fall through to the glob.
+    expect(allowed(a, 'read', 'secret/dir/')).toBe(true);
+    expect(allowed(a, 'list', 'secret/other/')).toBe(false);
+    // The path as given comes first.
+    const both = acl(rules('secret/dir', ['list'], 'secret/dir/', ['read']));
+    expect(allowed(both, 'list', 'secret/dir/')).toBe(false);
+  });
+
+  it('capabilities() looks the path up as a list, as Vault does', () => {
+    const a = acl(rules('secret/dir', ['list', 'read']));
+    expect(a.capabilities('secret/dir/')).toEqual(['list', 'read']);
+  });
+});
+
+describe('several policies', () => {
+  it('identical patterns merge: capabilities union', () => {
+    const a = acl(rules('secret/*', ['read']), rules('secret/*', ['list']));
+    expect(a.capabilities('secret/x')).toEqual(['list', 'read']);
+    expect(allowed(a, 'list', 'secret/x')).toBe(true);
+  });
+
+  it('deny wins across policies, over sudo too, whatever the order', () => {
+    for (const order of [
+      [rules('secret/*', ['read', 'sudo']), rules('secret/*', ['deny'])],
+      [rules('secret/*', ['deny']), rules('secret/*', ['read', 'sudo'])],
+    ]) {
+      const a = acl(...order);
+      expect(a.capabilities('secret/x')).toEqual(['deny']);
+      const decision = a.allowOperation({ operation: 'read', path: 'secret/x' });
+      expect(decision).toMatchObject({ allowed: false, sudo: false, capabilities: ['deny'] });
+    }
+  });
+
+  it('a deny in a rule given as a Set with other capabilities wipes them', () => {
+    const policy: Policy = {
+      name: 'p',
+      raw: '',
+      rules: [{ pattern: 'a', capabilities: new Set<Capability>(['read', 'deny']), line: 1 }],
+    };
+    expect(compileAcl([policy]).capabilities('a')).toEqual(['deny']);
+  });
+
+  it('different patterns never merge: only the top one applies', () => {
+    const a = acl(rules('secret/*', ['read']), rules('secret/a*', ['update']));
+    expect(a.capabilities('secret/ab')).toEqual(['update']);
+    expect(allowed(a, 'read', 'secret/ab')).toBe(false);
+    // A deny on a losing pattern does not reach the path either.
+    const lowerDeny = acl(rules('secret/*', ['deny']), rules('secret/a*', ['read']));
+    expect(allowed(lowerDeny, 'read', 'secret/ab')).toBe(true);
+    expect(allowed(lowerDeny, 'read', 'secret/b')).toBe(false);
+  });
+
+  it('repeated patterns inside one policy merge like identical patterns across policies', () => {
+    const a = acl(`${rules('x', ['read'])}\n${rules('x', ['update'])}`);
+    expect(a.capabilities('x')).toEqual(['read', 'update']);
+  });
+});
+
+describe('empty allow-list and root', () => {
+  it('no policies deny everything', () => {
+    const a = compileAcl([]);
+    expect(a.isRoot).toBe(false);
+    expect(allowed(a, 'read', 'secret/x')).toBe(false);
+    expect(a.capabilities('secret/x')).toEqual(['deny']);
+    expect(a.allowOperation({ operation: 'read', path: '' }).reason).toBe(
+      'no rule matches the path',
+    );
+  });
+
+  it('a policy without rules, or a rule without capabilities, denies', () => {
+    expect(allowed(acl(''), 'read', 'a')).toBe(false);
+    const empty = acl('path "a" {}');
+    expect(empty.capabilities('a')).toEqual(['deny']);
+    for (const operation of ['read', 'list', 'create', 'update', 'patch', 'delete'] as const) {
+      expect(allowed(empty, operation, 'a')).toBe(false);
+    }
+    // An empty rule still wins over a broader grant.
+    const shadow = acl(rules('a/*', ['read'], 'a/b', []));
+    expect(allowed(shadow, 'read', 'a/b')).toBe(false);
+  });
+
+  it('the root policy allows everything with sudo', () => {
+    const a = compileAcl([ROOT_POLICY]);
+    expect(a.isRoot).toBe(true);
+    const decision = a.allowOperation({ operation: 'delete', path: 'sys/raw/x', data: { a: 1 } });
+    expect(decision).toMatchObject({ allowed: true, isRoot: true, sudo: true });
+    expect(a.capabilities('anything')).toEqual(['root']);
+    expect(a.hasAccessUnder('secret/')).toBe(true);
+    expect(a.explain('x', 'read')).toMatchObject({
+      isRoot: true,
+      allowed: true,
+      capabilities: ['root'],
+    });
+  });
+
+  it('root takes effect only by its exact name', () => {
+    const lookalike: Policy = { name: 'ROOT', rules: [], raw: '' };
+    expect(compileAcl([lookalike]).isRoot).toBe(false);
+    expect(allowed(compileAcl([lookalike]), 'read', 'x')).toBe(false);
+  });
+});
+
+describe('sudo and the decision', () => {
+  it('reports whether the deciding rule grants sudo', () => {
+    const a = acl(rules('sys/audit/*', ['update', 'sudo'], 'sys/mounts/*', ['update']));
+    expect(a.allowOperation({ operation: 'update', path: 'sys/audit/file' }).sudo).toBe(true);
+    expect(a.allowOperation({ operation: 'update', path: 'sys/mounts/kv' }).sudo).toBe(false);
+  });
+
+  it('allows without allocating: the same decision object each time', () => {
+    const a = acl(rules('secret/*', ['read']));
+    const first = a.allowOperation({ operation: 'read', path: 'secret/a' });
+    const second = a.allowOperation({ operation: 'read', path: 'secret/b' });
+    expect(second).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(first.capabilities).toEqual(['read']);
+    expect(first.reason).toBe('allowed by rule "secret/*"');
+  });
+
+  it('capability lists are sorted', () => {
+    const a = acl(rules('a', ['update', 'sudo', 'read', 'create', 'list', 'delete', 'patch']));
+    expect(a.capabilities('a')).toEqual([
+      'create',
+      'delete',
+      'list',
+      'patch',
+      'read',
+      'sudo',
+      'update',
+    ]);
+  });
+});
+
+describe('parameter constraints', () => {
+  const policy = `
+path "app/config" {
+  capabilities = ["create", "update", "patch", "read"]
+  allowed_parameters = {
+    "Name" = []
+    "size" = ["small", "large"]
+    "tier" = ["prod-*", "*-test", "*mid*"]
+    "count" = [1, 2]
+  }
+  denied_parameters = {
+    "size" = ["large"]
+  }
+}
+path "app/req" {
+  capabilities = ["update"]
+  required_parameters = ["Owner"]
+}
+path "app/any" {
+  capabilities = ["update"]
+  allowed_parameters = { "*" = [] }
+  denied_parameters = { "secret" = [] }
+}
+path "app/nothing" {
+  capabilities = ["update"]
+  denied_parameters = { "*" = [] }
+}`;
+  const a = acl(policy);
+  const update = (path: string, data: Record<string, unknown>) =>
+    a.allowOperation({ operation: 'update', path, data });
+
+  it('a non-empty allow-list admits only the listed keys, compared lower-cased', () => {
+    expect(update('app/config', { name: 'x' }).allowed).toBe(true);
+    expect(update('app/config', { NAME: 'x', Size: 'small' }).allowed).toBe(true);
+    const extra = update('app/config', { name: 'x', other: 1 });
+    expect(extra.allowed).toBe(false);
+    expect(extra.reason).toBe('rule "app/config": parameter "other" is not allowed');
+  });
+
+  it('values must be listed; strings glob with a leading or trailing *', () => {
+    expect(update('app/config', { size: 'medium' }).allowed).toBe(false);
+    expect(update('app/config', { tier: 'prod-eu' }).allowed).toBe(true);
+    expect(update('app/config', { tier: 'eu-test' }).allowed).toBe(true);
+    expect(update('app/config', { tier: 'a-mid-b' }).allowed).toBe(true);
+    expect(update('app/config', { tier: 'staging' }).allowed).toBe(false);
+    expect(update('app/config', { count: 2 }).allowed).toBe(true);
+    expect(update('app/config', { count: '2' }).allowed).toBe(false);
+  });
+
+  it('denied beats allowed', () => {
+    expect(update('app/config', { size: 'large' }).allowed).toBe(false);
+    expect(update('app/config', { size: 'large' }).reason).toContain('parameter "size" is denied');
+  });
+
+  it('"*" in allowed admits other keys; denied still applies', () => {
+    expect(update('app/any', { whatever: 1, more: 'x' }).allowed).toBe(true);
+    expect(update('app/any', { Secret: 'x' }).allowed).toBe(false);
+  });
+
+  it('"*" in denied denies any body, but not an empty one', () => {
+    expect(update('app/nothing', { a: 1 }).allowed).toBe(false);
+    expect(update('app/nothing', {}).allowed).toBe(true);
+  });
+
+  it('required parameters must be present (lower-cased), even in an empty body', () => {
+    expect(update('app/req', { owner: 'me' }).allowed).toBe(true);
+    expect(update('app/req', { OWNER: 'me' }).allowed).toBe(true);
+    expect(update('app/req', {}).allowed).toBe(false);
+    expect(update('app/req', {}).reason).toContain('required parameter "owner" is missing');
+  });
+
+  it('applies only to create, update and patch', () => {
+    expect(
+      a.allowOperation({ operation: 'read', path: 'app/config', data: { other: 1 } }).allowed,
+    ).toBe(true);
+    for (const operation of ['create', 'patch'] as const) {
+      expect(a.allowOperation({ operation, path: 'app/config', data: { other: 1 } }).allowed).toBe(
+        false,
+      );
+    }
+  });
+
+  it('never puts values in the reason', () => {
+    const decision = update('app/config', { size: 'large-secret-value' });
+    expect(decision.allowed).toBe(false);
+    expect(decision.reason).not.toContain('large-secret-value');
+  });
+
+  it('merges parameter maps of identical patterns: values unioned, an empty list wins', () => {
+    const merged = acl(
+      'path "p" {\n capabilities = ["update"]\n allowed_parameters = { "a" = ["1"], "b" = ["x"], "c" = [] }\n}',
+      'path "p" {\n capabilities = ["update"]\n allowed_parameters = { "a" = ["2"], "b" = [], "c" = ["y"] }\n}',
+    );
+    const ok = (data: Record<string, unknown>) =>
+      merged.allowOperation({ operation: 'update', path: 'p', data }).allowed;
+    expect(ok({ a: '1' })).toBe(true);
+    expect(ok({ a: '2' })).toBe(true);
+    expect(ok({ a: '3' })).toBe(false);
+    expect(ok({ b: 'anything' })).toBe(true);
+    expect(ok({ c: 'anything' })).toBe(true);
+    expect(ok({ d: 'x' })).toBe(false);
+  });
+
+  it('a deny merged into a pattern drops its parameter maps', () => {
+    const merged = acl(
+      'path "p" {\n capabilities = ["update"]\n allowed_parameters = { "a" = [] }\n}',
+      rules('p', ['deny']),
+    );
+    expect(merged.allowOperation({ operation: 'update', path: 'p', data: { a: 1 } }).allowed).toBe(
+      false,
+    );
+  });
+});
+
+describe('wrapping TTL bounds', () => {
+  it('a rule with bounds requires wrapping within them', () => {
+    const a = acl(
+      'path "w" {\n capabilities = ["read"]\n min_wrapping_ttl = "1m"\n max_wrapping_ttl = "1h"\n}',
+    );
+    const read = (wrapTtlSeconds?: number) =>
+      a.allowOperation({
+        operation: 'read',
+        path: 'w',
+        ...(wrapTtlSeconds === undefined ? {} : { wrapTtlSeconds }),
+      }).allowed;
+    expect(read()).toBe(false);
+    expect(read(30)).toBe(false);
+    expect(read(60)).toBe(true);
+    expect(read(3600)).toBe(true);
+    expect(read(3601)).toBe(false);
+  });
+
+  it('identical patterns take the smaller non-zero bound; crossed bounds deny', () => {
+    const a = acl(
+      'path "w" {\n capabilities = ["read"]\n max_wrapping_ttl = "1h"\n}',
+      'path "w" {\n capabilities = ["read"]\n max_wrapping_ttl = "10m"\n}',
+    );
+    expect(a.allowOperation({ operation: 'read', path: 'w', wrapTtlSeconds: 900 }).allowed).toBe(
+      false,
+    );
+    expect(a.allowOperation({ operation: 'read', path: 'w', wrapTtlSeconds: 600 }).allowed).toBe(
+      true,
+    );
+    const crossed = acl(
+      'path "w" {\n capabilities = ["read"]\n min_wrapping_ttl = "2h"\n}',
+      'path "w" {\n capabilities = ["read"]\n max_wrapping_ttl = "1h"\n}',
+    );
+    expect(
+      crossed.allowOperation({ operation: 'read', path: 'w', wrapTtlSeconds: 5400 }).allowed,
+    ).toBe(false);
+  });
+});
+
+describe('explain', () => {
+  it('lists every matching rule of every policy and marks the deciding one', () => {
+    const a = compileAcl([
+      parsePolicy(
+        'app',
+        'path "secret/*" {\n  capabilities = ["read"]\n}\npath "secret/+/x" {\n  capabilities = ["list"]\n}',
+      ),
+      parsePolicy(
+        'ops',
+        '\npath "secret/*" {\n  capabilities = ["update"]\n}\npath "other" {\n  capabilities = ["read"]\n}',
+      ),
+    ]);
+    const explanation = a.explain('secret/a/x', 'read');
+    expect(explanation).toMatchObject({
+      path: 'secret/a/x',
+      operation: 'read',
+      allowed: false,
+      capabilities: ['list'],
+      isRoot: false,
+      reason: 'rule "secret/+/x": does not grant read',
+    });
+    expect(explanation.matches).toEqual([
+      {
+        policy: 'app',
+        pattern: 'secret/+/x',
+        line: 4,
+        capabilities: ['list'],
+        kind: 'glob',
+        used: true,
+      },
+      {
+        policy: 'app',
+        pattern: 'secret/*',
+        line: 1,
+        capabilities: ['read'],
+        kind: 'glob',
+        used: false,
+      },
+      {
+        policy: 'ops',
+        pattern: 'secret/*',
+        line: 2,
+        capabilities: ['update'],
+        kind: 'glob',
+        used: false,
+      },
+    ]);
+  });
+
+  it('without an operation, reports capabilities and the exact rule as a list would', () => {
+    const a = acl(rules('secret/dir', ['list'], 'secret/*', ['read']));
+    const explanation = a.explain('secret/dir/');
+    expect(explanation.allowed).toBeUndefined();
+    expect(explanation.capabilities).toEqual(['list']);
+    expect(explanation.matches.map((m) => [m.pattern, m.kind, m.used])).toEqual([
+      ['secret/dir', 'exact', true],
+      ['secret/*', 'glob', false],
+    ]);
+    expect(acl('').explain('nowhere')).toMatchObject({
+      capabilities: ['deny'],
+      matches: [],
+      reason: 'no rule matches the path',
+    });
+  });
+});
+
+describe('hasAccessUnder (the KV-version probe)', () => {
+  it('is true when some rule grants something inside the mount', () => {
+    expect(acl(rules('secret/data/app', ['read'])).hasAccessUnder('secret/')).toBe(true);
+    expect(acl(rules('secret/data/*', ['read'])).hasAccessUnder('secret/')).toBe(true);
+    expect(acl(rules('+/data/*', ['read'])).hasAccessUnder('secret/')).toBe(true);
+    expect(acl(rules('sec*', ['list'])).hasAccessUnder('secret/')).toBe(true);
+    expect(acl(rules('a/+/c', ['read'])).hasAccessUnder('a/b/')).toBe(true);
+  });
+
+  it('is false for other mounts, deny rules and rules without capabilities', () => {
+    expect(acl(rules('kv/data/*', ['read'])).hasAccessUnder('secret/')).toBe(false);
+    expect(acl(rules('secret/data/*', ['deny'])).hasAccessUnder('secret/')).toBe(false);
+    expect(acl(rules('secret/data/*', [])).hasAccessUnder('secret/')).toBe(false);
+    expect(acl(rules('a/x/*', ['read'])).hasAccessUnder('a/b/')).toBe(false);
+    expect(compileAcl([]).hasAccessUnder('secret/')).toBe(false);
+  });
+});
