@@ -44,7 +44,7 @@ module.exports = {
       comment: 'The CLI, agent and UI use only the HTTP client.',
       severity: 'error',
       from: { path: '^src/(client|cli)/' },
-      to: { path: '^src/(?!client/|cli/)' },
+      to: { path: '^src/(?!client/|cli/|shared/)' },
     },
   ],
   options: {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   formatFlagHelp,
   parseArgs,
+  parseDurationSeconds,
   parseIntFlag,
   parseKeyValueFlag,
   parseVersionsFlag,
@@ -112,5 +113,24 @@ describe('value helpers', () => {
         '  -mount=<string>\n      mount',
       ].join('\n\n'),
     );
+  });
+});
+
+describe('parseDurationSeconds', () => {
+  it('reads seconds and Go durations, truncated to whole seconds', () => {
+    expect(parseDurationSeconds('90', 'increment')).toBe(90);
+    expect(parseDurationSeconds('1h30m', 'increment')).toBe(5400);
+    expect(parseDurationSeconds(' 2d ', 'increment')).toBe(172800);
+    expect(parseDurationSeconds('1.5s', 'increment')).toBe(1);
+    expect(parseDurationSeconds('1500ms', 'increment')).toBe(1);
+    expect(parseDurationSeconds('0s', 'increment')).toBe(0);
+  });
+
+  it('refuses anything else without echoing it', () => {
+    for (const bad of ['', 'h', '1x', '-1h', '1h 30m', 'hvs.secret']) {
+      expect(() => parseDurationSeconds(bad, 'increment')).toThrow(
+        'invalid value for flag -increment: expected a duration such as 90, 30m or 1h30m',
+      );
+    }
   });
 });

@@ -144,3 +144,41 @@ export function formatFlagHelp(specs: FlagSpecs): string {
     })
     .join('\n\n');
 }
+
+const DURATION_UNITS_MS: Readonly<Record<string, number>> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+const DURATION_PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h|d)/y;
+
+/**
+ * A duration flag (`-increment=1h30m`) in whole seconds, truncated: a bare number is seconds,
+ * otherwise a Go duration with the "d" (24 h) unit Vault also accepts.
+ */
+export function parseDurationSeconds(value: string, name: string): number {
+  const text = value.trim();
+  const invalid = () =>
+    new UsageError(`invalid value for flag -${name}: expected a duration such as 90, 30m or 1h30m`);
+  if (/^\d+$/.test(text)) {
+    const n = Number.parseInt(text, 10);
+    if (!Number.isSafeInteger(n)) throw invalid();
+    return n;
+  }
+  if (text === '') throw invalid();
+  let ms = 0;
+  DURATION_PART.lastIndex = 0;
+  while (DURATION_PART.lastIndex < text.length) {
+    const match = DURATION_PART.exec(text);
+    if (match === null) throw invalid();
+    ms += Number.parseFloat(match[1]!) * DURATION_UNITS_MS[match[2]!]!;
+  }
+  const seconds = Math.floor(ms / 1000);
+  if (!Number.isSafeInteger(seconds)) throw invalid();
+  return seconds;
+}

@@ -12,6 +12,8 @@ import {
   humanDuration,
   padEqualSigns,
   secretRows,
+  authRows,
+  formatQuotedList,
 } from './format.js';
 
 describe('tables', () => {
@@ -127,10 +129,56 @@ describe('secretRows', () => {
       ['token_accessor', 'acc'],
       ['token_duration', '1m'],
       ['token_renewable', 'false'],
-      ['token_policies', '[default]'],
-      ['policies', '[default]'],
+      ['token_policies', '["default"]'],
+      ['identity_policies', '[]'],
+      ['policies', '["default"]'],
       ['token_meta_role', 'r'],
     ]);
+  });
+
+  it('shows TTL-like data keys as durations, as the Vault CLI does', () => {
+    const rows = secretRows({
+      data: { ttl: 3599, creation_ttl: 3600, explicit_max_ttl: 0, period: '90', num_uses: 5 },
+    });
+    expect(rows).toEqual([
+      ['creation_ttl', '1h'],
+      ['explicit_max_ttl', '0s'],
+      ['num_uses', '5'],
+      ['period', '1m30s'],
+      ['ttl', '59m59s'],
+    ]);
+  });
+});
+
+describe('authRows', () => {
+  const auth = {
+    client_token: 'hvs.secret-token',
+    accessor: 'acc',
+    policies: ['default', 'ops'],
+    token_policies: ['default'],
+    identity_policies: ['ops'],
+    metadata: null,
+    lease_duration: 0,
+    renewable: false,
+  };
+
+  it('quotes policy lists like Go %q and shows a zero duration as infinity', () => {
+    expect(authRows(auth)).toEqual([
+      ['token', 'hvs.secret-token'],
+      ['token_accessor', 'acc'],
+      ['token_duration', '∞'],
+      ['token_renewable', 'false'],
+      ['token_policies', '["default"]'],
+      ['identity_policies', '["ops"]'],
+      ['policies', '["default" "ops"]'],
+    ]);
+    expect(formatQuotedList(null)).toBe('[]');
+  });
+
+  it('leaves the token out on request', () => {
+    const rows = authRows(auth, { withToken: false });
+    expect(rows.map(([key]) => key)).not.toContain('token');
+    expect(JSON.stringify(rows)).not.toContain('hvs.secret-token');
   });
 });
 

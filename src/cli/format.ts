@@ -1,6 +1,6 @@
 // Output formatting for the CLI, shaped like the Vault CLI's: Key/Value tables aligned with four
 // spaces, Go-style `%v` values, "== Title ==" headers, human durations, pretty JSON.
-import type { ApiResponse } from '../client/index.js';
+import type { ApiResponse, AuthInfo } from '../client/index.js';
 
 /** Space between columns, as in the Vault CLI (columnize glue). */
 const GLUE = '    ';
@@ -144,17 +144,7 @@ export function secretRows(response: ApiResponse): [string, string][] {
     }
   }
   const auth = response.auth;
-  if (auth !== null && auth !== undefined) {
-    rows.push(['token', auth.client_token]);
-    rows.push(['token_accessor', auth.accessor]);
-    rows.push(['token_duration', humanDuration(auth.lease_duration)]);
-    rows.push(['token_renewable', String(auth.renewable)]);
-    rows.push(['token_policies', formatValue(auth.token_policies ?? [])]);
-    rows.push(['policies', formatValue(auth.policies ?? [])]);
-    for (const key of Object.keys(auth.metadata ?? {}).sort()) {
-      rows.push([`token_meta_${key}`, auth.metadata?.[key] ?? '']);
-    }
-  }
+  if (auth !== null && auth !== undefined) rows.push(...authRows(auth));
   const wrap = response.wrap_info;
   if (wrap !== null && wrap !== undefined) {
     rows.push(['wrapping_token:', wrap.token]);
@@ -164,8 +154,54 @@ export function secretRows(response: ApiResponse): [string, string][] {
     rows.push(['wrapping_token_creation_path:', wrap.creation_path]);
   }
   const data = response.data ?? {};
-  for (const key of Object.keys(data).sort()) rows.push([key, formatValue(data[key])]);
+  for (const key of Object.keys(data).sort()) rows.push([key, formatDataValue(key, data[key])]);
   return rows;
+}
+
+/** Go's `%q` of a string list, as the Vault CLI prints policies: `["default" "ops"]`. */
+export function formatQuotedList(list: readonly string[] | null | undefined): string {
+  return `[${(list ?? []).map((item) => JSON.stringify(item)).join(' ')}]`;
+}
+
+/**
+ * The rows the Vault CLI prints for an `auth` block. `withToken: false` leaves the token row
+ * out (`coffer login` never prints the token it stored). A lease duration of 0 is "∞".
+ */
+export function authRows(
+  auth: AuthInfo,
+  options: { readonly withToken?: boolean } = {},
+): [string, string][] {
+  const rows: [string, string][] = [];
+  if (options.withToken ?? true) rows.push(['token', auth.client_token]);
+  rows.push(['token_accessor', auth.accessor]);
+  rows.push(['token_duration', auth.lease_duration > 0 ? humanDuration(auth.lease_duration) : '∞']);
+  rows.push(['token_renewable', String(auth.renewable)]);
+  rows.push(['token_policies', formatQuotedList(auth.token_policies ?? auth.policies)]);
+  const identity = auth['identity_policies'];
+  rows.push([
+    'identity_policies',
+    formatQuotedList(Array.isArray(identity) ? identity.map(String) : []),
+  ]);
+  rows.push(['policies', formatQuotedList(auth.policies)]);
+  const metadata = auth.metadata ?? {};
+  for (const key of Object.keys(metadata).sort()) {
+    rows.push([`token_meta_${key}`, metadata[key] ?? '']);
+  }
+  return rows;
+}
+
+/** Keys whose value the Vault CLI shows as a duration: `ttl`, `period`, `*_ttl`, `*_period`. */
+function looksLikeDuration(key: string): boolean {
+  return key === 'ttl' || key === 'period' || key.endsWith('_ttl') || key.endsWith('_period');
+}
+
+/** A data value in a table: durations for TTL-like keys holding seconds, else `%v`. */
+export function formatDataValue(key: string, value: unknown): string {
+  if (looksLikeDuration(key)) {
+    if (typeof value === 'number' && Number.isFinite(value)) return humanDuration(value);
+    if (typeof value === 'string' && /^\d+$/.test(value)) return humanDuration(Number(value));
+  }
+  return formatValue(value);
 }
 
 /** The warning block the Vault CLI prints above a table, or "" when there are none. */

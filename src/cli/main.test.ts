@@ -742,7 +742,8 @@ describe('generic read, write, list, delete', () => {
     const json = await run(['write', 'kv/cfg', '-'], { routes, stdin: '{"ttl": 60}' });
     expect(json.requests[0]!.body).toEqual({ ttl: 60 });
     const token = await run(['write', 'auth/token/create', 'policies=default'], { routes });
-    expect(token.stdout).toMatch(/^token_duration {5}1h$/m);
+    expect(token.stdout).toMatch(/^token_duration {7}1h$/m);
+    expect(token.stdout).toMatch(/^token_policies {7}\["default"\]$/m);
     expect((await run(['write', 'kv/cfg'], { routes })).code).toBe(2);
     const forced = await run(['write', '-force', 'auth/token/create'], { routes });
     expect(forced.requests[0]!.body).toEqual({});

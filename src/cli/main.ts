@@ -7,8 +7,11 @@ import { defineGroup, groupHelp } from './command.js';
 import type { CliIo, Command, CommandGroup } from './command.js';
 import { genericCommands } from './commands-generic.js';
 import { kvGroup } from './commands-kv.js';
+import { loginCommand } from './commands-login.js';
 import { operatorGroup, statusCommand } from './commands-operator.js';
+import { policyGroup } from './commands-policy.js';
 import { secretsGroup } from './commands-secrets.js';
+import { tokenGroup } from './commands-token.js';
 
 export type { CliIo } from './command.js';
 
@@ -17,6 +20,9 @@ const ROOT: CommandGroup = defineGroup('Coffer: a self-hosted secrets manager (V
   operator: operatorGroup,
   kv: kvGroup,
   secrets: secretsGroup,
+  login: loginCommand,
+  token: tokenGroup,
+  policy: policyGroup,
   ...genericCommands,
 });
 
@@ -29,6 +35,7 @@ function rootHelp(): string {
     '',
     'Common commands:',
     '    status     Print the seal status of the server',
+    '    login      Authenticate with a token and store it for later commands',
     '    kv         Read and write secrets in KV mounts',
     '    read       Read data at any API path',
     '    write      Write data to any API path',
@@ -37,8 +44,10 @@ function rootHelp(): string {
     '',
     'Other commands:',
     '    operator   Initialize, unseal, seal and rotate the server',
+    '    policy     Write, read, list, delete, format and explain ACL policies',
     '    secrets    Enable, disable, list and tune secrets engines',
     '    server     Start a Coffer server',
+    '    token      Create, look up, renew and revoke tokens',
     '    version    Print the CLI version',
     '',
     'Flags for every command: -address, -token, -format=table|json (see "coffer <command> -h").',

@@ -11,6 +11,22 @@ import {
   parseKvMountProbe,
   sanitizePath,
 } from './kv-path.js';
+import { aclPolicyOf, explanationOf, policyPath } from './policies.js';
+import type { AclPolicy, PolicyExplanation, PolicyOperation } from './policies.js';
+import {
+  authOf,
+  capabilitiesOf,
+  requireNonEmpty,
+  tokenCreateRequest,
+  tokenInfoOf,
+} from './tokens.js';
+import type {
+  CapabilityReport,
+  CapabilityTarget,
+  TokenAuth,
+  TokenCreateOptions,
+  TokenLookup,
+} from './tokens.js';
 import type {
   ApiResponse,
   EnableMountOptions,
@@ -210,6 +226,147 @@ export class CofferClient {
     return dataOrTopLevel(await this.#send('GET', where, {}), where) as unknown as MountTune;
   }
 
+  // ---- tokens (auth/token/) -------------------------------------------------------------------
+  // SECURITY: a token or accessor to act on always travels in the JSON body, never in the URL,
+  // so it stays out of proxy and server access logs.
+
+  /** Creates a child token (or an orphan, or from a role): see TokenCreateOptions. */
+  async createToken(options: TokenCreateOptions = {}): Promise<TokenAuth> {
+    const { path, body } = tokenCreateRequest(options);
+    return authOf(await this.request('POST', path, { body }), path);
+  }
+
+  /** The calling token's own properties (`GET auth/token/lookup-self`). */
+  async lookupSelf(): Promise<TokenLookup> {
+    const path = 'auth/token/lookup-self';
+    return tokenInfoOf(await this.request('GET', path), path);
+  }
+
+  async lookupToken(token: string): Promise<TokenLookup> {
+    const path = 'auth/token/lookup';
+    const body = { token: requireNonEmpty(token, 'token') };
+    return tokenInfoOf(await this.request('POST', path, { body }), path);
+  }
+
+  /** A lookup by accessor; the answer's `id` is "" (the accessor cannot reveal the token). */
+  async lookupAccessor(accessor: string): Promise<TokenLookup> {
+    const path = 'auth/token/lookup-accessor';
+    const body = { accessor: requireNonEmpty(accessor, 'accessor') };
+    return tokenInfoOf(await this.request('POST', path, { body }), path);
+  }
+
+  /** Renews the calling token; `incrementSeconds` asks for that TTL (the server may cap it). */
+  async renewSelf(incrementSeconds?: number): Promise<TokenAuth> {
+    return this.#renew('auth/token/renew-self', {}, incrementSeconds);
+  }
+
+  async renewToken(token: string, incrementSeconds?: number): Promise<TokenAuth> {
+    return this.#renew(
+      'auth/token/renew',
+      { token: requireNonEmpty(token, 'token') },
+      incrementSeconds,
+    );
+  }
+
+  async renewAccessor(accessor: string, incrementSeconds?: number): Promise<TokenAuth> {
+    return this.#renew(
+      'auth/token/renew-accessor',
+      { accessor: requireNonEmpty(accessor, 'accessor') },
+      incrementSeconds,
+    );
+  }
+
+  /** Revokes the calling token and its children; this client is useless afterwards. */
+  async revokeSelf(): Promise<void> {
+    await this.request('POST', 'auth/token/revoke-self');
+  }
+
+  /** Revokes a token and all its children (and their leases). */
+  async revokeToken(token: string): Promise<void> {
+    await this.request('POST', 'auth/token/revoke', {
+      body: { token: requireNonEmpty(token, 'token') },
+    });
+  }
+
+  async revokeAccessor(accessor: string): Promise<void> {
+    await this.request('POST', 'auth/token/revoke-accessor', {
+      body: { accessor: requireNonEmpty(accessor, 'accessor') },
+    });
+  }
+
+  /** Revokes a token but not its children, which become orphans (root or sudo only). */
+  async revokeOrphan(token: string): Promise<void> {
+    await this.request('POST', 'auth/token/revoke-orphan', {
+      body: { token: requireNonEmpty(token, 'token') },
+    });
+  }
+
+  /**
+   * Capabilities on each of `paths` of the caller (`sys/capabilities-self`), of another token
+   * (`sys/capabilities`) or of the token behind an accessor (`sys/capabilities-accessor`).
+   */
+  async capabilities(
+    paths: readonly string[],
+    target: CapabilityTarget = { kind: 'self' },
+  ): Promise<CapabilityReport> {
+    if (paths.length === 0) throw new ClientError('at least one path is required');
+    const list = paths.map((p) => requireNonEmpty(p, 'path'));
+    let route = 'sys/capabilities-self';
+    const body: Record<string, unknown> = { paths: list };
+    if (target.kind === 'token') {
+      route = 'sys/capabilities';
+      body['token'] = requireNonEmpty(target.token, 'token');
+    } else if (target.kind === 'accessor') {
+      route = 'sys/capabilities-accessor';
+      body['accessor'] = requireNonEmpty(target.accessor, 'accessor');
+    }
+    return capabilitiesOf(await this.request('POST', route, { body }), list);
+  }
+
+  // ---- ACL policies (sys/policies/) ---------------------------------------------------------
+
+  /** Policy names, sorted as the server returns them (including "root"). */
+  async listPolicies(): Promise<string[]> {
+    const response = await this.list('sys/policies/acl');
+    const keys = response?.data?.['keys'];
+    return Array.isArray(keys) ? keys.filter((k): k is string => typeof k === 'string') : [];
+  }
+
+  /** One policy's text as written; undefined when there is no such policy. */
+  async readPolicy(name: string): Promise<AclPolicy | undefined> {
+    const path = policyPath(name);
+    try {
+      const response = await this.read(path);
+      return response === undefined ? undefined : aclPolicyOf(response, name.trim());
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Creates or replaces a policy with `text` (HCL or JSON). Resolves to the answer when the
+   * server sent one (its warnings say, e.g., that the name was lower-cased).
+   */
+  async writePolicy(name: string, text: string): Promise<ApiResponse | undefined> {
+    if (text.trim() === '') throw new ClientError('policy text must not be empty');
+    return this.request('PUT', policyPath(name), { body: { policy: text } });
+  }
+
+  async deletePolicy(name: string): Promise<void> {
+    await this.request('DELETE', policyPath(name));
+  }
+
+  /**
+   * Asks which rule of which of the caller's policies decides `path` (and, with `operation`,
+   * whether that operation is allowed).
+   */
+  async explainPolicy(path: string, operation?: PolicyOperation): Promise<PolicyExplanation> {
+    const body: Record<string, unknown> = { path: requireNonEmpty(path, 'path') };
+    if (operation !== undefined) body['operation'] = operation;
+    return explanationOf(await this.request('POST', 'sys/policies/explain', { body }));
+  }
+
   // ---- KV --------------------------------------------------------------------------------------
   // Every KV helper takes (mount, path). With mount "" the path is path-style ("secret/app/db")
   // and the mount is whatever the probe reports; otherwise the key is `path` inside `mount`.
@@ -380,6 +537,20 @@ export class CofferClient {
       body: { versions: versions.map(requireVersionNumber) },
     });
     return target;
+  }
+
+  async #renew(
+    path: string,
+    body: Record<string, unknown>,
+    incrementSeconds: number | undefined,
+  ): Promise<TokenAuth> {
+    if (incrementSeconds !== undefined) {
+      if (!Number.isSafeInteger(incrementSeconds) || incrementSeconds < 0) {
+        throw new ClientError('increment must be a non-negative whole number of seconds');
+      }
+      body['increment'] = incrementSeconds;
+    }
+    return authOf(await this.request('POST', path, { body }), path);
   }
 
   /** A read whose 404 means "nothing here" unless the body carries data or warnings. */

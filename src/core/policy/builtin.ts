@@ -35,6 +35,11 @@ path "sys/capabilities-self" {
   capabilities = ["update"]
 }
 
+# A token may ask which of its own policy rules decide a path (coffer policy explain).
+path "sys/policies/explain" {
+  capabilities = ["update"]
+}
+
 # A token may read the ACL its policies add up to. UIs use this; the format is internal and
 # may change.
 path "sys/internal/ui/resultant-acl" {
