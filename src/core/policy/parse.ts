@@ -11,7 +11,7 @@ import {
   type HclItem,
   type HclValue,
 } from '../../shared/hcl.js';
-import type { Capability, PathRule, Policy } from './policy.js';
+import { CAPABILITIES, type Capability, type PathRule, type Policy } from './policy.js';
 
 /** Longest accepted policy name, in UTF-16 code units. Vault has no limit; names are keys. */
 export const MAX_POLICY_NAME_LENGTH = 256;
@@ -186,16 +186,7 @@ function pathBlock(
   return { rawPattern, body: value, at };
 }
 
-const GRANTABLE: ReadonlySet<string> = new Set<Capability>([
-  'create',
-  'read',
-  'update',
-  'patch',
-  'delete',
-  'list',
-  'sudo',
-  'deny',
-]);
+const GRANTABLE: ReadonlySet<string> = new Set<Capability>(CAPABILITIES);
 
 /** Capabilities Vault or OpenBao know but Coffer does not enforce. */
 const UNSUPPORTED_CAPABILITIES: ReadonlySet<string> = new Set(['subscribe', 'scan', 'recover']);

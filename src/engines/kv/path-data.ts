@@ -6,7 +6,13 @@ import { definePath, type PathSpec } from '../../sdk/path.js';
 import type { FieldValues } from '../../sdk/fields.js';
 import { mergePatchObject } from './merge-patch.js';
 import { validateKey } from './versioned-store.js';
-import { onlyFields, parseCasOption, versionMetadataJson, type StoreFor } from './v2-common.js';
+import {
+  onlyFields,
+  parseCasOption,
+  secretExists,
+  versionMetadataJson,
+  type StoreFor,
+} from './v2-common.js';
 
 const FIELDS = {
   version: {
@@ -81,15 +87,7 @@ export function pathData(storeFor: StoreFor): PathSpec {
         return { kind: 'empty' };
       },
     },
-    async exists(req, params) {
-      const key = params.path ?? '';
-      try {
-        validateKey(key);
-      } catch {
-        return false;
-      }
-      return storeFor(req).exists(key);
-    },
+    exists: secretExists(storeFor),
     help:
       'Reads, writes, patches and deletes versions of the secret at this path. Every write ' +
       'creates a new version; a read returns the current version unless "version" is given; ' +

@@ -8,7 +8,13 @@ import type { FieldValues } from '../../sdk/fields.js';
 import type { JsonObject } from '../../sdk/json.js';
 import { definePath, type PathSpec } from '../../sdk/path.js';
 import { listFolder, validateKey, type MetaPatch, type SecretMeta } from './versioned-store.js';
-import { customMetadataJson, formatTime, onlyFields, type StoreFor } from './v2-common.js';
+import {
+  customMetadataJson,
+  formatTime,
+  onlyFields,
+  secretExists,
+  type StoreFor,
+} from './v2-common.js';
 
 /** Vault's limits on custom_metadata (bytes are UTF-8 bytes, as Go's len). */
 export const CUSTOM_METADATA_LIMITS = Object.freeze({
@@ -225,15 +231,7 @@ export function pathMetadata(storeFor: StoreFor): PathSpec {
         return { kind: 'empty' };
       },
     },
-    async exists(req, params) {
-      const key = params.path ?? '';
-      try {
-        validateKey(key);
-      } catch {
-        return false;
-      }
-      return storeFor(req).exists(key);
-    },
+    exists: secretExists(storeFor),
     help:
       'Reads the settings and version history of a key, lists the keys of a folder, writes ' +
       'or patches the per-key settings, or permanently deletes a key with all its versions.',

@@ -4,7 +4,12 @@ import { invalidField } from '../../sdk/errors.js';
 import type { EngineRequest } from '../../sdk/engine.js';
 import { parseInt64 } from '../../sdk/fields.js';
 import type { JsonObject } from '../../sdk/json.js';
-import type { SecretMeta, VersionRecord, VersionedStore } from './versioned-store.js';
+import {
+  validateKey,
+  type SecretMeta,
+  type VersionRecord,
+  type VersionedStore,
+} from './versioned-store.js';
 
 /** Builds the store for one request (its storage view and clock, the mount's shared locks). */
 export type StoreFor = (req: EngineRequest) => VersionedStore;
@@ -66,4 +71,20 @@ export function nonNegative(value: number | undefined, field: string): number {
   if (value === undefined) return 0;
   if (value < 0) throw invalidField(field, 'must not be negative');
   return value;
+}
+
+/**
+ * The existence check of data/ and metadata/: a key with metadata exists. A malformed key
+ * does not exist here; the handler then rejects it with its own message.
+ */
+export function secretExists(storeFor: StoreFor) {
+  return async (req: EngineRequest, params: Readonly<Record<string, string>>): Promise<boolean> => {
+    const key = params.path ?? '';
+    try {
+      validateKey(key);
+    } catch {
+      return false;
+    }
+    return storeFor(req).exists(key);
+  };
 }
