@@ -1,14 +1,15 @@
-// Bench: KV v2 reads per second over HTTP with the root token versus a bare Fastify route that
-// returns the same JSON envelope, measured in the same run; the result is their ratio.
+// Bench: KV v2 reads per second over HTTP with the root token and with a non-root token holding
+// ten policies, versus a bare Fastify route returning the same JSON envelope, in the same run.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import { startCoffer } from './lib/coffer.js';
 import { isMainModule, num, pct, printTable, writeResult } from './lib/report.js';
-import { ratioText, runRounds } from './lib/rounds.js';
+import { createLimitedToken } from './lib/policies.js';
+import { ratioBetween, ratioText, runRounds } from './lib/rounds.js';
 
-/** 3 variants x 3 rounds x (0.5 s warm-up + 2 s) plus 1 s first warm-ups: about 25 s. */
+/** 4 variants x 3 rounds x (0.5 s warm-up + 2 s) plus 1 s first warm-ups: about 32 s. */
 export const DEFAULTS = {
   connections: 32,
   rounds: 3,
@@ -48,9 +49,10 @@ async function startBare(envelope) {
 }
 
 /**
- * Measures a bare Fastify route (the baseline), Coffer on the in-memory backend and Coffer on
- * SQLite (the default backend), all up for the whole run and loaded one at a time; prints the
- * table, writes bench/results/kv-read.json and returns it.
+ * Measures a bare Fastify route (the baseline), Coffer on the in-memory backend with the root
+ * token and with a token holding ten policies (lib/policies.js) plus `default`, and Coffer on
+ * SQLite (the default backend) with the root token; all servers are up for the whole run and
+ * loaded one at a time. Prints the table, writes bench/results/kv-read.json and returns it.
  * @param {Partial<typeof DEFAULTS>} [options]
  */
 export async function runKvReadBench(options = {}) {
@@ -68,19 +70,26 @@ export async function runKvReadBench(options = {}) {
     closers.push(() => sqlite.close());
     const inmemSeed = await seedSecret(inmem);
     const sqliteSeed = await seedSecret(sqlite);
+    const limited = await createLimitedToken(inmem, PATH.slice('/v1/'.length));
     const bare = await startBare(inmemSeed.envelope);
     closers.push(() => bare.close());
 
     const targets = [
       { name: 'bare Fastify route', url: bare.url, token: inmem.rootToken, bytes: bare.bytes },
       {
-        name: 'Coffer, inmem storage',
+        name: 'Coffer, inmem, root token',
         url: inmem.url,
         token: inmem.rootToken,
         bytes: inmemSeed.bytes,
       },
       {
-        name: 'Coffer, SQLite storage',
+        name: `Coffer, inmem, non-root token (${limited.policies.length - 1} policies + default)`,
+        url: inmem.url,
+        token: limited.token,
+        bytes: inmemSeed.bytes,
+      },
+      {
+        name: 'Coffer, SQLite, root token',
         url: sqlite.url,
         token: sqlite.rootToken,
         bytes: sqliteSeed.bytes,
@@ -100,9 +109,11 @@ export async function runKvReadBench(options = {}) {
       })),
     });
     rows.forEach((row, v) => (row.bodyBytes = targets[v].bytes));
+    const [, rootRow, limitedRow, sqliteRow] = rows;
+    const limitedToRoot = ratioBetween(limitedRow, rootRow);
 
     printTable(
-      `KV v2 reads with the root token vs a bare Fastify route (${settings.connections} ` +
+      `KV v2 reads (root token; non-root token) vs a bare Fastify route (${settings.connections} ` +
         `connections, ${settings.rounds} rounds x ${settings.durationMs / 1000} s per variant)`,
       [
         ['variant', 'l'],
@@ -125,7 +136,24 @@ export async function runKvReadBench(options = {}) {
         ratioText(r),
       ]),
     );
-    const summary = { settings, ratio: rows[1].ratio, ratioSqlite: rows[2].ratio, rows };
+    process.stdout.write(
+      `non-root token / root token (inmem): ${ratioText(limitedToRoot)}; the token holds ` +
+        `${limited.policies.join(', ')} (${limited.rules} path blocks besides default's; ` +
+        `${limited.matchingRules} of them matches the bench path)\n`,
+    );
+    const summary = {
+      settings,
+      ratio: rootRow.ratio,
+      ratioSqlite: sqliteRow.ratio,
+      ratioLimited: limitedRow.ratio,
+      limitedToRoot,
+      limitedToken: {
+        policies: limited.policies,
+        rules: limited.rules,
+        matchingRules: limited.matchingRules,
+      },
+      rows,
+    };
     process.stdout.write(`wrote ${writeResult('kv-read', summary)}\n`);
     return summary;
   } finally {

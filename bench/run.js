@@ -14,7 +14,7 @@ const started = Date.now();
 const write = await runKvWriteBench();
 const read = await runKvReadBench();
 const [single, group] = write.rows;
-const [bare, inmem, sqlite] = read.rows;
+const [bare, inmem, limited, sqlite] = read.rows;
 
 printTable(
   `Summary (${((Date.now() - started) / 1000).toFixed(0)} s)`,
@@ -39,6 +39,18 @@ printTable(
     ],
     [
       'kv-read',
+      `Coffer inmem, non-root token ${num(limited.perSecond)} reads/s`,
+      `bare Fastify ${num(bare.perSecond)} reads/s`,
+      ratioText(limited),
+    ],
+    [
+      'kv-read',
+      `Coffer inmem, non-root token ${num(limited.perSecond)} reads/s`,
+      `Coffer inmem, root token ${num(inmem.perSecond)} reads/s`,
+      ratioText(read.limitedToRoot),
+    ],
+    [
+      'kv-read',
       `Coffer SQLite ${num(sqlite.perSecond)} reads/s`,
       `bare Fastify ${num(bare.perSecond)} reads/s`,
       ratioText(sqlite),
@@ -50,5 +62,7 @@ const file = writeResult('summary', {
   kvWriteRatio: write.ratio,
   kvReadRatio: read.ratio,
   kvReadRatioSqlite: read.ratioSqlite,
+  kvReadRatioLimited: read.ratioLimited,
+  kvReadLimitedToRoot: read.limitedToRoot.ratio,
 });
 process.stdout.write(`wrote ${file}\n`);

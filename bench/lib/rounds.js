@@ -80,6 +80,18 @@ export async function runRounds({ bench, variants, settings }) {
   });
 }
 
+/**
+ * One variant's throughput over another's (rows from the same runRounds call), computed per
+ * round like `ratio`: for comparisons between two variants neither of which is the baseline.
+ * @returns {{ ratio: number, ratioByRound: number[] }}
+ */
+export function ratioBetween(row, baseRow) {
+  const ratioByRound = row.perSecondByRound.map(
+    (perSecond, round) => perSecond / baseRow.perSecondByRound[round],
+  );
+  return { ratio: median(ratioByRound), ratioByRound };
+}
+
 /** "1.23x (1.10-1.40)": median ratio with the spread over rounds. */
 export function ratioText(row) {
   const lo = Math.min(...row.ratioByRound);
