@@ -5,16 +5,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
-import { AesGcmBarrier } from './barrier/aes-gcm-barrier.js';
+import { assembleServer } from './assemble.js';
 import { devServerConfig, parseServerConfig, type ServerConfig } from './config/config.js';
-import { Core } from './core/core.js';
-import { builtinEngines } from './engines/registry.js';
-import { buildApp } from './http/app.js';
 import { startListener, type RunningListener } from './http/listener.js';
 import { createInmemBackend } from './physical/inmem.js';
 import type { PhysicalBackend } from './physical/physical.js';
 import { openSqliteBackend } from './physical/sqlite.js';
-import { SealManager } from './seal/seal-manager.js';
 import { isCofferError } from './sdk/errors.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -195,29 +191,17 @@ export async function runServer(argv: readonly string[], env: Env): Promise<void
 
   const now = (): number => Date.now();
   const physical = openPhysical(config);
-  const barrier = new AesGcmBarrier(physical, { now });
   const staticKey = loadStaticKey(config, env);
-  const seal = new SealManager({
+  const version = readVersion();
+  const { core, seal, app } = assembleServer({
     physical,
-    barrier,
-    ...(staticKey === undefined ? {} : { staticKey }),
-  });
-  const core = new Core({
-    barrier,
-    seal,
-    engines: builtinEngines(),
+    logger,
     now,
+    version,
+    ...(staticKey === undefined ? {} : { staticKey }),
     defaultLeaseTtlSeconds: config.defaultLeaseTtlSeconds,
     maxLeaseTtlSeconds: config.maxLeaseTtlSeconds,
-  });
-  const version = readVersion();
-  const app = buildApp({
-    core,
-    logger,
-    version,
-    storageType: physical.type,
     maxRequestSizeBytes: config.listener.maxRequestSizeBytes,
-    now,
   });
 
   let devBanner: string[] = [];

@@ -32,15 +32,10 @@ const VERSION = JSON.parse(
  * @returns {Promise<RunningCoffer>}
  */
 export async function startCoffer(options) {
-  const [{ AesGcmBarrier }, { SealManager }, { Core }, { builtinEngines }, { buildApp }, listen] =
-    await Promise.all([
-      importDist('barrier/aes-gcm-barrier.js'),
-      importDist('seal/seal-manager.js'),
-      importDist('core/core.js'),
-      importDist('engines/registry.js'),
-      importDist('http/app.js'),
-      importDist('http/listener.js'),
-    ]);
+  const [{ assembleServer }, listen] = await Promise.all([
+    importDist('assemble.js'),
+    importDist('http/listener.js'),
+  ]);
   let physical;
   if (options.storage === 'sqlite') {
     const { openSqliteBackend } = await importDist('physical/sqlite.js');
@@ -54,27 +49,17 @@ export async function startCoffer(options) {
     physical = createInmemBackend();
   }
   try {
-    const now = () => Date.now();
-    const barrier = new AesGcmBarrier(physical, { now });
-    const seal = new SealManager({ physical, barrier });
-    const core = new Core({
-      barrier,
-      seal,
-      engines: builtinEngines(),
-      now,
+    const { core, app } = assembleServer({
+      physical,
+      logger: pino({ level: 'warn' }),
+      now: () => Date.now(),
+      version: VERSION,
       defaultLeaseTtlSeconds: 2_764_800,
       maxLeaseTtlSeconds: 2_764_800,
     });
     const { shares, rootToken } = await core.initialize({ secretShares: 1, secretThreshold: 1 });
     await core.unseal(shares[0]);
     await core.mounts.enable('secret/', { type: 'kv', options: { version: '2' } });
-    const app = buildApp({
-      core,
-      logger: pino({ level: 'warn' }),
-      version: VERSION,
-      storageType: physical.type,
-      now,
-    });
     const listener = await listen.startListener(app, { host: '127.0.0.1', port: 0 });
     return {
       url: listener.url,
