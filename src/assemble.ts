@@ -45,6 +45,7 @@ export function assembleServer(options: AssembleOptions): AssembledServer {
     now,
     defaultLeaseTtlSeconds: options.defaultLeaseTtlSeconds,
     maxLeaseTtlSeconds: options.maxLeaseTtlSeconds,
+    logger: options.logger.child({ component: 'audit' }),
   });
   const app = buildApp({
     core,

@@ -267,7 +267,7 @@ export async function runServer(argv: readonly string[], env: Env): Promise<void
     void (async () => {
       try {
         await listener.close();
-        core.sealForShutdown();
+        await core.sealForShutdown();
         await physical.close();
       } catch (err) {
         logger.error({ err }, 'shutdown failed');

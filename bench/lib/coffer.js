@@ -68,7 +68,7 @@ export async function startCoffer(options) {
       async close() {
         await listener.close(2_000);
         // Stops the core's timers (as main.ts does on shutdown) so the process can exit.
-        core.sealForShutdown();
+        await core.sealForShutdown();
         await physical.close();
       },
     };

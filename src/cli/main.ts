@@ -5,6 +5,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineGroup, groupHelp } from './command.js';
 import type { CliIo, Command, CommandGroup } from './command.js';
+import { auditGroup } from './commands-audit.js';
 import { genericCommands } from './commands-generic.js';
 import { kvGroup } from './commands-kv.js';
 import { loginCommand } from './commands-login.js';
@@ -23,6 +24,7 @@ const ROOT: CommandGroup = defineGroup('Coffer: a self-hosted secrets manager (V
   login: loginCommand,
   token: tokenGroup,
   policy: policyGroup,
+  audit: auditGroup,
   ...genericCommands,
 });
 
@@ -43,6 +45,7 @@ function rootHelp(): string {
     '    delete     Delete data at any API path',
     '',
     'Other commands:',
+    '    audit      Enable, disable and list audit devices; verify an audit log offline',
     '    operator   Initialize, unseal, seal and rotate the server',
     '    policy     Write, read, list, delete, format and explain ACL policies',
     '    secrets    Enable, disable, list and tune secrets engines',

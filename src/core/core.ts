@@ -10,8 +10,10 @@ import type {
   Operation,
   SecretEngine,
 } from '../sdk/engine.js';
-import { CofferError } from '../sdk/errors.js';
+import { CofferError, isCofferError } from '../sdk/errors.js';
 import { prefixedStorage, type Storage } from '../sdk/storage.js';
+import { AuditBroker } from './audit/audit-broker.js';
+import { auditAuthOf, auditResponseOf, type AuditRequest } from './audit/format.js';
 import type { Caller, InternalBackend } from './caller.js';
 import { CORE_KEYS } from './keys.js';
 import { MountTable } from './mount-table.js';
@@ -42,6 +44,8 @@ export interface CoreDeps {
   readonly now: () => number;
   readonly defaultLeaseTtlSeconds: number;
   readonly maxLeaseTtlSeconds: number;
+  /** Where audit devices report their own failures (never request contents). */
+  readonly logger?: { warn(obj: object, msg: string): void };
 }
 
 function internalMount(path: string, type: string, uuid: string): MountInfo {
@@ -79,11 +83,22 @@ type Target =
       readonly relativePath: string;
     };
 
+interface Prepared {
+  readonly target: Target;
+  readonly request: EngineRequest;
+}
+
+/** What the audit line says went wrong: our own messages only, never a thrown value's text. */
+function auditError(err: unknown): string {
+  return isCofferError(err) ? err.message : 'internal error';
+}
+
 export class Core {
   readonly #seal: SealManager;
   readonly #now: () => number;
   readonly #tokens: TokenStore;
   readonly #policies: PolicyStore;
+  readonly #audit: AuditBroker;
   readonly #mounts: MountTable;
   readonly #system: InternalBackend;
   readonly #tokenBackend: InternalBackend;
@@ -106,6 +121,11 @@ export class Core {
     this.#policies = new PolicyStore({
       storage: prefixedStorage(deps.barrier, CORE_KEYS.policyPrefix),
     });
+    this.#audit = new AuditBroker({
+      storage: prefixedStorage(deps.barrier, CORE_KEYS.auditPrefix),
+      now: deps.now,
+      ...(deps.logger === undefined ? {} : { logger: deps.logger }),
+    });
     this.#mounts = new MountTable({
       barrier: deps.barrier,
       engines: deps.engines,
@@ -118,6 +138,7 @@ export class Core {
       barrier: deps.barrier,
       policies: this.#policies,
       tokens: this.#tokens,
+      audit: this.#audit,
     });
     this.#tokenBackend = createTokenBackend({
       tokens: this.#tokens,
@@ -197,11 +218,22 @@ export class Core {
     if (!caller.isRoot && !caller.sudoOn('sys/seal')) {
       throw new CofferError('permission_denied', PERMISSION_DENIED);
     }
-    this.#sealNow();
+    await this.#closeAndSeal();
   }
 
-  /** Seals for shutdown without a token check. */
-  sealForShutdown(): void {
+  /** Seals for shutdown without a token check, closing audit devices first. */
+  async sealForShutdown(): Promise<void> {
+    await this.#closeAndSeal();
+  }
+
+  /** Reopens audit files after an operator rotated them (SIGHUP). */
+  async reopenAudit(): Promise<void> {
+    if (this.#ready) await this.#audit.reopen();
+  }
+
+  /** Devices write their closing checkpoint while the barrier can still save their state. */
+  async #closeAndSeal(): Promise<void> {
+    if (this.#ready) await this.#audit.close();
     this.#sealNow();
   }
 
@@ -220,6 +252,7 @@ export class Core {
         await this.#tokens.open();
         await this.#policies.open();
         await this.#mounts.load();
+        await this.#audit.open();
         this.#ready = true;
       } finally {
         this.#opening = undefined;
@@ -258,16 +291,82 @@ export class Core {
    */
   async handleRequest(req: CoreRequest): Promise<EngineResult> {
     if (!this.#ready) throw new CofferError('sealed', 'Vault is sealed');
-    const caller = await this.#authenticate(req.token, req.remoteAddress);
+    const request: AuditRequest = {
+      id: req.requestId,
+      operation: req.operation,
+      path: req.path,
+      data: req.data,
+      ...(req.token === undefined ? {} : { clientToken: req.token }),
+      ...(req.remoteAddress === undefined ? {} : { remoteAddress: req.remoteAddress }),
+    };
+    let caller: Caller & { readonly acl: Acl };
     try {
-      return await this.#dispatch(req, caller);
+      caller = await this.#authenticate(req.token, req.remoteAddress);
+    } catch (err) {
+      await this.#auditRefusal({ request }, err);
+      throw err;
+    }
+    try {
+      const auth = auditAuthOf(caller);
+      let prepared: Prepared;
+      try {
+        prepared = await this.#prepare(req, caller);
+      } catch (err) {
+        await this.#auditRefusal({ auth, request }, err);
+        throw err;
+      }
+      const audited: AuditRequest = {
+        ...request,
+        operation: prepared.request.operation,
+        clientTokenAccessor: caller.entry.accessor,
+        mountType: prepared.target.info.type,
+        mountAccessor: prepared.target.info.accessor,
+      };
+      // SECURITY: fail closed. With audit devices enabled, nothing runs unless one of them
+      // recorded the request, and nothing is returned unless one recorded the response.
+      await this.#audit.logRequest({ auth, request: audited });
+      let result: EngineResult;
+      try {
+        const { target } = prepared;
+        result =
+          target.kind === 'internal'
+            ? await target.backend.handle(prepared.request, caller)
+            : await target.engine.handle(prepared.request);
+      } catch (err) {
+        await this.#audit.logResponse({ auth, request: audited, error: auditError(err) });
+        throw err;
+      }
+      await this.#audit.logResponse({
+        auth,
+        request: audited,
+        response: auditResponseOf(result, prepared.target.info),
+      });
+      return result;
     } finally {
       // A use-limited token is revoked after the request that used its last use.
       await this.#tokens.completeUse(caller.token, caller.entry);
     }
   }
 
-  async #dispatch(req: CoreRequest, caller: Caller & { readonly acl: Acl }): Promise<EngineResult> {
+  /**
+   * A request refused before it reached a backend still gets its request and response
+   * lines. If auditing fails too, the refusal stands (nothing was returned but an error).
+   */
+  async #auditRefusal(
+    record: { auth?: ReturnType<typeof auditAuthOf>; request: AuditRequest },
+    err: unknown,
+  ): Promise<void> {
+    const withError = { ...record, error: auditError(err) };
+    try {
+      await this.#audit.logRequest(withError);
+      await this.#audit.logResponse(withError);
+    } catch {
+      // The original error is what the client gets.
+    }
+  }
+
+  /** Routing, the existence check and authorisation: everything before the backend runs. */
+  async #prepare(req: CoreRequest, caller: Caller & { readonly acl: Acl }): Promise<Prepared> {
     const target = this.#resolve(req.path);
     let engineRequest: EngineRequest = Object.freeze({
       operation: req.operation,
@@ -291,9 +390,7 @@ export class Core {
     } else {
       this.#authorize(caller, engineRequest.operation, req.path, req.data);
     }
-    return target.kind === 'internal'
-      ? target.backend.handle(engineRequest, caller)
-      : target.engine.handle(engineRequest);
+    return { target, request: engineRequest };
   }
 
   /** Capabilities from the caller's policies, plus sudo on root-protected paths. */

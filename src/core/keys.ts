@@ -10,6 +10,8 @@ export const CORE_KEYS = {
   tokenPrefix: 'sys/token/',
   /** Prefix of the policy store's own view: sys/policy/<name>. */
   policyPrefix: 'sys/policy/',
+  /** Prefix of the audit broker's own view: the device table, salts and chain state. */
+  auditPrefix: 'sys/audit/',
 } as const;
 
 /** Keys inside the token store's view (relative to CORE_KEYS.tokenPrefix). */

@@ -8,6 +8,7 @@ import type { JsonObject } from '../sdk/json.js';
 import { createContextPathEngine, definePath, type PathSpec } from '../sdk/path.js';
 import type { Caller, InternalBackend } from './caller.js';
 import { normaliseMountPath, type MountEntry, type MountTable } from './mount-table.js';
+import { auditPaths, type AuditPathDeps } from './audit/paths.js';
 import { policyPaths, type PolicyPathDeps } from './system-policies.js';
 
 const MOUNT_CONFIG_FIELDS = {
@@ -84,7 +85,8 @@ export function createSystemBackend(
   deps: {
     mounts: MountTable;
     barrier: AesGcmBarrier;
-  } & PolicyPathDeps,
+  } & PolicyPathDeps &
+    AuditPathDeps,
 ): InternalBackend {
   const { mounts, barrier } = deps;
 
@@ -271,5 +273,9 @@ export function createSystemBackend(
     rotate,
     rotateKeyring,
   ];
-  return createContextPathEngine<Caller>([...mountPaths, ...policyPaths(deps)]);
+  return createContextPathEngine<Caller>([
+    ...mountPaths,
+    ...policyPaths(deps),
+    ...auditPaths(deps),
+  ]);
 }

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { deviceHasher, hashStructure, hmacString, MAX_HASH_DEPTH, newSalt } from './hash.js';
+
+const salt = Buffer.alloc(32, 7);
+const hash = deviceHasher(salt);
+
+function strings(value: unknown, out: string[] = []): string[] {
+  if (typeof value === 'string') out.push(value);
+  else if (Array.isArray(value)) for (const item of value) strings(item, out);
+  else if (typeof value === 'object' && value !== null) {
+    for (const item of Object.values(value)) strings(item, out);
+  }
+  return out;
+}
+
+describe('audit HMAC', () => {
+  it('is hmac-sha256:<hex> of the UTF-8 string under the salt (known answer)', () => {
+    // HMAC-SHA256 with key 0x07 * 32 over "abc", computed independently with openssl.
+    expect(hmacString(salt, 'abc')).toBe(
+      'hmac-sha256:127da4ced6a839b8f6118bc244684d2663e70cb5ff0adeefca89d7e74d5a0525',
+    );
+    expect(hmacString(salt, 'abc')).toBe(hmacString(Buffer.alloc(32, 7), 'abc'));
+    expect(hmacString(salt, 'abc')).not.toBe(hmacString(Buffer.alloc(32, 8), 'abc'));
+    expect(hmacString(salt, 'abc')).not.toBe(hmacString(salt, 'abd'));
+  });
+
+  it('uses a fresh random salt per call', () => {
+    expect(newSalt()).toHaveLength(32);
+    expect(newSalt().equals(newSalt())).toBe(false);
+  });
+
+  it('leaves no string of a nested structure in clear; numbers, booleans, null and keys stay', () => {
+    const input = {
+      password: 'hunter2',
+      nested: { list: ['a', { deep: 'b' }, 3, true, null], empty: '' },
+      count: 42,
+      flag: false,
+    };
+    const out = hashStructure(input, hash) as Record<string, unknown>;
+    expect(Object.keys(out)).toEqual(['password', 'nested', 'count', 'flag']);
+    expect(out['count']).toBe(42);
+    expect(out['flag']).toBe(false);
+    const nested = out['nested'] as { list: unknown[]; empty: string };
+    expect(nested.list.slice(2)).toEqual([3, true, null]);
+    expect(nested.empty).toBe('');
+    for (const s of strings(out)) {
+      expect(s === '' || /^hmac-sha256:[0-9a-f]{64}$/.test(s)).toBe(true);
+    }
+    expect(JSON.stringify(out)).not.toMatch(/hunter2|"a"|"b"/);
+    expect(out['password']).toBe(hmacString(salt, 'hunter2'));
+  });
+
+  it('hashes a subtree deeper than the cap whole instead of recursing', () => {
+    let deep: unknown = 'bottom-secret';
+    for (let i = 0; i < MAX_HASH_DEPTH + 10; i++) deep = { d: deep };
+    const text = JSON.stringify(hashStructure(deep, hash));
+    expect(text).not.toContain('bottom-secret');
+    expect(text).toContain('hmac-sha256:');
+  });
+
+  it('keeps a "__proto__" key as data, and hashes bigint, Uint8Array and toJSON values', () => {
+    const input = JSON.parse('{"__proto__": "x-secret"}') as Record<string, unknown>;
+    const out = hashStructure(
+      { ...input, big: 12n, bytes: new Uint8Array([1, 2]), when: new Date(0) },
+      hash,
+    ) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+    expect(JSON.stringify(out)).not.toMatch(/x-secret|1970|AQI=|"12"/);
+    expect(Object.keys(out)).toEqual(['__proto__', 'big', 'bytes', 'when']);
+  });
+});
