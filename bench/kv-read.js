@@ -37,6 +37,17 @@ async function seedSecret(server) {
   return { envelope: JSON.parse(text), bytes: Buffer.byteLength(text) };
 }
 
+/** Enables a file audit device at `file` through the API, as an operator would. */
+async function enableFileAudit(server, file) {
+  const res = await fetch(`${server.url}/v1/sys/audit/file`, {
+    method: 'PUT',
+    headers: { 'x-vault-token': server.rootToken, 'content-type': 'application/json' },
+    body: JSON.stringify({ type: 'file', options: { file_path: file } }),
+  });
+  await res.arrayBuffer();
+  if (res.status !== 204) throw new Error(`enabling the audit device failed: HTTP ${res.status}`);
+}
+
 /** A plain Fastify app with one GET route returning `envelope`, on a loopback port from the OS. */
 async function startBare(envelope) {
   const app = Fastify({ logger: false });
@@ -71,6 +82,11 @@ export async function runKvReadBench(options = {}) {
     const inmemSeed = await seedSecret(inmem);
     const sqliteSeed = await seedSecret(sqlite);
     const limited = await createLimitedToken(inmem, PATH.slice('/v1/'.length));
+    // A third server with one file audit device (fdatasync per batch, the default).
+    const audited = await startCoffer({ storage: 'inmem' });
+    closers.push(() => audited.close());
+    const auditedSeed = await seedSecret(audited);
+    await enableFileAudit(audited, join(dir, 'audit.log'));
     const bare = await startBare(inmemSeed.envelope);
     closers.push(() => bare.close());
 
@@ -87,6 +103,12 @@ export async function runKvReadBench(options = {}) {
         url: inmem.url,
         token: limited.token,
         bytes: inmemSeed.bytes,
+      },
+      {
+        name: 'Coffer, inmem, root token, file audit device',
+        url: audited.url,
+        token: audited.rootToken,
+        bytes: auditedSeed.bytes,
       },
       {
         name: 'Coffer, SQLite, root token',
@@ -109,8 +131,9 @@ export async function runKvReadBench(options = {}) {
       })),
     });
     rows.forEach((row, v) => (row.bodyBytes = targets[v].bytes));
-    const [, rootRow, limitedRow, sqliteRow] = rows;
+    const [, rootRow, limitedRow, auditedRow, sqliteRow] = rows;
     const limitedToRoot = ratioBetween(limitedRow, rootRow);
+    const auditedToRoot = ratioBetween(auditedRow, rootRow);
 
     printTable(
       `KV v2 reads (root token; non-root token) vs a bare Fastify route (${settings.connections} ` +
@@ -141,9 +164,14 @@ export async function runKvReadBench(options = {}) {
         `${limited.policies.join(', ')} (${limited.rules} path blocks besides default's; ` +
         `${limited.matchingRules} of them matches the bench path)\n`,
     );
+    process.stdout.write(
+      `file audit device / no audit device (inmem, root token): ${ratioText(auditedToRoot)}\n`,
+    );
     const summary = {
       settings,
       ratio: rootRow.ratio,
+      ratioAudited: auditedRow.ratio,
+      auditedToRoot,
       ratioSqlite: sqliteRow.ratio,
       ratioLimited: limitedRow.ratio,
       limitedToRoot,

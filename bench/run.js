@@ -14,7 +14,7 @@ const started = Date.now();
 const write = await runKvWriteBench();
 const read = await runKvReadBench();
 const [single, group] = write.rows;
-const [bare, inmem, limited, sqlite] = read.rows;
+const [bare, inmem, limited, audited, sqlite] = read.rows;
 
 printTable(
   `Summary (${((Date.now() - started) / 1000).toFixed(0)} s)`,
@@ -51,6 +51,18 @@ printTable(
     ],
     [
       'kv-read',
+      `Coffer inmem, file audit ${num(audited.perSecond)} reads/s`,
+      `Coffer inmem, no audit ${num(inmem.perSecond)} reads/s`,
+      ratioText(read.auditedToRoot),
+    ],
+    [
+      'kv-read',
+      `Coffer inmem, file audit ${num(audited.perSecond)} reads/s`,
+      `bare Fastify ${num(bare.perSecond)} reads/s`,
+      ratioText(audited),
+    ],
+    [
+      'kv-read',
       `Coffer SQLite ${num(sqlite.perSecond)} reads/s`,
       `bare Fastify ${num(bare.perSecond)} reads/s`,
       ratioText(sqlite),
@@ -64,5 +76,7 @@ const file = writeResult('summary', {
   kvReadRatioSqlite: read.ratioSqlite,
   kvReadRatioLimited: read.ratioLimited,
   kvReadLimitedToRoot: read.limitedToRoot.ratio,
+  kvReadAuditedToUnaudited: read.auditedToRoot.ratio,
+  kvReadRatioAudited: read.ratioAudited,
 });
 process.stdout.write(`wrote ${file}\n`);
