@@ -2,10 +2,16 @@
 // of tokens and ACL policies against a coffer dev server: test/e2e/hvac_tokens_scenario.py runs
 // one phase per test, the state passing through JSON. Missing hvac skips locally, fails with
 // CI=true.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  hvacMissingReason as missingReason,
+  hvacPhaseOutput,
+  hvacVersion,
+  killHvacPhases,
+  runHvacPhase,
+} from '../helpers/hvac.js';
 import {
   createTempDir,
   findCanaries,
@@ -14,71 +20,15 @@ import {
   type ServerProcess,
 } from '../helpers/server-process.js';
 
-/** Debian's interpreter: the one python3-hvac is installed for (PATH may hold another). */
-const PYTHON = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('./hvac_tokens_scenario.py', import.meta.url));
-const PHASE_TIMEOUT_MS = 60_000;
-
-const probe = spawnSync(
-  PYTHON,
-  ['-c', "import hvac; from importlib.metadata import version; print(version('hvac'))"],
-  { encoding: 'utf8', timeout: 20_000 },
-);
-const hvacVersion = probe.status === 0 ? probe.stdout.trim() : undefined;
-const missingReason =
-  hvacVersion !== undefined
-    ? ''
-    : `${PYTHON} cannot import hvac (${(probe.error?.message ?? probe.stderr).trim() || `exit ${String(probe.status)}`}); install the Debian package python3-hvac`;
 const isCi = process.env.CI === 'true';
 
-interface PhaseResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-const pythons = new Set<ChildProcess>();
-
-/** Runs one phase with `state` as JSON on stdin; SIGKILLed after PHASE_TIMEOUT_MS. */
-function runPhase(phase: string, url: string, state: unknown, home: string): Promise<PhaseResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [SCRIPT, phase, url], {
-      // No VAULT_TOKEN/VAULT_ADDR or proxies from the host; an empty HOME so hvac finds no
-      // ~/.vault-token.
-      env: { PATH: '/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    pythons.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8');
-    child.stderr.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), PHASE_TIMEOUT_MS);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      pythons.delete(child);
-      reject(err);
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      pythons.delete(child);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(JSON.stringify(state));
-  });
-}
-
-/** The JSON object on the phase's last stdout line; throws with its stderr when it failed. */
-function phaseOutput(phase: string, result: PhaseResult): Record<string, string> {
-  if (result.code !== 0) {
-    throw new Error(
-      `hvac phase ${phase} failed (exit ${String(result.code)}):\n${result.stderr}\n${result.stdout}`,
-    );
-  }
-  const last = result.stdout.trim().split('\n').at(-1) ?? '';
-  const parsed: unknown = JSON.parse(last);
+/** The phase's JSON object output (state the next phases build on). */
+function phaseOutput(
+  phase: string,
+  result: Parameters<typeof hvacPhaseOutput>[1],
+): Record<string, string> {
+  const parsed = hvacPhaseOutput(phase, result);
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new Error(`hvac phase ${phase} printed no JSON object`);
   }
@@ -124,7 +74,7 @@ describe('hvac 0.11.2 (Debian): tokens and ACL policies against a coffer dev ser
   });
 
   afterAll(async () => {
-    for (const child of pythons) child.kill('SIGKILL');
+    killHvacPhases();
     await killAllServers();
     home.remove();
   });
@@ -140,7 +90,7 @@ describe('hvac 0.11.2 (Debian): tokens and ACL policies against a coffer dev ser
       expect(server).toBeDefined();
       expect(broken, `an earlier phase failed (${broken ?? ''})`).toBeUndefined();
       broken = phase;
-      const result = await runPhase(phase, server!.url, state, home.path);
+      const result = await runHvacPhase(SCRIPT, phase, server!.url, state, home.path);
       state = { ...state, ...phaseOutput(phase, result) };
       broken = undefined;
     });
