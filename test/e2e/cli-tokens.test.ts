@@ -1,7 +1,6 @@
 // End to end: `coffer login`, `coffer token ...` and `coffer policy ...` as child processes of
 // the built CLI against a real dev server: the token file, token lifecycle, policies written
 // from HCL and JSON files, a limited token's 403s, capabilities, the explainer and fmt.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,13 +8,12 @@ import {
   COFFER_BIN,
   createTempDir,
   killAllServers,
-  REPO_ROOT,
+  runCoffer,
   startServer,
 } from '../helpers/server-process.js';
-import type { ServerProcess, TempDir } from '../helpers/server-process.js';
+import type { CliResult, ServerProcess, TempDir } from '../helpers/server-process.js';
 
 const ROOT_TOKEN = `e2e-root-${randomBytes(12).toString('hex')}`;
-const COMMAND_TIMEOUT_MS = 20_000;
 const MOUNT = 'tok-kv';
 
 /** Line 1: the data rule, line 5: the metadata rule, line 9: the explainer. */
@@ -38,12 +36,6 @@ const JSON_POLICY = JSON.stringify({
   path: { [`${MOUNT}/data/json/*`]: { capabilities: ['read'] } },
 });
 
-interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 let server: ServerProcess | undefined;
 let home: TempDir | undefined;
 /** Every stderr the CLI printed, checked at the end for tokens. */
@@ -62,37 +54,12 @@ function coffer(
   args: readonly string[],
   options: { readonly input?: string; readonly env?: Record<string, string> } = {},
 ): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [COFFER_BIN, ...args], {
-      cwd: REPO_ROOT,
-      env: {
-        PATH: process.env['PATH'] ?? '',
-        HOME: homeDir(),
-        COFFER_ADDR: server?.url ?? '',
-        ...options.env,
-      },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(
-        new Error(`coffer ${args[0] ?? ''} ${args[1] ?? ''} took over ${COMMAND_TIMEOUT_MS} ms`),
-      );
-    }, COMMAND_TIMEOUT_MS);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      allStderr.push(stderr);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(options.input ?? '');
+  return runCoffer(args, {
+    env: { HOME: homeDir(), COFFER_ADDR: server?.url ?? '', ...options.env },
+    ...(options.input === undefined ? {} : { input: options.input }),
+  }).then((result) => {
+    allStderr.push(result.stderr);
+    return result;
   });
 }
 

@@ -9,20 +9,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closedLoopbackPort } from '../../src/client/testing.js';
+import { runCoffer, type CliResult } from '../helpers/server-process.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(REPO, 'bin', 'coffer.js');
 const ROOT_TOKEN = `e2e-root-${randomBytes(12).toString('hex')}`;
 const START_TIMEOUT_MS = 30_000;
-const COMMAND_TIMEOUT_MS = 20_000;
 /** Server output kept for failure messages (bounded). */
 const MAX_SERVER_OUTPUT = 64 * 1024;
-
-interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 let server: ChildProcess | undefined;
 let serverOutput = '';
@@ -107,36 +101,12 @@ function coffer(
   args: readonly string[],
   options: { readonly input?: string; readonly env?: Record<string, string> } = {},
 ): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: REPO,
-      env: {
-        PATH: process.env['PATH'] ?? '',
-        HOME: home,
-        COFFER_ADDR: address,
-        COFFER_TOKEN: ROOT_TOKEN,
-        ...options.env,
-      },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`coffer ${args.join(' ')} took over ${COMMAND_TIMEOUT_MS} ms`));
-    }, COMMAND_TIMEOUT_MS);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      allStderr.push(stderr);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(options.input ?? '');
+  return runCoffer(args, {
+    env: { HOME: home, COFFER_ADDR: address, COFFER_TOKEN: ROOT_TOKEN, ...options.env },
+    ...(options.input === undefined ? {} : { input: options.input }),
+  }).then((result) => {
+    allStderr.push(result.stderr);
+    return result;
   });
 }
 

@@ -271,3 +271,49 @@ export function findCanaries(text: string, canaries: Readonly<Record<string, str
     .filter(([, value]) => value !== '' && text.includes(value))
     .map(([name]) => name);
 }
+
+/** What one run of the `coffer` CLI printed. */
+export interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Runs `node bin/coffer.js ...args` with exactly `env` (plus PATH) and `input` on stdin;
+ * SIGKILLed and rejected after `timeoutMs` (default 20 s).
+ */
+export function runCoffer(
+  args: readonly string[],
+  options: {
+    readonly env: Readonly<Record<string, string>>;
+    readonly input?: string;
+    readonly timeoutMs?: number;
+  },
+): Promise<CliResult> {
+  const timeoutMs = options.timeoutMs ?? 20_000;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [COFFER_BIN, ...args], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '', ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`coffer ${args.slice(0, 2).join(' ')} took over ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(options.input ?? '');
+  });
+}
