@@ -10,6 +10,7 @@ import type { Caller, InternalBackend } from './caller.js';
 import { normaliseMountPath, type MountEntry, type MountTable } from './mount-table.js';
 import { auditPaths, type AuditPathDeps } from './audit/paths.js';
 import { policyPaths, type PolicyPathDeps } from './system-policies.js';
+import { toolPaths } from './system-tools.js';
 
 const MOUNT_CONFIG_FIELDS = {
   default_lease_ttl: { type: 'duration', description: 'Default lease TTL; 0 = system default.' },
@@ -277,5 +278,6 @@ export function createSystemBackend(
     ...mountPaths,
     ...policyPaths(deps),
     ...auditPaths(deps),
+    ...toolPaths(),
   ]);
 }
