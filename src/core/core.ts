@@ -15,6 +15,7 @@ import { prefixedStorage, type Storage } from '../sdk/storage.js';
 import { AuditBroker } from './audit/audit-broker.js';
 import { auditAuthOf, auditResponseOf, type AuditRequest } from './audit/format.js';
 import type { Caller, InternalBackend } from './caller.js';
+import { createCubbyholeBackend, destroyCubbyhole } from './cubbyhole-backend.js';
 import { CORE_KEYS } from './keys.js';
 import { MountTable } from './mount-table.js';
 import type { Acl } from './policy/acl.js';
@@ -61,6 +62,11 @@ function internalMount(path: string, type: string, uuid: string): MountInfo {
 
 const SYSTEM_MOUNT = internalMount('sys/', 'system', '00000000-0000-0000-0000-000000000000');
 const TOKEN_MOUNT = internalMount('auth/token/', 'token', '00000000-0000-0000-0000-000000000001');
+const CUBBYHOLE_MOUNT = internalMount(
+  'cubbyhole/',
+  'cubbyhole',
+  '00000000-0000-0000-0000-000000000002',
+);
 
 /** Answered for any token that may use the path through its mount (the handler checks). */
 const UI_MOUNTS_PREFIX = 'sys/internal/ui/mounts/';
@@ -102,6 +108,7 @@ export class Core {
   readonly #mounts: MountTable;
   readonly #system: InternalBackend;
   readonly #tokenBackend: InternalBackend;
+  readonly #cubbyhole: InternalBackend;
   readonly #systemStorage: Storage;
   readonly #tokenStorage: Storage;
   /** Set once the services behind the barrier are loaded after an unseal. */
@@ -117,6 +124,17 @@ export class Core {
       now: deps.now,
       defaultLeaseTtlSeconds: deps.defaultLeaseTtlSeconds,
       maxLeaseTtlSeconds: deps.maxLeaseTtlSeconds,
+      // A token's cubbyhole goes with it; a failure leaves only unreachable ciphertext.
+      onDeleted: async (hash) => {
+        try {
+          await destroyCubbyhole(deps.barrier, hash);
+        } catch (err) {
+          deps.logger?.warn(
+            { err: isCofferError(err) ? err.code : 'error' },
+            'cubbyhole cleanup failed',
+          );
+        }
+      },
     });
     this.#policies = new PolicyStore({
       storage: prefixedStorage(deps.barrier, CORE_KEYS.policyPrefix),
@@ -146,6 +164,10 @@ export class Core {
       policyExists: async (name) => (await this.#policies.get(name)) !== undefined,
     });
     this.#systemStorage = prefixedStorage(deps.barrier, 'sys/system/');
+    this.#cubbyhole = createCubbyholeBackend({
+      barrier: deps.barrier,
+      hashToken: (token) => this.#tokens.hashToken(token),
+    });
   }
 
   get isSealed(): boolean {
@@ -435,6 +457,15 @@ export class Core {
         storage: this.#tokenStorage,
         info: TOKEN_MOUNT,
         relativePath: path.slice(TOKEN_MOUNT.path.length),
+      };
+    }
+    if (path.startsWith(CUBBYHOLE_MOUNT.path) || `${path}/` === CUBBYHOLE_MOUNT.path) {
+      return {
+        kind: 'internal',
+        backend: this.#cubbyhole,
+        storage: this.#systemStorage,
+        info: CUBBYHOLE_MOUNT,
+        relativePath: path.slice(CUBBYHOLE_MOUNT.path.length),
       };
     }
     const routed = this.#mounts.route(path);

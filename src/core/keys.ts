@@ -12,6 +12,8 @@ export const CORE_KEYS = {
   policyPrefix: 'sys/policy/',
   /** Prefix of the audit broker's own view: the device table, salts and chain state. */
   auditPrefix: 'sys/audit/',
+  /** Prefix of the per-token cubbyholes: sys/cubbyhole/<token hmac>/. */
+  cubbyholePrefix: 'sys/cubbyhole/',
 } as const;
 
 /** Keys inside the token store's view (relative to CORE_KEYS.tokenPrefix). */

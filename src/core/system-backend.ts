@@ -41,21 +41,25 @@ function renderMount(mounts: MountTable, entry: MountEntry): JsonObject {
   };
 }
 
-/** The pseudo-entry for `sys/` itself, listed as Vault lists it. */
-function systemMountEntry(): JsonObject {
-  return {
-    type: 'system',
-    description: 'system endpoints used for control, policy and debugging',
-    accessor: 'system_00000000',
-    uuid: '00000000-0000-0000-0000-000000000000',
+/** The built-in mounts the core serves itself, listed as Vault lists them. */
+function builtinMountEntries(): JsonObject {
+  const entry = (type: string, description: string, uuidSuffix: string, local: boolean) => ({
+    type,
+    description,
+    accessor: `${type}_00000000`,
+    uuid: `00000000-0000-0000-0000-00000000000${uuidSuffix}`,
     config: { default_lease_ttl: 0, max_lease_ttl: 0, force_no_cache: false },
     options: null,
-    local: false,
-    seal_wrap: true,
+    local,
+    seal_wrap: type === 'system',
     external_entropy_access: false,
     plugin_version: '',
     running_plugin_version: '',
     running_sha256: '',
+  });
+  return {
+    'cubbyhole/': entry('cubbyhole', 'per-token private secret storage', '2', true),
+    'sys/': entry('system', 'system endpoints used for control, policy and debugging', '0', false),
   };
 }
 
@@ -97,7 +101,7 @@ export function createSystemBackend(
     help: 'Lists the mounted secret engines.',
     operations: {
       read: () => {
-        const data: JsonObject = { 'sys/': systemMountEntry() };
+        const data: JsonObject = builtinMountEntries();
         for (const entry of mounts.entries()) data[entry.path] = renderMount(mounts, entry);
         return Promise.resolve({ kind: 'data', data });
       },

@@ -164,6 +164,11 @@ export interface TokenStoreDeps {
   readonly defaultLeaseTtlSeconds?: number;
   /** System maximum token TTL; default 32 days. */
   readonly maxLeaseTtlSeconds?: number;
+  /**
+   * Called once a service token has been deleted (revoked, expired or used up), with its
+   * hash, so what belongs to the token (its cubbyhole) goes with it. Must not throw.
+   */
+  readonly onDeleted?: (hash: string) => Promise<void>;
 }
 
 /**
@@ -386,6 +391,7 @@ interface RevocationFrame {
 
 export class TokenStore {
   readonly #storage: Storage;
+  readonly #onDeleted: ((hash: string) => Promise<void>) | undefined;
   readonly #now: () => number;
   readonly #defaultTtlSeconds: number;
   readonly #maxTtlSeconds: number;
@@ -408,6 +414,7 @@ export class TokenStore {
   constructor(deps: TokenStoreDeps) {
     this.#storage = deps.storage;
     this.#now = deps.now;
+    this.#onDeleted = deps.onDeleted;
     const max = deps.maxLeaseTtlSeconds ?? DEFAULT_SYSTEM_TTL_SECONDS;
     const def = deps.defaultLeaseTtlSeconds ?? DEFAULT_SYSTEM_TTL_SECONDS;
     if (!Number.isSafeInteger(max) || max <= 0 || !Number.isSafeInteger(def) || def <= 0) {
@@ -1164,6 +1171,7 @@ export class TokenStore {
       [...keys].map((key) => ({ op: 'delete', key })),
       () => this.#cache.delete(hash),
     );
+    if (entry !== undefined) await this.#onDeleted?.(hash);
   }
 
   // ---------------------------------------------------------------------------------------
