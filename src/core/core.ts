@@ -17,13 +17,15 @@ import { auditAuthOf, auditResponseOf, type AuditRequest } from './audit/format.
 import type { Caller, InternalBackend } from './caller.js';
 import { createCubbyholeBackend, destroyCubbyhole } from './cubbyhole-backend.js';
 import { CORE_KEYS } from './keys.js';
+import { LEASE_KEYS } from './lease-keys.js';
+import { LeaseManager, type LeaseRecord } from './lease-manager.js';
 import { MountTable } from './mount-table.js';
 import type { Acl } from './policy/acl.js';
 import { PolicyStore } from './policy/policy-store.js';
 import { isSudoPath } from './sudo-paths.js';
 import { createSystemBackend } from './system-backend.js';
 import { createTokenBackend } from './token-backend.js';
-import { TokenStore } from './token-store.js';
+import { TokenStore, type TokenEntry } from './token-store.js';
 
 /** One request as every front door hands it to the core. */
 export interface CoreRequest {
@@ -99,12 +101,18 @@ function auditError(err: unknown): string {
   return isCofferError(err) ? err.message : 'internal error';
 }
 
+/** A token's lease id: fixed per token, so the token store can find it from the hash. */
+function tokenLeaseId(hash: string): string {
+  return `${TOKEN_MOUNT.path}create/${hash}`;
+}
+
 export class Core {
   readonly #seal: SealManager;
   readonly #now: () => number;
   readonly #tokens: TokenStore;
   readonly #policies: PolicyStore;
   readonly #audit: AuditBroker;
+  readonly #leases: LeaseManager;
   readonly #mounts: MountTable;
   readonly #system: InternalBackend;
   readonly #tokenBackend: InternalBackend;
@@ -124,8 +132,23 @@ export class Core {
       now: deps.now,
       defaultLeaseTtlSeconds: deps.defaultLeaseTtlSeconds,
       maxLeaseTtlSeconds: deps.maxLeaseTtlSeconds,
-      // A token's cubbyhole goes with it; a failure leaves only unreachable ciphertext.
+      // Not awaited either, for the same lock-order reason as below. If it is lost (a crash
+      // in between), the token still expires: every lookup checks the expiry itself.
+      onWritten: (hash, entry) => {
+        this.#trackTokenLease(hash, entry).catch((err: unknown) => {
+          deps.logger?.warn(
+            { err: isCofferError(err) ? err.code : 'error' },
+            'token lease update failed',
+          );
+        });
+        return Promise.resolve();
+      },
+      // A token's cubbyhole and lease go with it; a failure leaves only unreachable data.
       onDeleted: async (hash) => {
+        // Not awaited: this runs under the token store's lock, and the lease manager may be
+        // holding this very lease's lock while it revokes the token (a lock cycle otherwise).
+        // A lease already being expired is found gone and skipped.
+        this.#leases.forget(tokenLeaseId(hash)).catch(() => undefined);
         try {
           await destroyCubbyhole(deps.barrier, hash);
         } catch (err) {
@@ -135,6 +158,12 @@ export class Core {
           );
         }
       },
+    });
+    this.#leases = new LeaseManager({
+      storage: prefixedStorage(deps.barrier, LEASE_KEYS.prefix),
+      now: deps.now,
+      revoker: (lease) => this.#revokeLease(lease),
+      ...(deps.logger === undefined ? {} : { logger: deps.logger }),
     });
     this.#policies = new PolicyStore({
       storage: prefixedStorage(deps.barrier, CORE_KEYS.policyPrefix),
@@ -157,6 +186,7 @@ export class Core {
       policies: this.#policies,
       tokens: this.#tokens,
       audit: this.#audit,
+      leases: this.#leases,
     });
     this.#tokenBackend = createTokenBackend({
       tokens: this.#tokens,
@@ -261,6 +291,7 @@ export class Core {
 
   #sealNow(): void {
     this.#ready = false;
+    this.#leases.close();
     this.#tokens.close();
     this.#policies.close();
     this.#mounts.clear();
@@ -275,6 +306,8 @@ export class Core {
         await this.#policies.open();
         await this.#mounts.load();
         await this.#audit.open();
+        // Leases due while the server was down are revoked right after this.
+        await this.#leases.open();
         this.#ready = true;
       } finally {
         this.#opening = undefined;
@@ -413,6 +446,38 @@ export class Core {
       this.#authorize(caller, engineRequest.operation, req.path, req.data);
     }
     return { target, request: engineRequest };
+  }
+
+  /**
+   * Every service token with an expiry has a lease, so it is revoked when it expires even if
+   * nobody presents it again; a renewal moves the lease.
+   */
+  async #trackTokenLease(hash: string, entry: TokenEntry): Promise<void> {
+    if (entry.expiresAt === undefined) return;
+    const id = tokenLeaseId(hash);
+    if ((await this.#leases.lookup(id)) !== undefined) {
+      await this.#leases.reschedule(id, entry.expiresAt);
+      return;
+    }
+    await this.#leases.register({
+      id,
+      kind: 'token',
+      path: entry.path,
+      mountPath: TOKEN_MOUNT.path,
+      ttlSeconds: Math.max(1, Math.ceil((entry.expiresAt - this.#now()) / 1000)),
+      maxTtlSeconds: 0,
+      renewable: entry.renewable,
+      tokenHash: hash,
+    });
+  }
+
+  /** Where an expired or revoked lease goes: the token store, or (later) its engine. */
+  async #revokeLease(lease: LeaseRecord): Promise<void> {
+    if (lease.kind === 'token' && lease.tokenHash !== undefined) {
+      await this.#tokens.revokeHash(lease.tokenHash);
+      return;
+    }
+    throw new CofferError('no_route', `no engine revokes leases issued at ${lease.mountPath}`);
   }
 
   /** Capabilities from the caller's policies, plus sudo on root-protected paths. */

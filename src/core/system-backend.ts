@@ -10,6 +10,7 @@ import type { Caller, InternalBackend } from './caller.js';
 import { normaliseMountPath, type MountEntry, type MountTable } from './mount-table.js';
 import { auditPaths, type AuditPathDeps } from './audit/paths.js';
 import { policyPaths, type PolicyPathDeps } from './system-policies.js';
+import { leasePaths, type LeasePathDeps } from './system-leases.js';
 import { toolPaths } from './system-tools.js';
 
 const MOUNT_CONFIG_FIELDS = {
@@ -91,7 +92,8 @@ export function createSystemBackend(
     mounts: MountTable;
     barrier: AesGcmBarrier;
   } & PolicyPathDeps &
-    AuditPathDeps,
+    AuditPathDeps &
+    LeasePathDeps,
 ): InternalBackend {
   const { mounts, barrier } = deps;
 
@@ -283,5 +285,6 @@ export function createSystemBackend(
     ...policyPaths(deps),
     ...auditPaths(deps),
     ...toolPaths(),
+    ...leasePaths(deps),
   ]);
 }

@@ -169,6 +169,11 @@ export interface TokenStoreDeps {
    * hash, so what belongs to the token (its cubbyhole) goes with it. Must not throw.
    */
   readonly onDeleted?: (hash: string) => Promise<void>;
+  /**
+   * Called after a service token was stored or renewed, with its new entry, so its lease
+   * can be registered or moved to the new expiry. Must not throw.
+   */
+  readonly onWritten?: (hash: string, entry: TokenEntry) => Promise<void>;
 }
 
 /**
@@ -392,6 +397,7 @@ interface RevocationFrame {
 export class TokenStore {
   readonly #storage: Storage;
   readonly #onDeleted: ((hash: string) => Promise<void>) | undefined;
+  readonly #onWritten: ((hash: string, entry: TokenEntry) => Promise<void>) | undefined;
   readonly #now: () => number;
   readonly #defaultTtlSeconds: number;
   readonly #maxTtlSeconds: number;
@@ -415,6 +421,7 @@ export class TokenStore {
     this.#storage = deps.storage;
     this.#now = deps.now;
     this.#onDeleted = deps.onDeleted;
+    this.#onWritten = deps.onWritten;
     const max = deps.maxLeaseTtlSeconds ?? DEFAULT_SYSTEM_TTL_SECONDS;
     const def = deps.defaultLeaseTtlSeconds ?? DEFAULT_SYSTEM_TTL_SECONDS;
     if (!Number.isSafeInteger(max) || max <= 0 || !Number.isSafeInteger(def) || def <= 0) {
@@ -556,6 +563,7 @@ export class TokenStore {
       await this.#write(ops, () => {
         this.#cacheSet(hash, entry);
       });
+      await this.#onWritten?.(hash, entry);
       return { token, entry, warnings };
     };
     const underParent = (): Promise<CreatedToken> =>
@@ -774,12 +782,19 @@ export class TokenStore {
       await this.#write([{ op: 'put', key: idKey(hash), value: encodeJson(next) }], () => {
         this.#cacheSet(hash, next);
       });
+      await this.#onWritten?.(hash, next);
       return { entry: next, ttlSeconds: ttl, warnings };
     });
   }
 
   // ---------------------------------------------------------------------------------------
   // Revocation
+
+  /** Revokes the token with this hash and its subtree (a token lease expired). */
+  async revokeHash(hash: string): Promise<void> {
+    if (!HASH_PATTERN.test(hash)) throw new CofferError('invalid_request', 'invalid token hash');
+    await this.#revokeTree(hash);
+  }
 
   /** Revokes the token and its whole subtree. Unknown tokens are a no-op; batch tokens refuse. */
   async revoke(token: string): Promise<void> {
