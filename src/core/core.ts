@@ -117,6 +117,7 @@ export class Core {
   readonly #system: InternalBackend;
   readonly #tokenBackend: InternalBackend;
   readonly #cubbyhole: InternalBackend;
+  readonly #internalMounts: readonly (readonly [MountInfo, InternalBackend, Storage])[];
   readonly #systemStorage: Storage;
   readonly #tokenStorage: Storage;
   /** Set once the services behind the barrier are loaded after an unseal. */
@@ -198,6 +199,12 @@ export class Core {
       barrier: deps.barrier,
       hashToken: (token) => this.#tokens.hashToken(token),
     });
+    this.#internalMounts = [
+      [SYSTEM_MOUNT, this.#system, this.#systemStorage],
+      [TOKEN_MOUNT, this.#tokenBackend, this.#tokenStorage],
+      // The cubbyhole derives each caller's area itself; it gets no shared view.
+      [CUBBYHOLE_MOUNT, this.#cubbyhole, this.#systemStorage],
+    ];
   }
 
   get isSealed(): boolean {
@@ -506,32 +513,17 @@ export class Core {
   }
 
   #resolve(path: string): Target {
-    if (path === 'sys' || path.startsWith('sys/')) {
-      return {
-        kind: 'internal',
-        backend: this.#system,
-        storage: this.#systemStorage,
-        info: SYSTEM_MOUNT,
-        relativePath: path.slice(4),
-      };
-    }
-    if (path.startsWith(TOKEN_MOUNT.path) || `${path}/` === TOKEN_MOUNT.path) {
-      return {
-        kind: 'internal',
-        backend: this.#tokenBackend,
-        storage: this.#tokenStorage,
-        info: TOKEN_MOUNT,
-        relativePath: path.slice(TOKEN_MOUNT.path.length),
-      };
-    }
-    if (path.startsWith(CUBBYHOLE_MOUNT.path) || `${path}/` === CUBBYHOLE_MOUNT.path) {
-      return {
-        kind: 'internal',
-        backend: this.#cubbyhole,
-        storage: this.#systemStorage,
-        info: CUBBYHOLE_MOUNT,
-        relativePath: path.slice(CUBBYHOLE_MOUNT.path.length),
-      };
+    // The core's own mounts come first; no engine can be mounted under their prefixes.
+    for (const [info, backend, storage] of this.#internalMounts) {
+      if (path.startsWith(info.path) || `${path}/` === info.path) {
+        return {
+          kind: 'internal',
+          backend,
+          storage,
+          info,
+          relativePath: path.slice(info.path.length),
+        };
+      }
     }
     const routed = this.#mounts.route(path);
     if (routed === undefined) {
