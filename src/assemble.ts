@@ -45,7 +45,7 @@ export function assembleServer(options: AssembleOptions): AssembledServer {
     now,
     defaultLeaseTtlSeconds: options.defaultLeaseTtlSeconds,
     maxLeaseTtlSeconds: options.maxLeaseTtlSeconds,
-    logger: options.logger.child({ component: 'audit' }),
+    logger: options.logger.child({ component: 'core' }),
   });
   const app = buildApp({
     core,
