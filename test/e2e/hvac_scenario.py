@@ -7,12 +7,12 @@
 #   after-restart   stdin {"keys", "keys_base64", "root_token", "canaries"}; checks the server
 #                   is sealed, unseals with three other shares, verifies every write.
 # Exits 0 on success; on a failed check prints the step and the reason on stderr, exits 1.
-import json
 import sys
-import traceback
 
 import hvac
 from hvac import exceptions
+
+from hvac_phase import run_phases
 
 STEP = ["start"]
 
@@ -246,18 +246,7 @@ PHASES = {"init-and-write": init_and_write, "after-restart": after_restart}
 
 
 def main(argv):
-    if len(argv) != 3 or argv[1] not in PHASES:
-        sys.stderr.write("usage: hvac_scenario.py {init-and-write|after-restart} URL < state.json\n")
-        return 2
-    state = json.load(sys.stdin)
-    try:
-        result = PHASES[argv[1]](argv[2], state)
-    except Exception as err:  # noqa: BLE001 - report any failure with the step it happened in
-        sys.stderr.write("FAILED at step %r: %s: %s\n" % (STEP[0], type(err).__name__, err))
-        traceback.print_exc(file=sys.stderr)
-        return 1
-    sys.stdout.write(json.dumps(result) + "\n")
-    return 0
+    return run_phases(argv, PHASES, STEP, "hvac_scenario.py")
 
 
 if __name__ == "__main__":

@@ -10,12 +10,13 @@ import json
 import calendar
 import sys
 import time
-import traceback
 import urllib.error
 import urllib.request
 
 import hvac
 from hvac import exceptions
+
+from hvac_phase import run_phases
 
 STEP = ["start"]
 APP_POLICY = "hv-app"
@@ -391,18 +392,7 @@ PHASES = {
 
 
 def main(argv):
-    if len(argv) != 3 or argv[1] not in PHASES:
-        sys.stderr.write("usage: hvac_tokens_scenario.py {%s} URL < state.json\n" % "|".join(PHASES))
-        return 2
-    state = json.load(sys.stdin)
-    try:
-        result = PHASES[argv[1]](argv[2], state)
-    except Exception as err:  # noqa: BLE001 - report any failure with the step it happened in
-        sys.stderr.write("FAILED at step %r: %s: %s\n" % (STEP[0], type(err).__name__, err))
-        traceback.print_exc(file=sys.stderr)
-        return 1
-    sys.stdout.write(json.dumps(result) + "\n")
-    return 0
+    return run_phases(argv, PHASES, STEP, "hvac_tokens_scenario.py")
 
 
 if __name__ == "__main__":
