@@ -11,6 +11,7 @@ import type {
   SecretEngine,
 } from '../sdk/engine.js';
 import { CofferError, isCofferError } from '../sdk/errors.js';
+import { parseFields } from '../sdk/fields.js';
 import { prefixedStorage, type Storage } from '../sdk/storage.js';
 import { AuditBroker } from './audit/audit-broker.js';
 import { auditAuthOf, auditResponseOf, type AuditRequest } from './audit/format.js';
@@ -26,6 +27,7 @@ import { isSudoPath } from './sudo-paths.js';
 import { createSystemBackend } from './system-backend.js';
 import { createTokenBackend } from './token-backend.js';
 import { TokenStore, type TokenEntry } from './token-store.js';
+import { ResponseWrapper, requireWrapTtl } from './wrapping.js';
 
 /** One request as every front door hands it to the core. */
 export interface CoreRequest {
@@ -38,6 +40,8 @@ export interface CoreRequest {
   readonly requestId: string;
   /** The client's IP address, for tokens bound to CIDRs. */
   readonly remoteAddress?: string;
+  /** X-Vault-Wrap-TTL: wrap the response in a single-use token with this TTL. */
+  readonly wrapTtlSeconds?: number;
 }
 
 export interface CoreDeps {
@@ -69,6 +73,8 @@ const CUBBYHOLE_MOUNT = internalMount(
   'cubbyhole',
   '00000000-0000-0000-0000-000000000002',
 );
+
+const WRAPPING_LOOKUP_PATH = 'sys/wrapping/lookup';
 
 /** Answered for any token that may use the path through its mount (the handler checks). */
 const UI_MOUNTS_PREFIX = 'sys/internal/ui/mounts/';
@@ -113,6 +119,7 @@ export class Core {
   readonly #policies: PolicyStore;
   readonly #audit: AuditBroker;
   readonly #leases: LeaseManager;
+  readonly #wrapper: ResponseWrapper;
   readonly #mounts: MountTable;
   readonly #system: InternalBackend;
   readonly #tokenBackend: InternalBackend;
@@ -181,6 +188,7 @@ export class Core {
       defaultLeaseTtlSeconds: deps.defaultLeaseTtlSeconds,
       maxLeaseTtlSeconds: deps.maxLeaseTtlSeconds,
     });
+    this.#wrapper = new ResponseWrapper({ tokens: this.#tokens, barrier: deps.barrier });
     this.#system = createSystemBackend({
       mounts: this.#mounts,
       barrier: deps.barrier,
@@ -188,6 +196,7 @@ export class Core {
       tokens: this.#tokens,
       audit: this.#audit,
       leases: this.#leases,
+      wrapper: this.#wrapper,
     });
     this.#tokenBackend = createTokenBackend({
       tokens: this.#tokens,
@@ -361,6 +370,7 @@ export class Core {
       ...(req.token === undefined ? {} : { clientToken: req.token }),
       ...(req.remoteAddress === undefined ? {} : { remoteAddress: req.remoteAddress }),
     };
+    if (req.path === WRAPPING_LOOKUP_PATH) return this.#wrappingLookup(req, request);
     let caller: Caller & { readonly acl: Acl };
     try {
       caller = await this.#authenticate(req.token, req.remoteAddress);
@@ -394,6 +404,9 @@ export class Core {
           target.kind === 'internal'
             ? await target.backend.handle(prepared.request, caller)
             : await target.engine.handle(prepared.request);
+        if (req.wrapTtlSeconds !== undefined) {
+          result = await this.#wrapper.wrap(result, req.path, req.wrapTtlSeconds);
+        }
       } catch (err) {
         await this.#audit.logResponse({ auth, request: audited, error: auditError(err) });
         throw err;
@@ -427,8 +440,35 @@ export class Core {
     }
   }
 
+  /**
+   * `sys/wrapping/lookup` needs no token (as in Vault): presenting the wrapping token itself
+   * would use up its single use. It is audited like any request.
+   */
+  async #wrappingLookup(req: CoreRequest, request: AuditRequest): Promise<EngineResult> {
+    try {
+      if (req.operation !== 'update') {
+        throw new CofferError('unsupported_operation', 'unsupported operation');
+      }
+      const fields = parseFields(
+        { token: { type: 'string', description: 'The wrapping token.', required: true } },
+        req.data,
+      );
+      const result: EngineResult = {
+        kind: 'data',
+        data: await this.#wrapper.lookup(fields.token ?? ''),
+      };
+      await this.#audit.logRequest({ request });
+      await this.#audit.logResponse({ request, response: auditResponseOf(result, SYSTEM_MOUNT) });
+      return result;
+    } catch (err) {
+      await this.#auditRefusal({ request }, err);
+      throw err;
+    }
+  }
+
   /** Routing, the existence check and authorisation: everything before the backend runs. */
   async #prepare(req: CoreRequest, caller: Caller & { readonly acl: Acl }): Promise<Prepared> {
+    requireWrapTtl(req.path, req.wrapTtlSeconds);
     const target = this.#resolve(req.path);
     let engineRequest: EngineRequest = Object.freeze({
       operation: req.operation,

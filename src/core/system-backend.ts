@@ -12,6 +12,7 @@ import { auditPaths, type AuditPathDeps } from './audit/paths.js';
 import { policyPaths, type PolicyPathDeps } from './system-policies.js';
 import { leasePaths, type LeasePathDeps } from './system-leases.js';
 import { toolPaths } from './system-tools.js';
+import { wrappingPaths, type ResponseWrapper } from './wrapping.js';
 
 const MOUNT_CONFIG_FIELDS = {
   default_lease_ttl: { type: 'duration', description: 'Default lease TTL; 0 = system default.' },
@@ -93,7 +94,7 @@ export function createSystemBackend(
     barrier: AesGcmBarrier;
   } & PolicyPathDeps &
     AuditPathDeps &
-    LeasePathDeps,
+    LeasePathDeps & { wrapper: ResponseWrapper },
 ): InternalBackend {
   const { mounts, barrier } = deps;
 
@@ -286,5 +287,6 @@ export function createSystemBackend(
     ...auditPaths(deps),
     ...toolPaths(),
     ...leasePaths(deps),
+    ...wrappingPaths(deps),
   ]);
 }

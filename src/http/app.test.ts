@@ -154,14 +154,24 @@ describe('Vault wire conventions', () => {
     expect(both.statusCode).toBe(403);
   });
 
-  it('refuses response wrapping requests instead of returning unwrapped data', async () => {
+  it('answers a wrapped request with wrap_info only, never the data', async () => {
     const res = await s.app.inject({
       method: 'GET',
       url: '/v1/kv1/a',
       headers: { ...auth(), 'x-vault-wrap-ttl': '60s' },
     });
-    expect(res.statusCode).toBe(400);
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body.data).toBeNull();
+    expect(body.request_id).toBe('');
+    expect(body.wrap_info).toMatchObject({ ttl: 60, creation_path: 'kv1/a' });
     expect(res.body).not.toContain('"x":"1"');
+    const negative = await s.app.inject({
+      method: 'GET',
+      url: '/v1/kv1/a',
+      headers: { ...auth(), 'x-vault-wrap-ttl': '-5' },
+    });
+    expect(negative.statusCode).toBe(400);
   });
 
   describe('bad input gets a clear 4xx, never a 5xx', () => {

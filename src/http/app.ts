@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Core } from '../core/core.js';
 import type { AuthResult, EngineResult, Operation } from '../sdk/engine.js';
 import { CofferError, invalidField } from '../sdk/errors.js';
+import { parseDurationSeconds } from '../sdk/duration.js';
 import { parseBool, parseFields, parseInt64 } from '../sdk/fields.js';
 import type { JsonObject } from '../sdk/json.js';
 import { DEFAULT_BODY_LIMITS, parseBody, type BodyLimits } from './body.js';
@@ -190,11 +191,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerSysRoutes(app, deps);
 
   app.all('/v1/*', async (req, reply) => {
-    if (req.headers['x-vault-wrap-ttl'] !== undefined) {
-      // SECURITY: fail closed rather than return an unwrapped secret to a client that asked
-      // for wrapping.
-      throw invalidField('X-Vault-Wrap-TTL', 'response wrapping is not available in this release');
-    }
+    const wrapTtlSeconds = wrapTtlOf(req);
     const namespace = req.headers['x-vault-namespace'];
     if (namespace !== undefined && !['', 'root', '/', 'root/'].includes(String(namespace))) {
       throw invalidField('X-Vault-Namespace', 'namespaces are not supported');
@@ -217,11 +214,21 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       token: requestToken(req),
       requestId: req.id,
       remoteAddress: req.ip,
+      ...(wrapTtlSeconds === undefined ? {} : { wrapTtlSeconds }),
     });
     return renderResult(reply, req.id, path, result);
   });
 
   return app;
+}
+
+/** X-Vault-Wrap-TTL in seconds or as a duration; absent = no wrapping. */
+function wrapTtlOf(req: FastifyRequest): number | undefined {
+  const raw = req.headers['x-vault-wrap-ttl'];
+  if (raw === undefined || raw === '') return undefined;
+  const seconds = parseDurationSeconds(String(raw), 'X-Vault-Wrap-TTL');
+  if (seconds <= 0) throw invalidField('X-Vault-Wrap-TTL', 'must be a positive duration');
+  return seconds;
 }
 
 function renderResult(
@@ -230,6 +237,27 @@ function renderResult(
   path: string,
   result: EngineResult,
 ): FastifyReply {
+  if (result.kind === 'wrapped') {
+    // A wrapped response carries only wrap_info, as Vault renders it.
+    const info = result.wrapInfo;
+    return sendJson(reply, 200, {
+      request_id: '',
+      lease_id: '',
+      renewable: false,
+      lease_duration: 0,
+      data: null,
+      wrap_info: {
+        token: info.token,
+        accessor: info.accessor,
+        ttl: info.ttlSeconds,
+        creation_time: new Date(info.creationTime).toISOString(),
+        creation_path: info.creationPath,
+        ...(info.wrappedAccessor === undefined ? {} : { wrapped_accessor: info.wrappedAccessor }),
+      },
+      warnings: null,
+      auth: null,
+    });
+  }
   if (result.kind === 'empty' && (result.warnings?.length ?? 0) === 0) {
     return reply.code(204).send();
   }

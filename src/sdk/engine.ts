@@ -64,7 +64,25 @@ export type EngineResult =
       readonly leaseDurationSeconds?: number;
     }
   | { readonly kind: 'auth'; readonly auth: AuthResult; readonly warnings?: readonly string[] }
-  | { readonly kind: 'empty'; readonly warnings?: readonly string[] };
+  | { readonly kind: 'empty'; readonly warnings?: readonly string[] }
+  /** Set by the core, never by engines: the response went into a wrapping token. */
+  | {
+      readonly kind: 'wrapped';
+      readonly wrapInfo: WrapInfo;
+      readonly warnings?: readonly string[];
+    };
+
+/** Vault's `wrap_info`: the single-use token that holds a wrapped response. */
+export interface WrapInfo {
+  readonly token: string;
+  readonly accessor: string;
+  readonly ttlSeconds: number;
+  /** Epoch ms. */
+  readonly creationTime: number;
+  readonly creationPath: string;
+  /** The accessor of a token that was wrapped (a wrapped login or token creation). */
+  readonly wrappedAccessor?: string;
+}
 
 /** A token handed out by a login or token creation; rendered as the response's `auth`. */
 export interface AuthResult {

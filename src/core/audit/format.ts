@@ -106,6 +106,7 @@ export function auditResponseOf(
     mountAccessor: mount.accessor,
     ...(result.kind === 'data' ? { data: result.data } : {}),
     ...(result.kind === 'auth' ? { auth: result.auth } : {}),
+    ...(result.kind === 'wrapped' ? { wrapInfo: result.wrapInfo } : {}),
     ...(warnings.length === 0 ? {} : { warnings }),
   };
 }

@@ -1,0 +1,128 @@
+// Response wrapping through the HTTP API: wrap any response, unwrap it exactly once, look it
+// up without using it, rewrap it, and watch it expire.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createUnsealedStack } from '../../test/helpers/stack.js';
+
+type Stack = Awaited<ReturnType<typeof createUnsealedStack>>;
+
+describe('response wrapping', () => {
+  let s: Stack;
+  const call = (
+    token: string | undefined,
+    method: 'GET' | 'POST',
+    url: string,
+    options: { payload?: object; wrap?: string } = {},
+  ) =>
+    s.app.inject({
+      method,
+      url: `/v1/${url}`,
+      headers: {
+        ...(token === undefined ? {} : { 'x-vault-token': token }),
+        ...(options.wrap === undefined ? {} : { 'x-vault-wrap-ttl': options.wrap }),
+      },
+      ...(options.payload === undefined ? {} : { payload: options.payload }),
+    });
+  const wrapRead = async (wrap = '60') => {
+    const res = await call(s.rootToken, 'GET', 'secret/data/wrapped', { wrap });
+    expect(res.statusCode).toBe(200);
+    return res.json().wrap_info as { token: string; accessor: string; ttl: number };
+  };
+
+  beforeAll(async () => {
+    s = await createUnsealedStack();
+    await call(s.rootToken, 'POST', 'secret/data/wrapped', {
+      payload: { data: { pw: 'w-secret' } },
+    });
+  });
+
+  it('unwraps once with the wrapping token itself; a second unwrap fails', async () => {
+    const { token } = await wrapRead();
+    const first = await call(token, 'POST', 'sys/wrapping/unwrap');
+    expect(first.statusCode).toBe(200);
+    expect(first.json().data.data).toEqual({ pw: 'w-secret' });
+    const second = await call(token, 'POST', 'sys/wrapping/unwrap');
+    expect(second.statusCode).toBe(403);
+    const byBody = await call(s.rootToken, 'POST', 'sys/wrapping/unwrap', { payload: { token } });
+    expect(byBody.statusCode).toBe(400);
+    expect(byBody.json().errors[0]).toContain('wrapping token is not valid or does not exist');
+  });
+
+  it('unwraps with the token in the body, by any token the default policy covers', async () => {
+    const { token } = await wrapRead();
+    const created = await call(s.rootToken, 'POST', 'auth/token/create', {
+      payload: { policies: ['default'] },
+    });
+    const other = created.json().auth.client_token as string;
+    const res = await call(other, 'POST', 'sys/wrapping/unwrap', { payload: { token } });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().data.data.pw).toBe('w-secret');
+    expect(
+      (await call(other, 'POST', 'sys/wrapping/unwrap', { payload: { token } })).statusCode,
+    ).toBe(400);
+  });
+
+  it('looks a wrapping token up without a token of its own and without using it', async () => {
+    const { token } = await wrapRead('120');
+    const lookup = await call(undefined, 'POST', 'sys/wrapping/lookup', { payload: { token } });
+    expect(lookup.statusCode).toBe(200);
+    expect(lookup.json().data).toMatchObject({
+      creation_path: 'secret/data/wrapped',
+      creation_ttl: 120,
+    });
+    expect((await call(token, 'POST', 'sys/wrapping/unwrap')).statusCode).toBe(200);
+    const after = await call(undefined, 'POST', 'sys/wrapping/lookup', { payload: { token } });
+    expect(after.statusCode).toBe(400);
+    const notWrapping = await call(undefined, 'POST', 'sys/wrapping/lookup', {
+      payload: { token: s.rootToken },
+    });
+    expect(notWrapping.statusCode).toBe(400);
+  });
+
+  it('wraps arbitrary data with sys/wrapping/wrap, which requires a wrap TTL', async () => {
+    const without = await call(s.rootToken, 'POST', 'sys/wrapping/wrap', { payload: { a: 'b' } });
+    expect(without.statusCode).toBe(400);
+    expect(without.json().errors[0]).toContain('endpoint requires response wrapping to be used');
+    const wrapped = await call(s.rootToken, 'POST', 'sys/wrapping/wrap', {
+      payload: { a: 'b' },
+      wrap: '30s',
+    });
+    const { token } = wrapped.json().wrap_info as { token: string };
+    expect((await call(token, 'POST', 'sys/wrapping/unwrap')).json().data).toEqual({ a: 'b' });
+  });
+
+  it('rewraps into a new token; the old one stops working', async () => {
+    const { token } = await wrapRead();
+    const rewrapped = await call(s.rootToken, 'POST', 'sys/wrapping/rewrap', {
+      payload: { token },
+    });
+    const fresh = rewrapped.json().wrap_info.token as string;
+    expect(fresh).not.toBe(token);
+    expect((await call(token, 'POST', 'sys/wrapping/unwrap')).statusCode).toBe(403);
+    expect((await call(fresh, 'POST', 'sys/wrapping/unwrap')).json().data.data.pw).toBe('w-secret');
+  });
+
+  it('wraps a token creation: wrapped_accessor is set and the unwrapped token works', async () => {
+    const res = await call(s.rootToken, 'POST', 'auth/token/create', {
+      payload: { policies: ['default'] },
+      wrap: '60',
+    });
+    const info = res.json().wrap_info as { token: string; wrapped_accessor: string };
+    expect(res.json().auth).toBeNull();
+    const unwrapped = (await call(info.token, 'POST', 'sys/wrapping/unwrap')).json();
+    expect(unwrapped.auth.accessor).toBe(info.wrapped_accessor);
+    const lookup = await call(
+      unwrapped.auth.client_token as string,
+      'GET',
+      'auth/token/lookup-self',
+    );
+    expect(lookup.statusCode).toBe(200);
+  });
+
+  it('expires with its TTL', async () => {
+    const { token } = await wrapRead('1');
+    await new Promise((resolve) => setTimeout(resolve, 1_300));
+    expect((await call(token, 'POST', 'sys/wrapping/unwrap')).statusCode).toBe(403);
+    const lookup = await call(undefined, 'POST', 'sys/wrapping/lookup', { payload: { token } });
+    expect(lookup.statusCode).toBe(400);
+  });
+});
