@@ -2,6 +2,7 @@
 // summary of the ratios each one measured.
 import { runKvReadBench } from './kv-read.js';
 import { runKvWriteBench } from './kv-write.js';
+import { runLeasesBench } from './leases.js';
 import { machineInfo, num, printTable, writeResult } from './lib/report.js';
 import { ratioText } from './lib/rounds.js';
 
@@ -13,6 +14,7 @@ process.stdout.write(
 const started = Date.now();
 const write = await runKvWriteBench();
 const read = await runKvReadBench();
+const leases = await runLeasesBench();
 const [single, group] = write.rows;
 const [bare, inmem, limited, audited, sqlite] = read.rows;
 
@@ -62,6 +64,18 @@ printTable(
       ratioText(audited),
     ],
     [
+      'leases',
+      `unseal with ${num(leases.settings.leases)} leases ${num(leases.unsealFullMs, 2)} ms`,
+      `unseal with none ${num(leases.unsealEmptyMs, 2)} ms`,
+      `${num(leases.ratio, 2)}x`,
+    ],
+    [
+      'leases',
+      `revoke ${num(leases.revoked)} expired leases ${num(leases.revokeMs / 1000, 1)} s`,
+      '',
+      '',
+    ],
+    [
       'kv-read',
       `Coffer SQLite ${num(sqlite.perSecond)} reads/s`,
       `bare Fastify ${num(bare.perSecond)} reads/s`,
@@ -78,5 +92,7 @@ const file = writeResult('summary', {
   kvReadLimitedToRoot: read.limitedToRoot.ratio,
   kvReadAuditedToUnaudited: read.auditedToRoot.ratio,
   kvReadRatioAudited: read.ratioAudited,
+  leasesUnsealRatio: leases.ratio,
+  leasesRevokeMs: leases.revokeMs,
 });
 process.stdout.write(`wrote ${file}\n`);

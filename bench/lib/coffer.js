@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 
-async function importDist(path) {
+export async function importDist(path) {
   try {
     return await import(new URL(`../../dist/${path}`, import.meta.url).href);
   } catch (err) {

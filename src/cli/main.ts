@@ -8,11 +8,13 @@ import type { CliIo, Command, CommandGroup } from './command.js';
 import { auditGroup } from './commands-audit.js';
 import { genericCommands } from './commands-generic.js';
 import { kvGroup } from './commands-kv.js';
+import { leaseGroup } from './commands-lease.js';
 import { loginCommand } from './commands-login.js';
 import { operatorGroup, statusCommand } from './commands-operator.js';
 import { policyGroup } from './commands-policy.js';
 import { secretsGroup } from './commands-secrets.js';
 import { tokenGroup } from './commands-token.js';
+import { unwrapCommand } from './commands-unwrap.js';
 
 export type { CliIo } from './command.js';
 
@@ -25,6 +27,8 @@ const ROOT: CommandGroup = defineGroup('Coffer: a self-hosted secrets manager (V
   token: tokenGroup,
   policy: policyGroup,
   audit: auditGroup,
+  lease: leaseGroup,
+  unwrap: unwrapCommand,
   ...genericCommands,
 });
 
@@ -46,11 +50,13 @@ function rootHelp(): string {
     '',
     'Other commands:',
     '    audit      Enable, disable and list audit devices; verify an audit log offline',
+    '    lease      Look up, renew and revoke leases',
     '    operator   Initialize, unseal, seal and rotate the server',
     '    policy     Write, read, list, delete, format and explain ACL policies',
     '    secrets    Enable, disable, list and tune secrets engines',
     '    server     Start a Coffer server',
     '    token      Create, look up, renew and revoke tokens',
+    '    unwrap     Return a wrapped response',
     '    version    Print the CLI version',
     '',
     'Flags for every command: -address, -token, -format=table|json (see "coffer <command> -h").',

@@ -11,6 +11,8 @@ import {
   parseKvMountProbe,
   sanitizePath,
 } from './kv-path.js';
+import { leaseInfoOf, leaseRenewalOf, leaseRenewBody, leaseRevokeRequest } from './leases.js';
+import type { LeaseLookup, LeaseRenewal, LeaseRevokeTarget } from './leases.js';
 import { aclPolicyOf, explanationOf, policyPath } from './policies.js';
 import type { AclPolicy, PolicyExplanation, PolicyOperation } from './policies.js';
 import {
@@ -321,6 +323,40 @@ export class CofferClient {
       body['accessor'] = requireNonEmpty(target.accessor, 'accessor');
     }
     return capabilitiesOf(await this.request('POST', route, { body }), list);
+  }
+
+  // ---- leases (sys/leases/) and response wrapping (sys/wrapping/) ------------------------------
+
+  /** A lease's times and TTL (`PUT sys/leases/lookup {lease_id}`). */
+  async lookupLease(leaseId: string): Promise<LeaseLookup> {
+    const body = { lease_id: requireNonEmpty(leaseId, 'lease id') };
+    return leaseInfoOf(await this.request('PUT', 'sys/leases/lookup', { body }));
+  }
+
+  /** Renews a lease; `incrementSeconds` asks for that TTL from now (the server may cap it). */
+  async renewLease(leaseId: string, incrementSeconds?: number): Promise<LeaseRenewal> {
+    const body = leaseRenewBody(leaseId, incrementSeconds);
+    return leaseRenewalOf(await this.request('PUT', 'sys/leases/renew', { body }));
+  }
+
+  /** Revokes one lease, or every lease under a prefix (see LeaseRevokeTarget). */
+  async revokeLease(target: LeaseRevokeTarget): Promise<void> {
+    const { path, body } = leaseRevokeRequest(target);
+    await this.request('PUT', path, body === undefined ? {} : { body });
+  }
+
+  /**
+   * Returns the response a wrapping token holds (single use: the token is spent). With
+   * `wrappingToken` it goes in the body and the client's token authenticates the call; without,
+   * the client's own token is the wrapping token and no body is sent. Undefined when the
+   * wrapped response was empty.
+   */
+  async unwrap(wrappingToken?: string): Promise<ApiResponse | undefined> {
+    const options =
+      wrappingToken === undefined
+        ? {}
+        : { body: { token: requireNonEmpty(wrappingToken, 'wrapping token') } };
+    return this.request('POST', 'sys/wrapping/unwrap', options);
   }
 
   // ---- ACL policies (sys/policies/) ---------------------------------------------------------
