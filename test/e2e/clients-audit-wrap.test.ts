@@ -11,7 +11,7 @@ import vault from 'node-vault';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   hvacMissingReason as missingReason,
-  hvacPhaseOutput,
+  hvacPhaseState,
   hvacVersion,
   killHvacPhases,
   runHvacPhase,
@@ -236,11 +236,7 @@ describe('hvac 0.11.2 (Debian): file audit device and response wrapping', () => 
     expect(broken, `an earlier phase failed (${broken ?? ''})`).toBeUndefined();
     broken = name;
     const result = await runHvacPhase(SCRIPT, name, server!.url, state, home.path);
-    const parsed = hvacPhaseOutput(name, result);
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      throw new Error(`hvac phase ${name} printed no JSON object`);
-    }
-    const added = parsed as Record<string, string>;
+    const added = hvacPhaseState(name, result);
     state = { ...state, ...added };
     broken = undefined;
     return added;

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   hvacMissingReason as missingReason,
-  hvacPhaseOutput,
+  hvacPhaseState,
   hvacVersion,
   killHvacPhases,
   runHvacPhase,
@@ -22,18 +22,6 @@ import {
 
 const SCRIPT = fileURLToPath(new URL('./hvac_tokens_scenario.py', import.meta.url));
 const isCi = process.env.CI === 'true';
-
-/** The phase's JSON object output (state the next phases build on). */
-function phaseOutput(
-  phase: string,
-  result: Parameters<typeof hvacPhaseOutput>[1],
-): Record<string, string> {
-  const parsed = hvacPhaseOutput(phase, result);
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new Error(`hvac phase ${phase} printed no JSON object`);
-  }
-  return parsed as Record<string, string>;
-}
 
 /** Each phase, in order, with what it checks (the test names). */
 const PHASES: readonly (readonly [phase: string, title: string])[] = [
@@ -91,7 +79,7 @@ describe('hvac 0.11.2 (Debian): tokens and ACL policies against a coffer dev ser
       expect(broken, `an earlier phase failed (${broken ?? ''})`).toBeUndefined();
       broken = phase;
       const result = await runHvacPhase(SCRIPT, phase, server!.url, state, home.path);
-      state = { ...state, ...phaseOutput(phase, result) };
+      state = { ...state, ...hvacPhaseState(phase, result) };
       broken = undefined;
     });
   }

@@ -78,6 +78,15 @@ export function hvacPhaseOutput(phase: string, result: PhaseResult): unknown {
   return JSON.parse(lines.at(-1) ?? '');
 }
 
+/** The phase's output when it must be a JSON object: the state later phases build on. */
+export function hvacPhaseState(phase: string, result: PhaseResult): Record<string, string> {
+  const parsed = hvacPhaseOutput(phase, result);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new Error(`hvac phase ${phase} printed no JSON object`);
+  }
+  return parsed as Record<string, string>;
+}
+
 /** For afterAll: no python child outlives the test file. */
 export function killHvacPhases(): void {
   for (const child of pythons) child.kill('SIGKILL');
