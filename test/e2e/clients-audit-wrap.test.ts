@@ -18,6 +18,7 @@ import {
 } from '../helpers/hvac.js';
 import {
   createTempDir,
+  encodedForms,
   findCanaries,
   killAllServers,
   startServer,
@@ -28,27 +29,6 @@ const SCRIPT = fileURLToPath(new URL('./hvac_audit_wrap_scenario.py', import.met
 const isCi = process.env.CI === 'true';
 /** Bound on the wait for an audit line to reach the file. */
 const AUDIT_WAIT_MS = 5_000;
-
-/**
- * The forms a leaked secret could take in an audit file: raw, JSON-escaped, base64 (standard
- * and URL-safe), hex (both cases) and URL-encoded. Keyed by `name:form` so a failing
- * assertion names the form, never the value.
- */
-function encodedForms(secrets: Readonly<Record<string, string>>): Record<string, string> {
-  const forms: Record<string, string> = {};
-  for (const [name, value] of Object.entries(secrets)) {
-    const bytes = Buffer.from(value, 'utf8');
-    forms[`${name}:raw`] = value;
-    forms[`${name}:json`] = JSON.stringify(value).slice(1, -1);
-    forms[`${name}:base64`] = bytes.toString('base64');
-    forms[`${name}:base64url`] = bytes.toString('base64url');
-    forms[`${name}:hex`] = bytes.toString('hex');
-    forms[`${name}:HEX`] = bytes.toString('hex').toUpperCase();
-    forms[`${name}:url`] = encodeURIComponent(value);
-    forms[`${name}:url-form`] = new URLSearchParams({ v: value }).toString().slice(2);
-  }
-  return forms;
-}
 
 /** The audit file's text ('' before the device created it). */
 function readAudit(file: string): string {

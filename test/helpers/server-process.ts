@@ -272,6 +272,27 @@ export function findCanaries(text: string, canaries: Readonly<Record<string, str
     .map(([name]) => name);
 }
 
+/**
+ * The forms a leaked secret could take in a log or an audit file: raw, JSON-escaped, base64
+ * (standard and URL-safe), hex (both cases), URL-encoded and form-encoded. Keyed by
+ * `name:form` so that, with findCanaries, a failing assertion names the form, never the value.
+ */
+export function encodedForms(secrets: Readonly<Record<string, string>>): Record<string, string> {
+  const forms: Record<string, string> = {};
+  for (const [name, value] of Object.entries(secrets)) {
+    const bytes = Buffer.from(value, 'utf8');
+    forms[`${name}:raw`] = value;
+    forms[`${name}:json`] = JSON.stringify(value).slice(1, -1);
+    forms[`${name}:base64`] = bytes.toString('base64');
+    forms[`${name}:base64url`] = bytes.toString('base64url');
+    forms[`${name}:hex`] = bytes.toString('hex');
+    forms[`${name}:HEX`] = bytes.toString('hex').toUpperCase();
+    forms[`${name}:url`] = encodeURIComponent(value);
+    forms[`${name}:url-form`] = new URLSearchParams({ v: value }).toString().slice(2);
+  }
+  return forms;
+}
+
 /** What one run of the `coffer` CLI printed. */
 export interface CliResult {
   readonly code: number | null;

@@ -5,6 +5,7 @@ import { CofferError } from '../../sdk/errors.js';
 import { verifyAuditLog } from '../../shared/audit-verify.js';
 import { AUDIT_FAILED_MESSAGE, AUDIT_KEYS, type AuditBroker } from './audit-broker.js';
 import { makeBroker, sampleRecord, startServer, tempDir } from './testing.js';
+import { encodedForms, findCanaries } from '../../../test/helpers/server-process.js';
 
 const temp = tempDir('coffer-audit-broker-');
 afterAll(temp.cleanup);
@@ -191,19 +192,11 @@ describe('AuditBroker: what is written', () => {
       },
     });
     const written = readFileSync(path, 'utf8');
+    expect(findCanaries(written, encodedForms(canaries))).toEqual([]);
     for (const canary of Object.values(canaries)) {
-      const bytes = Buffer.from(canary, 'utf8');
-      const forms = [
-        canary,
-        bytes.toString('base64'),
-        bytes.toString('base64url'),
-        bytes.toString('hex'),
-        bytes.toString('hex').toUpperCase(),
-        encodeURIComponent(canary),
-        JSON.stringify(canary).slice(1, -1),
+      expect(written).not.toContain(
         canary.slice(canary.indexOf('CANARY'), canary.indexOf('CANARY') + 10),
-      ];
-      for (const form of forms) expect(written).not.toContain(form);
+      );
       // Positive control: the HMAC sys/audit-hash gives for it is what the file holds.
       expect(written).toContain(broker.hash('file', canary));
     }
