@@ -7,6 +7,7 @@ import { AesGcmBarrier } from './barrier/aes-gcm-barrier.js';
 import { Core } from './core/core.js';
 import { builtinEngines } from './engines/registry.js';
 import { buildApp } from './http/app.js';
+import type { EngineFactory } from './sdk/engine.js';
 import type { PhysicalBackend } from './physical/physical.js';
 import { SealManager } from './seal/seal-manager.js';
 
@@ -21,6 +22,8 @@ export interface AssembleOptions {
   readonly defaultLeaseTtlSeconds: number;
   readonly maxLeaseTtlSeconds: number;
   readonly maxRequestSizeBytes?: number;
+  /** Engines and auth methods by type; default the built-in ones (tests add their own). */
+  readonly engines?: ReadonlyMap<string, EngineFactory>;
 }
 
 export interface AssembledServer {
@@ -41,7 +44,7 @@ export function assembleServer(options: AssembleOptions): AssembledServer {
   const core = new Core({
     barrier,
     seal,
-    engines: builtinEngines(),
+    engines: options.engines ?? builtinEngines(),
     now,
     defaultLeaseTtlSeconds: options.defaultLeaseTtlSeconds,
     maxLeaseTtlSeconds: options.maxLeaseTtlSeconds,

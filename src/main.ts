@@ -266,6 +266,8 @@ export async function runServer(argv: readonly string[], env: Env): Promise<void
     logger.info({ signal }, 'shutting down');
     void (async () => {
       try {
+        // Event streams never finish on their own; they would hold the grace period open.
+        core.endChangeStreams();
         await listener.close();
         await core.sealForShutdown();
         await physical.close();

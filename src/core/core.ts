@@ -3,30 +3,38 @@
 import type { AesGcmBarrier } from '../barrier/aes-gcm-barrier.js';
 import type { SealManager, SealStatus } from '../seal/seal-manager.js';
 import type {
+  EngineContext,
   EngineFactory,
   EngineRequest,
   EngineResult,
+  LeaseGrant,
+  LeaseInfo,
+  LoginGrant,
   MountInfo,
   Operation,
   SecretEngine,
 } from '../sdk/engine.js';
 import { CofferError, isCofferError } from '../sdk/errors.js';
 import { parseFields } from '../sdk/fields.js';
+import type { JsonObject } from '../sdk/json.js';
 import { prefixedStorage, type Storage } from '../sdk/storage.js';
 import { AuditBroker } from './audit/audit-broker.js';
 import { auditAuthOf, auditResponseOf, type AuditRequest } from './audit/format.js';
 import type { Caller, InternalBackend } from './caller.js';
+import { ChangeBus, type ChangeEvent } from './change-events.js';
 import { createCubbyholeBackend, destroyCubbyhole } from './cubbyhole-backend.js';
 import { CORE_KEYS } from './keys.js';
 import { LEASE_KEYS } from './lease-keys.js';
-import { LeaseManager, type LeaseRecord } from './lease-manager.js';
-import { MountTable } from './mount-table.js';
+import { LeaseManager, type LeaseRecord, type LeaseRenewal } from './lease-manager.js';
+import { MountTable, type RoutedMount } from './mount-table.js';
 import type { Acl } from './policy/acl.js';
 import { PolicyStore } from './policy/policy-store.js';
+import { Scheduler } from './scheduler.js';
 import { isSudoPath } from './sudo-paths.js';
 import { createSystemBackend } from './system-backend.js';
-import { createTokenBackend } from './token-backend.js';
+import { authResult, createTokenBackend } from './token-backend.js';
 import { TokenStore, type TokenEntry } from './token-store.js';
+import { WalStore } from './wal-store.js';
 import { ResponseWrapper, requireWrapTtl } from './wrapping.js';
 
 /** One request as every front door hands it to the core. */
@@ -81,6 +89,28 @@ const UI_MOUNTS_PREFIX = 'sys/internal/ui/mounts/';
 
 const PERMISSION_DENIED = 'permission denied';
 
+/** Write-ahead entries older than this are rolled back by the periodic sweep. */
+export const WAL_ROLLBACK_AGE_MS = 600_000;
+const WAL_SWEEP_INTERVAL_MS = 300_000;
+
+/** Operations that change a secret and so publish a change event. */
+const CHANGING_OPERATIONS: ReadonlySet<Operation> = new Set([
+  'create',
+  'update',
+  'patch',
+  'delete',
+]);
+
+type AuthedCaller = Caller & { readonly acl: Acl };
+
+/** Whether an engine serves `relativePath` without a token (an auth method's login). */
+function isUnauthenticatedPath(engine: SecretEngine, relativePath: string): boolean {
+  const path = relativePath.replace(/\/+$/, '');
+  return (engine.unauthenticatedPaths ?? []).some((pattern) =>
+    pattern.endsWith('*') ? path.startsWith(pattern.slice(0, -1)) : path === pattern,
+  );
+}
+
 type Target =
   | {
       readonly kind: 'internal';
@@ -107,9 +137,12 @@ function auditError(err: unknown): string {
   return isCofferError(err) ? err.message : 'internal error';
 }
 
-/** A token's lease id: fixed per token, so the token store can find it from the hash. */
-function tokenLeaseId(hash: string): string {
-  return `${TOKEN_MOUNT.path}create/${hash}`;
+/**
+ * A token's lease id: the path that created it plus its hash (as in Vault), so the token
+ * store finds it from the entry, and revoke-prefix on an auth mount revokes its logins.
+ */
+function tokenLeaseId(hash: string, entry: TokenEntry): string {
+  return `${entry.path.replace(/\/+$/, '')}/${hash}`;
 }
 
 export class Core {
@@ -121,6 +154,14 @@ export class Core {
   readonly #leases: LeaseManager;
   readonly #wrapper: ResponseWrapper;
   readonly #mounts: MountTable;
+  readonly #authMounts: MountTable;
+  readonly #scheduler: Scheduler;
+  readonly #wal: WalStore;
+  readonly #changes = new ChangeBus();
+  /** Ends every open change subscription (called on seal). */
+  readonly #subscriptionEnds = new Set<(reason: string) => void>();
+  readonly #logger: CoreDeps['logger'];
+  #walSweep: ReturnType<typeof setInterval> | undefined;
   readonly #system: InternalBackend;
   readonly #tokenBackend: InternalBackend;
   readonly #cubbyhole: InternalBackend;
@@ -134,6 +175,7 @@ export class Core {
   constructor(deps: CoreDeps) {
     this.#seal = deps.seal;
     this.#now = deps.now;
+    this.#logger = deps.logger;
     this.#tokenStorage = prefixedStorage(deps.barrier, CORE_KEYS.tokenPrefix);
     this.#tokens = new TokenStore({
       storage: this.#tokenStorage,
@@ -152,11 +194,18 @@ export class Core {
         return Promise.resolve();
       },
       // A token's cubbyhole and lease go with it; a failure leaves only unreachable data.
-      onDeleted: async (hash) => {
+      onDeleted: async (hash, entry) => {
         // Not awaited: this runs under the token store's lock, and the lease manager may be
         // holding this very lease's lock while it revokes the token (a lock cycle otherwise).
-        // A lease already being expired is found gone and skipped.
-        this.#leases.forget(tokenLeaseId(hash)).catch(() => undefined);
+        // A lease already being expired is found gone and skipped. The secrets the token
+        // obtained are revoked with it (marked due now; expiry revokes them with retries).
+        this.#leases.forget(tokenLeaseId(hash, entry)).catch(() => undefined);
+        this.#leases.revokeByToken(hash).catch((err: unknown) => {
+          deps.logger?.warn(
+            { err: isCofferError(err) ? err.code : 'error' },
+            'revoking the leases of a revoked token failed',
+          );
+        });
         try {
           await destroyCubbyhole(deps.barrier, hash);
         } catch (err) {
@@ -171,6 +220,7 @@ export class Core {
       storage: prefixedStorage(deps.barrier, LEASE_KEYS.prefix),
       now: deps.now,
       revoker: (lease) => this.#revokeLease(lease),
+      renewer: (lease, incrementSeconds) => this.#renewLease(lease, incrementSeconds),
       ...(deps.logger === undefined ? {} : { logger: deps.logger }),
     });
     this.#policies = new PolicyStore({
@@ -188,9 +238,29 @@ export class Core {
       defaultLeaseTtlSeconds: deps.defaultLeaseTtlSeconds,
       maxLeaseTtlSeconds: deps.maxLeaseTtlSeconds,
     });
+    this.#authMounts = new MountTable({
+      barrier: deps.barrier,
+      engines: deps.engines,
+      now: deps.now,
+      defaultLeaseTtlSeconds: deps.defaultLeaseTtlSeconds,
+      maxLeaseTtlSeconds: deps.maxLeaseTtlSeconds,
+      kind: 'auth',
+    });
+    this.#scheduler = new Scheduler({
+      storage: prefixedStorage(deps.barrier, CORE_KEYS.schedulePrefix),
+      now: deps.now,
+      run: (mountUuid, name) => this.#runJob(mountUuid, name),
+      ...(deps.logger === undefined ? {} : { logger: deps.logger }),
+    });
+    this.#wal = new WalStore({
+      storage: prefixedStorage(deps.barrier, CORE_KEYS.walPrefix),
+      now: deps.now,
+    });
     this.#wrapper = new ResponseWrapper({ tokens: this.#tokens, barrier: deps.barrier });
     this.#system = createSystemBackend({
       mounts: this.#mounts,
+      authMounts: this.#authMounts,
+      beforeUnmount: (info) => this.#beforeUnmount(info),
       barrier: deps.barrier,
       policies: this.#policies,
       tokens: this.#tokens,
@@ -222,6 +292,20 @@ export class Core {
 
   get mounts(): MountTable {
     return this.#mounts;
+  }
+
+  get authMounts(): MountTable {
+    return this.#authMounts;
+  }
+
+  /** Due scheduled jobs run on their own; tests and `sys` read the queue here. */
+  get scheduler(): Scheduler {
+    return this.#scheduler;
+  }
+
+  /** The lease manager, for tests and benchmarks that wait for expiry to settle. */
+  get leases(): LeaseManager {
+    return this.#leases;
   }
 
   sealStatus(): Promise<SealStatus> {
@@ -294,6 +378,11 @@ export class Core {
     await this.#closeAndSeal();
   }
 
+  /** Ends every change-event stream (shutdown, before waiting for requests to finish). */
+  endChangeStreams(reason = 'server shutting down'): void {
+    for (const endSubscription of [...this.#subscriptionEnds]) endSubscription(reason);
+  }
+
   /** Reopens audit files after an operator rotated them (SIGHUP). */
   async reopenAudit(): Promise<void> {
     if (this.#ready) await this.#audit.reopen();
@@ -307,6 +396,11 @@ export class Core {
 
   #sealNow(): void {
     this.#ready = false;
+    this.endChangeStreams('sealed');
+    if (this.#walSweep !== undefined) clearInterval(this.#walSweep);
+    this.#walSweep = undefined;
+    this.#scheduler.close();
+    this.#authMounts.clear();
     this.#leases.close();
     this.#tokens.close();
     this.#policies.close();
@@ -321,10 +415,20 @@ export class Core {
         await this.#tokens.open();
         await this.#policies.open();
         await this.#mounts.load();
+        await this.#authMounts.load();
         await this.#audit.open();
         // Leases due while the server was down are revoked right after this.
         await this.#leases.open();
+        await this.#scheduler.open();
         this.#ready = true;
+        // Changes a crash left half done (a database user without its lease) are undone in
+        // the background, then periodically for entries that outlived their request.
+        const openedAt = this.#now();
+        void this.#rollbackSweep(openedAt);
+        this.#walSweep = setInterval(() => {
+          void this.#rollbackSweep(this.#now() - WAL_ROLLBACK_AGE_MS);
+        }, WAL_SWEEP_INTERVAL_MS);
+        this.#walSweep.unref();
       } finally {
         this.#opening = undefined;
       }
@@ -358,7 +462,9 @@ export class Core {
 
   /**
    * The pipeline. SECURITY: every logical request passes here; nothing reaches a backend
-   * while sealed, without a valid token, or without the capability its policies grant.
+   * while sealed, without a valid token, or without the capability its policies grant. The
+   * only requests served without a token are the paths an auth method declares
+   * unauthenticated (its login), and `sys/wrapping/lookup`.
    */
   async handleRequest(req: CoreRequest): Promise<EngineResult> {
     if (!this.#ready) throw new CofferError('sealed', 'Vault is sealed');
@@ -371,56 +477,136 @@ export class Core {
       ...(req.remoteAddress === undefined ? {} : { remoteAddress: req.remoteAddress }),
     };
     if (req.path === WRAPPING_LOOKUP_PATH) return this.#wrappingLookup(req, request);
-    let caller: Caller & { readonly acl: Acl };
-    try {
-      caller = await this.#authenticate(req.token, req.remoteAddress);
-    } catch (err) {
-      await this.#auditRefusal({ request }, err);
-      throw err;
+    let caller: AuthedCaller | undefined;
+    if (!this.#isUnauthenticated(req.path)) {
+      try {
+        caller = await this.#authenticate(req.token, req.remoteAddress);
+      } catch (err) {
+        await this.#auditRefusal({ request }, err);
+        throw err;
+      }
     }
     try {
-      const auth = auditAuthOf(caller);
+      const auth = caller === undefined ? {} : { auth: auditAuthOf(caller) };
       let prepared: Prepared;
       try {
         prepared = await this.#prepare(req, caller);
       } catch (err) {
-        await this.#auditRefusal({ auth, request }, err);
+        await this.#auditRefusal({ ...auth, request }, err);
         throw err;
       }
       const audited: AuditRequest = {
         ...request,
         operation: prepared.request.operation,
-        clientTokenAccessor: caller.entry.accessor,
+        ...(caller === undefined ? {} : { clientTokenAccessor: caller.entry.accessor }),
         mountType: prepared.target.info.type,
         mountAccessor: prepared.target.info.accessor,
       };
       // SECURITY: fail closed. With audit devices enabled, nothing runs unless one of them
       // recorded the request, and nothing is returned unless one recorded the response.
-      await this.#audit.logRequest({ auth, request: audited });
+      await this.#audit.logRequest({ ...auth, request: audited });
       let result: EngineResult;
       try {
         const { target } = prepared;
-        result =
-          target.kind === 'internal'
-            ? await target.backend.handle(prepared.request, caller)
-            : await target.engine.handle(prepared.request);
+        if (target.kind === 'internal') {
+          if (caller === undefined) throw new CofferError('permission_denied', PERMISSION_DENIED);
+          result = await target.backend.handle(prepared.request, caller);
+        } else {
+          result = await target.engine.handle(prepared.request);
+          result = await this.#settle(result, prepared, caller);
+          this.#publishChange(prepared, result);
+        }
         if (req.wrapTtlSeconds !== undefined) {
           result = await this.#wrapper.wrap(result, req.path, req.wrapTtlSeconds);
         }
       } catch (err) {
-        await this.#audit.logResponse({ auth, request: audited, error: auditError(err) });
+        await this.#audit.logResponse({ ...auth, request: audited, error: auditError(err) });
         throw err;
       }
       await this.#audit.logResponse({
-        auth,
+        ...auth,
         request: audited,
         response: auditResponseOf(result, prepared.target.info),
       });
       return result;
     } finally {
       // A use-limited token is revoked after the request that used its last use.
-      await this.#tokens.completeUse(caller.token, caller.entry);
+      if (caller !== undefined) await this.#tokens.completeUse(caller.token, caller.entry);
     }
+  }
+
+  /**
+   * Streams change events for paths under `prefixes` that the token may read, until the
+   * returned close() or the token stops being valid (checked at each event, so a revoked
+   * token stops receiving). The subscription is audited as a read of sys/events/stream.
+   */
+  async subscribeChanges(options: {
+    readonly token: string | undefined;
+    readonly remoteAddress?: string;
+    readonly requestId: string;
+    readonly prefixes: readonly string[];
+    readonly onEvent: (event: ChangeEvent) => void;
+    readonly onEnd: (reason: string) => void;
+  }): Promise<{ close(): void }> {
+    if (!this.#ready) throw new CofferError('sealed', 'Vault is sealed');
+    const request: AuditRequest = {
+      id: options.requestId,
+      operation: 'read',
+      path: 'sys/events/stream',
+      data: { prefix: [...options.prefixes] },
+      ...(options.token === undefined ? {} : { clientToken: options.token }),
+      ...(options.remoteAddress === undefined ? {} : { remoteAddress: options.remoteAddress }),
+    };
+    let caller: AuthedCaller;
+    try {
+      caller = await this.#authenticate(options.token, options.remoteAddress);
+    } catch (err) {
+      await this.#auditRefusal({ request }, err);
+      throw err;
+    }
+    const auth = auditAuthOf(caller);
+    const audited = { ...request, clientTokenAccessor: caller.entry.accessor };
+    await this.#audit.logRequest({ auth, request: audited });
+    await this.#audit.logResponse({
+      auth,
+      request: audited,
+      response: auditResponseOf({ kind: 'empty' }, SYSTEM_MOUNT),
+    });
+    let closed = false;
+    // Checks run one at a time so events reach the subscriber in order.
+    let chain = Promise.resolve();
+    const token = caller.token;
+    const unsubscribe = this.#changes.subscribe((event) => {
+      if (!options.prefixes.some((prefix) => event.path.startsWith(prefix))) return;
+      chain = chain.then(async () => {
+        if (closed) return;
+        const entry = this.#ready ? await this.#tokens.lookup(token) : undefined;
+        if (entry === undefined) {
+          close();
+          options.onEnd('token is no longer valid');
+          return;
+        }
+        const isRoot = entry.policies.includes('root');
+        const acl = isRoot ? undefined : await this.#policies.acl(entry.policies);
+        const allowed =
+          acl === undefined ||
+          acl.allowOperation({ operation: 'read', path: event.path, data: {} }).allowed;
+        if (allowed && !closed) options.onEvent(event);
+      });
+      chain = chain.catch(() => undefined);
+    });
+    const endOnSeal = (reason: string): void => {
+      close();
+      options.onEnd(reason);
+    };
+    const close = (): void => {
+      if (closed) return;
+      closed = true;
+      unsubscribe();
+      this.#subscriptionEnds.delete(endOnSeal);
+    };
+    this.#subscriptionEnds.add(endOnSeal);
+    return { close };
   }
 
   /**
@@ -466,18 +652,20 @@ export class Core {
     }
   }
 
-  /** Routing, the existence check and authorisation: everything before the backend runs. */
-  async #prepare(req: CoreRequest, caller: Caller & { readonly acl: Acl }): Promise<Prepared> {
+  /**
+   * Routing, the existence check and authorisation: everything before the backend runs.
+   * Without a caller (an auth method's login path) there is nothing to authorise.
+   */
+  async #prepare(req: CoreRequest, caller: AuthedCaller | undefined): Promise<Prepared> {
     requireWrapTtl(req.path, req.wrapTtlSeconds);
     const target = this.#resolve(req.path);
     let engineRequest: EngineRequest = Object.freeze({
+      ...this.#contextOf(target.info, target.storage),
       operation: req.operation,
       path: target.relativePath,
       data: Object.freeze({ ...req.data }),
-      storage: target.storage,
-      mount: target.info,
       requestId: req.requestId,
-      now: this.#now,
+      ...(req.remoteAddress === undefined ? {} : { remoteAddress: req.remoteAddress }),
     });
     if (req.operation === 'update') {
       const exists =
@@ -487,12 +675,175 @@ export class Core {
       if (exists === false)
         engineRequest = Object.freeze({ ...engineRequest, operation: 'create' });
     }
-    if (req.path.startsWith(UI_MOUNTS_PREFIX)) {
+    if (caller === undefined) {
+      // Only an unauthenticated path gets here; it must still be one after routing.
+      if (target.kind !== 'engine' || !isUnauthenticatedPath(target.engine, target.relativePath)) {
+        throw new CofferError('permission_denied', PERMISSION_DENIED);
+      }
+    } else if (req.path.startsWith(UI_MOUNTS_PREFIX)) {
       this.#authorizeMountProbe(caller, req.path.slice(UI_MOUNTS_PREFIX.length));
     } else {
       this.#authorize(caller, engineRequest.operation, req.path, req.data);
     }
     return { target, request: engineRequest };
+  }
+
+  /** What an engine gets besides a request: its storage, mount, clock, jobs and WAL. */
+  #contextOf(info: MountInfo, storage: Storage): EngineContext {
+    return {
+      storage,
+      mount: info,
+      now: this.#now,
+      schedule: this.#scheduler.forMount(info.uuid),
+      wal: this.#wal.forMount(info.uuid),
+    };
+  }
+
+  #isUnauthenticated(path: string): boolean {
+    if (!path.startsWith('auth/') || path.startsWith(TOKEN_MOUNT.path)) return false;
+    const routed = this.#authMounts.route(path);
+    return routed !== undefined && isUnauthenticatedPath(routed.mount.engine, routed.relativePath);
+  }
+
+  /**
+   * Turns what only engines return into what clients get: a lease grant is registered (owned
+   * by the calling token) and rendered as leased data; a login grant becomes a token.
+   */
+  async #settle(
+    result: EngineResult,
+    prepared: Prepared,
+    caller: AuthedCaller | undefined,
+  ): Promise<EngineResult> {
+    const { target } = prepared;
+    if (result.kind === 'lease') {
+      return this.#registerLease(result.data, result.lease, prepared, caller, result.warnings);
+    }
+    if (result.kind === 'login') {
+      if (!target.info.path.startsWith('auth/')) {
+        throw new CofferError('internal', 'only auth methods may log in');
+      }
+      return this.#login(result.login, prepared, result.warnings);
+    }
+    return result;
+  }
+
+  async #registerLease(
+    data: JsonObject,
+    grant: LeaseGrant,
+    prepared: Prepared,
+    caller: AuthedCaller | undefined,
+    warnings: readonly string[] | undefined,
+  ): Promise<EngineResult> {
+    const { info } = prepared.target;
+    const mountMax = info.config.maxLeaseTtlSeconds;
+    const maxTtlSeconds =
+      grant.maxTtlSeconds > 0 ? Math.min(grant.maxTtlSeconds, mountMax) : mountMax;
+    const ttlSeconds = Math.max(
+      1,
+      Math.min(grant.ttlSeconds || info.config.defaultLeaseTtlSeconds, maxTtlSeconds),
+    );
+    // Batch tokens are never stored, so they cannot own leases (as in Vault).
+    const tokenHash =
+      caller !== undefined && caller.entry.type === 'service'
+        ? this.#tokens.hashToken(caller.token)
+        : undefined;
+    let lease: LeaseRecord;
+    try {
+      lease = await this.#leases.register({
+        path: `${info.path}${prepared.request.path}`,
+        mountPath: info.path,
+        secretType: grant.secretType,
+        internal: grant.internal,
+        ttlSeconds,
+        maxTtlSeconds,
+        renewable: grant.renewable,
+        ...(tokenHash === undefined ? {} : { tokenHash }),
+      });
+    } catch (err) {
+      // The secret exists but nothing would ever revoke it: undo it now.
+      await this.#rollbackNow(prepared, grant.walIds ?? []);
+      throw err;
+    }
+    for (const id of grant.walIds ?? []) await prepared.request.wal.delete(id);
+    return {
+      kind: 'data',
+      data,
+      leaseId: lease.id,
+      leaseDurationSeconds: ttlSeconds,
+      renewable: lease.renewable,
+      ...(warnings === undefined ? {} : { warnings }),
+    };
+  }
+
+  async #rollbackNow(prepared: Prepared, walIds: readonly string[]): Promise<void> {
+    const { target } = prepared;
+    if (target.kind !== 'engine' || walIds.length === 0) return;
+    const entries = await this.#wal.entriesBefore(target.info.uuid, Number.MAX_SAFE_INTEGER);
+    for (const entry of entries.filter((e) => walIds.includes(e.id))) {
+      try {
+        await target.engine.rollback?.(prepared.request, entry);
+        await prepared.request.wal.delete(entry.id);
+      } catch (err) {
+        // Left for the sweep, which retries it.
+        this.#logger?.warn(
+          { err: isCofferError(err) ? err.code : 'error' },
+          'rollback after a failed lease registration failed',
+        );
+      }
+    }
+  }
+
+  /** Creates the token a login grant asks for: an orphan, within the auth mount's TTLs. */
+  async #login(
+    grant: LoginGrant,
+    prepared: Prepared,
+    warnings: readonly string[] | undefined,
+  ): Promise<EngineResult> {
+    const { info } = prepared.target;
+    const mountMax = info.config.maxLeaseTtlSeconds;
+    const maxTtlSeconds =
+      grant.maxTtlSeconds > 0 ? Math.min(grant.maxTtlSeconds, mountMax) : mountMax;
+    const policies = grant.noDefaultPolicy ? [...grant.policies] : [...grant.policies, 'default'];
+    // Vault's display name: the mount path with '-' for '/', then the method's name for the user.
+    const prefix = info.path.slice('auth/'.length).replace(/\//g, '-');
+    const created = await this.#tokens.create({
+      type: grant.tokenType === 'batch' ? 'batch' : 'service',
+      policies,
+      path: `${info.path}${prepared.request.path}`.replace(/\/+$/, ''),
+      displayName: `${prefix}${grant.displayName}`,
+      meta: { ...grant.metadata },
+      ttlSeconds: grant.ttlSeconds || info.config.defaultLeaseTtlSeconds,
+      maxTtlSeconds,
+      ...(grant.explicitMaxTtlSeconds > 0
+        ? { explicitMaxTtlSeconds: grant.explicitMaxTtlSeconds }
+        : {}),
+      ...(grant.periodSeconds > 0 ? { periodSeconds: grant.periodSeconds } : {}),
+      ...(grant.numUses > 0 ? { numUses: grant.numUses } : {}),
+      ...(grant.renewable === undefined ? {} : { renewable: grant.renewable }),
+      boundCidrs: grant.boundCidrs,
+    });
+    const all = [...(warnings ?? []), ...created.warnings];
+    return {
+      kind: 'auth',
+      auth: authResult(created.entry, created.token, created.entry.ttlSeconds),
+      ...(all.length === 0 ? {} : { warnings: all }),
+    };
+  }
+
+  /** A successful change through a secret engine tells subscribers its path and version. */
+  #publishChange(prepared: Prepared, result: EngineResult): void {
+    const { operation } = prepared.request;
+    const { info } = prepared.target;
+    if (!CHANGING_OPERATIONS.has(operation) || info.path.startsWith('auth/')) return;
+    if (operation === 'read' || operation === 'list') return;
+    const version = result.kind === 'data' ? result.data['version'] : undefined;
+    this.#changes.publish({
+      path: `${info.path}${prepared.request.path}`.replace(/\/+$/, ''),
+      mount: info.path,
+      operation,
+      ...(typeof version === 'number' ? { version } : {}),
+      time: this.#now(),
+    });
   }
 
   /**
@@ -501,7 +852,7 @@ export class Core {
    */
   async #trackTokenLease(hash: string, entry: TokenEntry): Promise<void> {
     if (entry.expiresAt === undefined) return;
-    const id = tokenLeaseId(hash);
+    const id = tokenLeaseId(hash, entry);
     if ((await this.#leases.lookup(id)) !== undefined) {
       await this.#leases.reschedule(id, entry.expiresAt);
       return;
@@ -510,7 +861,9 @@ export class Core {
       id,
       kind: 'token',
       path: entry.path,
-      mountPath: TOKEN_MOUNT.path,
+      mountPath: entry.path.startsWith('auth/')
+        ? (this.#authMounts.route(entry.path)?.mount.info.path ?? TOKEN_MOUNT.path)
+        : TOKEN_MOUNT.path,
       ttlSeconds: Math.max(1, Math.ceil((entry.expiresAt - this.#now()) / 1000)),
       maxTtlSeconds: 0,
       renewable: entry.renewable,
@@ -518,18 +871,100 @@ export class Core {
     });
   }
 
-  /** Where an expired or revoked lease goes: the token store, or (later) its engine. */
+  /** Where an expired or revoked lease goes: the token store, or the engine that issued it. */
   async #revokeLease(lease: LeaseRecord): Promise<void> {
     if (lease.kind === 'token' && lease.tokenHash !== undefined) {
       await this.#tokens.revokeHash(lease.tokenHash);
       return;
     }
-    throw new CofferError('no_route', `no engine revokes leases issued at ${lease.mountPath}`);
+    const routed = this.#routedAt(lease.mountPath);
+    if (routed === undefined) {
+      throw new CofferError('no_route', `no engine revokes leases issued at ${lease.mountPath}`);
+    }
+    // An engine without a revoke hook has nothing outside Coffer to undo.
+    await routed.engine.revokeLease?.(
+      this.#contextOf(routed.info, routed.storage),
+      leaseInfo(lease),
+    );
+  }
+
+  async #renewLease(lease: LeaseRecord, incrementSeconds: number): Promise<LeaseRenewal> {
+    if (lease.kind === 'token') return {};
+    const routed = this.#routedAt(lease.mountPath);
+    if (routed === undefined) {
+      throw new CofferError('no_route', `no engine renews leases issued at ${lease.mountPath}`);
+    }
+    if (routed.engine.renewLease === undefined) {
+      throw new CofferError('invalid_request', 'lease is not renewable');
+    }
+    const context = this.#contextOf(routed.info, routed.storage);
+    const grant = await routed.engine.renewLease(context, leaseInfo(lease), incrementSeconds);
+    const mountMax = routed.info.config.maxLeaseTtlSeconds;
+    return {
+      ...(grant.ttlSeconds === undefined ? {} : { ttlSeconds: grant.ttlSeconds }),
+      maxTtlSeconds:
+        grant.maxTtlSeconds !== undefined && grant.maxTtlSeconds > 0
+          ? Math.min(grant.maxTtlSeconds, mountMax)
+          : mountMax,
+      ...(grant.internal === undefined ? {} : { internal: grant.internal }),
+    };
+  }
+
+  /** The mount at a full logical mount path, in either table. */
+  #routedAt(mountPath: string): RoutedMount | undefined {
+    return mountPath.startsWith('auth/')
+      ? this.#authMounts.byPath(mountPath)
+      : this.#mounts.byPath(mountPath);
+  }
+
+  async #runJob(mountUuid: string, name: string): Promise<boolean> {
+    const routed = this.#mounts.byUuid(mountUuid) ?? this.#authMounts.byUuid(mountUuid);
+    if (routed?.engine.runScheduled === undefined) return false;
+    await routed.engine.runScheduled(this.#contextOf(routed.info, routed.storage), name);
+    return true;
+  }
+
+  /** Rolls back every write-ahead entry created before `before` (epoch ms). */
+  async #rollbackSweep(before: number): Promise<void> {
+    try {
+      for (const uuid of await this.#wal.mounts()) {
+        const routed = this.#mounts.byUuid(uuid) ?? this.#authMounts.byUuid(uuid);
+        if (routed === undefined) continue; // its mount is being disabled or was
+        const context = this.#contextOf(routed.info, routed.storage);
+        for (const entry of await this.#wal.entriesBefore(uuid, before)) {
+          if (!this.#ready) return;
+          try {
+            await routed.engine.rollback?.(context, entry);
+            await context.wal.delete(entry.id);
+          } catch (err) {
+            this.#logger?.warn(
+              { err: isCofferError(err) ? err.code : 'error', kind: entry.kind },
+              'rollback of a write-ahead entry failed; retrying on the next sweep',
+            );
+          }
+        }
+      }
+    } catch (err) {
+      this.#logger?.warn(
+        { err: isCofferError(err) ? err.code : 'error' },
+        'write-ahead sweep failed',
+      );
+    }
+  }
+
+  /**
+   * Before a mount goes: its leases are revoked (a failure keeps the mount, as in Vault),
+   * then its jobs and write-ahead entries are dropped.
+   */
+  async #beforeUnmount(info: MountInfo): Promise<void> {
+    await this.#leases.revokePrefix(info.path);
+    await this.#scheduler.dropMount(info.uuid);
+    await this.#wal.dropMount(info.uuid);
   }
 
   /** Capabilities from the caller's policies, plus sudo on root-protected paths. */
   #authorize(
-    caller: Caller & { readonly acl: Acl },
+    caller: AuthedCaller,
     operation: Operation,
     path: string,
     data: Readonly<Record<string, unknown>>,
@@ -545,7 +980,7 @@ export class Core {
    * The KV-version probe answers any token that has some capability inside the mount it
    * asks about (as Vault does), so limited tokens can use `kv` tooling; others get 403.
    */
-  #authorizeMountProbe(caller: Caller & { readonly acl: Acl }, path: string): void {
+  #authorizeMountProbe(caller: AuthedCaller, path: string): void {
     if (caller.isRoot) return;
     const routed = this.#mounts.route(path);
     if (routed !== undefined && caller.acl.hasAccessUnder(routed.mount.entry.path)) return;
@@ -565,10 +1000,24 @@ export class Core {
         };
       }
     }
-    const routed = this.#mounts.route(path);
+    const routed = path.startsWith('auth/')
+      ? this.#authMounts.route(path)
+      : this.#mounts.route(path);
     if (routed === undefined) {
       throw new CofferError('no_route', `no handler for route "${path}". route entry not found.`);
     }
     return { kind: 'engine', ...routed.mount, relativePath: routed.relativePath };
   }
+}
+
+function leaseInfo(lease: LeaseRecord): LeaseInfo {
+  return {
+    id: lease.id,
+    path: lease.path,
+    secretType: lease.secretType ?? '',
+    internal: lease.internal ?? null,
+    issuedAt: lease.issuedAt,
+    expiresAt: lease.expiresAt,
+    ttlSeconds: lease.ttlSeconds,
+  };
 }

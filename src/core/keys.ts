@@ -14,6 +14,12 @@ export const CORE_KEYS = {
   auditPrefix: 'sys/audit/',
   /** Prefix of the per-token cubbyholes: sys/cubbyhole/<token hmac>/. */
   cubbyholePrefix: 'sys/cubbyhole/',
+  /** Scheduled engine jobs: sys/schedule/<mount uuid>/<encoded job name> → { dueAt, attempts }. */
+  schedulePrefix: 'sys/schedule/',
+  /** Write-ahead entries: sys/wal/<mount uuid>/<entry id> → { kind, data, createdAt }. */
+  walPrefix: 'sys/wal/',
+  /** The auth method table (JSON), like `mounts` for auth/ paths. */
+  authMounts: 'core/auth',
 } as const;
 
 /** Keys inside the token store's view (relative to CORE_KEYS.tokenPrefix). */

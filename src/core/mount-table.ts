@@ -70,11 +70,21 @@ export function normaliseMountPath(raw: string, field = 'path'): string {
   return `${trimmed}/`;
 }
 
+/**
+ * Secret engines live in one table (core/mounts, routed at their own path); auth methods in
+ * another (core/auth, routed under auth/). Each table accepts only its category of engine.
+ */
+export type MountTableKind = 'secret' | 'auth';
+
 export class MountTable {
   readonly #barrier: Storage;
   readonly #factories: ReadonlyMap<string, EngineFactory>;
   readonly #now: () => number;
   readonly #system: { defaultLeaseTtlSeconds: number; maxLeaseTtlSeconds: number };
+  readonly #kind: MountTableKind;
+  /** What routed paths start with before an entry's path: '' or 'auth/'. */
+  readonly #routePrefix: string;
+  readonly #tableKey: string;
   #entries: MountEntry[] = [];
   #routes = new Map<string, RoutedMount>();
 
@@ -84,6 +94,8 @@ export class MountTable {
     now: () => number;
     defaultLeaseTtlSeconds: number;
     maxLeaseTtlSeconds: number;
+    /** Default 'secret'. */
+    kind?: MountTableKind;
   }) {
     this.#barrier = deps.barrier;
     this.#factories = deps.engines;
@@ -92,26 +104,46 @@ export class MountTable {
       defaultLeaseTtlSeconds: deps.defaultLeaseTtlSeconds,
       maxLeaseTtlSeconds: deps.maxLeaseTtlSeconds,
     };
+    this.#kind = deps.kind ?? 'secret';
+    this.#routePrefix = this.#kind === 'auth' ? 'auth/' : '';
+    this.#tableKey = this.#kind === 'auth' ? CORE_KEYS.authMounts : CORE_KEYS.mounts;
+  }
+
+  get kind(): MountTableKind {
+    return this.#kind;
   }
 
   /** Loads the persisted table after unseal and instantiates every engine. */
   async load(): Promise<void> {
-    const stored = await getJson<MountEntry[]>(this.#barrier, CORE_KEYS.mounts);
+    const stored = await getJson<MountEntry[]>(this.#barrier, this.#tableKey);
     this.#entries = stored ?? [];
     this.#routes = new Map();
     for (const entry of this.#entries) this.#instantiate(entry);
   }
 
-  /** Drops routes and engines (on seal). */
+  /** Drops routes and engines (on seal), letting each engine release its connections. */
   clear(): void {
+    for (const routed of this.#routes.values()) closeEngine(routed.engine);
     this.#entries = [];
     this.#routes = new Map();
+  }
+
+  /** The routed mount whose entry has this uuid (lease, job and rollback calls). */
+  byUuid(uuid: string): RoutedMount | undefined {
+    for (const routed of this.#routes.values()) if (routed.entry.uuid === uuid) return routed;
+    return undefined;
+  }
+
+  /** The routed mount at a full logical mount path, e.g. "database/" or "auth/userpass/". */
+  byPath(path: string): RoutedMount | undefined {
+    return this.#routes.get(path);
   }
 
   entries(): readonly MountEntry[] {
     return this.#entries;
   }
 
+  /** The entry at a path as the table stores it (without the 'auth/' route prefix). */
   get(path: string): MountEntry | undefined {
     return this.#entries.find((e) => e.path === path);
   }
@@ -133,15 +165,16 @@ export class MountTable {
     let best: RoutedMount | undefined;
     for (const [prefix, mount] of this.#routes) {
       const matches = path.startsWith(prefix) || `${path}/` === prefix;
-      if (matches && (best === undefined || prefix.length > best.entry.path.length)) best = mount;
+      if (matches && (best === undefined || prefix.length > best.info.path.length)) best = mount;
     }
     if (best === undefined) return undefined;
-    return { mount: best, relativePath: path.slice(best.entry.path.length) };
+    return { mount: best, relativePath: path.slice(best.info.path.length) };
   }
 
   async enable(rawPath: string, options: MountOptions): Promise<MountEntry> {
     const path = normaliseMountPath(rawPath);
-    if (RESERVED.some((r) => path.startsWith(r) || r.startsWith(path))) {
+    const reserved = this.#kind === 'auth' ? ['token/'] : RESERVED;
+    if (reserved.some((r) => path.startsWith(r) || r.startsWith(path))) {
       throw invalidField('path', `cannot mount under the reserved path "${path}"`);
     }
     const clash = this.#entries.find((e) => path.startsWith(e.path) || e.path.startsWith(path));
@@ -151,8 +184,9 @@ export class MountTable {
       });
     }
     const factory = this.#factories.get(options.type);
-    if (factory === undefined) {
-      throw invalidField('type', `unknown secret engine type "${options.type}"`);
+    if (factory === undefined || (factory.category ?? 'secret') !== this.#kind) {
+      const what = this.#kind === 'auth' ? 'auth method' : 'secret engine';
+      throw invalidField('type', `unknown ${what} type "${options.type}"`);
     }
     const engineOptions = factory.normaliseOptions?.(options.options ?? {}) ?? {
       ...options.options,
@@ -168,7 +202,7 @@ export class MountTable {
       type: options.type,
       description: options.description ?? '',
       uuid: randomUUID(),
-      accessor: `${options.type}_${randomHex(4)}`,
+      accessor: `${this.#kind === 'auth' ? 'auth_' : ''}${options.type}_${randomHex(4)}`,
       config,
       options: engineOptions,
       local: options.local ?? false,
@@ -186,7 +220,9 @@ export class MountTable {
     const entry = this.get(path);
     if (entry === undefined) return; // idempotent, as in Vault
     await this.#persist(this.#entries.filter((e) => e !== entry));
-    this.#routes.delete(entry.path);
+    const routed = this.#routes.get(this.#routePrefix + entry.path);
+    if (routed !== undefined) closeEngine(routed.engine);
+    this.#routes.delete(this.#routePrefix + entry.path);
     await deleteTree(this.#barrier, mountViewPrefix(entry.uuid));
   }
 
@@ -240,7 +276,7 @@ export class MountTable {
   }
 
   async #persist(entries: MountEntry[]): Promise<void> {
-    await putJson(this.#barrier, CORE_KEYS.mounts, entries);
+    await putJson(this.#barrier, this.#tableKey, entries);
     this.#entries = entries;
   }
 
@@ -252,21 +288,29 @@ export class MountTable {
         `mount ${entry.path} has unknown engine type ${entry.type}`,
       );
     }
+    const routePath = this.#routePrefix + entry.path;
     const info: MountInfo = Object.freeze({
-      path: entry.path,
+      path: routePath,
       uuid: entry.uuid,
       accessor: entry.accessor,
       type: entry.type,
       options: Object.freeze({ ...entry.options }),
       config: Object.freeze(this.effectiveConfig(entry)),
     });
-    this.#routes.set(entry.path, {
+    const previous = this.#routes.get(routePath);
+    if (previous !== undefined) closeEngine(previous.engine);
+    this.#routes.set(routePath, {
       entry,
       info,
       engine: factory.create(info),
       storage: prefixedStorage(this.#barrier, mountViewPrefix(entry.uuid)),
     });
   }
+}
+
+/** Lets an engine release pools and timers; a failure there only loses the engine's own. */
+function closeEngine(engine: SecretEngine): void {
+  engine.close?.().catch(() => undefined);
 }
 
 /** Deletes every key under `prefix` (a folder), in batches. */

@@ -7,91 +7,29 @@ import { parseFields, type FieldSpecs } from '../sdk/fields.js';
 import type { JsonObject } from '../sdk/json.js';
 import { createContextPathEngine, definePath, type PathSpec } from '../sdk/path.js';
 import type { Caller, InternalBackend } from './caller.js';
-import { normaliseMountPath, type MountEntry, type MountTable } from './mount-table.js';
+import type { MountInfo } from '../sdk/engine.js';
+import {
+  MOUNT_CONFIG_FIELDS,
+  builtinMountEntries,
+  renderMount,
+  resolveType,
+  stringOptions,
+} from './mount-render.js';
+import { normaliseMountPath, type MountTable } from './mount-table.js';
+import { authMountPaths, listAuthMounts } from './system-auth.js';
 import { auditPaths, type AuditPathDeps } from './audit/paths.js';
 import { policyPaths, type PolicyPathDeps } from './system-policies.js';
 import { leasePaths, type LeasePathDeps } from './system-leases.js';
 import { toolPaths } from './system-tools.js';
 import { wrappingPaths, type ResponseWrapper } from './wrapping.js';
 
-const MOUNT_CONFIG_FIELDS = {
-  default_lease_ttl: { type: 'duration', description: 'Default lease TTL; 0 = system default.' },
-  max_lease_ttl: { type: 'duration', description: 'Maximum lease TTL; 0 = system default.' },
-  force_no_cache: { type: 'bool', description: 'Accepted for compatibility.' },
-} as const satisfies FieldSpecs;
-
-/** The Vault wire shape of a mount entry. */
-function renderMount(mounts: MountTable, entry: MountEntry): JsonObject {
-  const effective = mounts.effectiveConfig(entry);
-  return {
-    type: entry.type,
-    description: entry.description,
-    accessor: entry.accessor,
-    uuid: entry.uuid,
-    config: {
-      default_lease_ttl: effective.defaultLeaseTtlSeconds,
-      max_lease_ttl: effective.maxLeaseTtlSeconds,
-      force_no_cache: entry.config.forceNoCache,
-    },
-    options: Object.keys(entry.options).length === 0 ? null : { ...entry.options },
-    local: entry.local,
-    seal_wrap: entry.sealWrap,
-    external_entropy_access: false,
-    plugin_version: '',
-    running_plugin_version: '',
-    running_sha256: '',
-  };
-}
-
-/** The built-in mounts the core serves itself, listed as Vault lists them. */
-function builtinMountEntries(): JsonObject {
-  const entry = (type: string, description: string, uuidSuffix: string, local: boolean) => ({
-    type,
-    description,
-    accessor: `${type}_00000000`,
-    uuid: `00000000-0000-0000-0000-00000000000${uuidSuffix}`,
-    config: { default_lease_ttl: 0, max_lease_ttl: 0, force_no_cache: false },
-    options: null,
-    local,
-    seal_wrap: type === 'system',
-    external_entropy_access: false,
-    plugin_version: '',
-    running_plugin_version: '',
-    running_sha256: '',
-  });
-  return {
-    'cubbyhole/': entry('cubbyhole', 'per-token private secret storage', '2', true),
-    'sys/': entry('system', 'system endpoints used for control, policy and debugging', '0', false),
-  };
-}
-
-/** `type: "kv-v2"` is Vault's shorthand for kv with options.version=2. */
-function resolveType(
-  type: string,
-  options: Record<string, string>,
-): [string, Record<string, string>] {
-  if (type === 'kv-v2') return ['kv', { ...options, version: '2' }];
-  if (type === 'kv-v1') return ['kv', { ...options, version: '1' }];
-  return [type, options];
-}
-
-function stringOptions(raw: unknown): Record<string, string> {
-  if (raw === undefined || raw === null) return {};
-  if (typeof raw !== 'object' || Array.isArray(raw))
-    throw invalidField('options', 'must be an object');
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(raw)) {
-    if (typeof v === 'string') out[k] = v;
-    else if (typeof v === 'number' || typeof v === 'boolean') out[k] = String(v);
-    else throw invalidField(`options.${k}`, 'must be a string');
-  }
-  return out;
-}
-
 export function createSystemBackend(
   deps: {
     mounts: MountTable;
+    authMounts: MountTable;
     barrier: AesGcmBarrier;
+    /** Revokes a mount's leases and drops its jobs before it is disabled. */
+    beforeUnmount: (info: MountInfo) => Promise<void>;
   } & PolicyPathDeps &
     AuditPathDeps &
     LeasePathDeps & { wrapper: ResponseWrapper },
@@ -210,7 +148,10 @@ export function createSystemBackend(
         return { kind: 'empty' };
       },
       delete: async (_req, _fields, params) => {
-        await mounts.disable(params.path ?? '');
+        const path = normaliseMountPath(params.path ?? '');
+        const routed = mounts.byPath(path);
+        if (routed !== undefined) await deps.beforeUnmount(routed.info);
+        await mounts.disable(path);
         return { kind: 'empty' };
       },
     },
@@ -226,7 +167,10 @@ export function createSystemBackend(
         if (path === '') {
           const secret: JsonObject = {};
           for (const entry of mounts.entries()) secret[entry.path] = renderMount(mounts, entry);
-          return Promise.resolve({ kind: 'data', data: { secret, auth: {} } });
+          return Promise.resolve({
+            kind: 'data',
+            data: { secret, auth: listAuthMounts(deps.authMounts) },
+          });
         }
         const routed = mounts.route(path);
         if (routed === undefined) throw new CofferError('not_found', 'no mount serves that path');
@@ -283,6 +227,7 @@ export function createSystemBackend(
   ];
   return createContextPathEngine<Caller>([
     ...mountPaths,
+    ...authMountPaths(deps),
     ...policyPaths(deps),
     ...auditPaths(deps),
     ...toolPaths(),

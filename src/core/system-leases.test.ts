@@ -161,20 +161,22 @@ describe('sys/leases paths', () => {
   it('renews by body or URL, current and legacy routes, with durations as strings', async () => {
     const h = setup();
     const lease = await h.register();
+    const lease_ = (r: Awaited<ReturnType<typeof h.call>>) =>
+      r.kind === 'data'
+        ? { data: r.data, id: r.leaseId, renewable: r.renewable, ttl: r.leaseDurationSeconds }
+        : undefined;
     expect(
-      await h.data('update', 'leases/renew', { lease_id: lease.id, increment: '20m' }),
-    ).toEqual({ lease_id: lease.id, renewable: true, lease_duration: 1200 });
-    expect(await h.data('update', `leases/renew/${lease.id}`, { increment: 60 })).toMatchObject({
-      lease_duration: 60,
-    });
-    expect(await h.data('update', 'renew', { lease_id: lease.id, increment: '1' })).toMatchObject({
-      lease_duration: 1,
-    });
-    expect(await h.data('update', `renew/${lease.id}/`, {})).toMatchObject({
-      lease_duration: 600,
-    });
+      lease_(await h.call('update', 'leases/renew', { lease_id: lease.id, increment: '20m' })),
+    ).toEqual({ data: {}, id: lease.id, renewable: true, ttl: 1200 });
+    expect(
+      lease_(await h.call('update', `leases/renew/${lease.id}`, { increment: 60 })),
+    ).toMatchObject({ ttl: 60 });
+    expect(
+      lease_(await h.call('update', 'renew', { lease_id: lease.id, increment: '1' })),
+    ).toMatchObject({ ttl: 1 });
+    expect(lease_(await h.call('update', `renew/${lease.id}/`, {}))).toMatchObject({ ttl: 600 });
     const capped = await h.call('update', 'leases/renew', { lease_id: lease.id, increment: '2h' });
-    expect(capped).toMatchObject({ kind: 'data', data: { lease_duration: 3600 } });
+    expect(lease_(capped)).toMatchObject({ ttl: 3600 });
     expect(capped.warnings?.[0]).toContain('capped');
     await expectCoffer(h.call('update', 'leases/renew', {}), 'invalid_request');
     await expectCoffer(

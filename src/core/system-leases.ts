@@ -112,8 +112,8 @@ export function leasePaths(deps: LeasePathDeps): PathSpec<FieldSpecs, Caller>[] 
     },
   });
 
-  // The integrator renders this as Vault does: lease_id, renewable and lease_duration at the
-  // top level of the envelope with data null (a `lease` result kind).
+  // Rendered as Vault does: lease_id, renewable and lease_duration at the top level of the
+  // envelope, with data null.
   const renew = definePath<typeof RENEW_FIELDS, Caller>({
     pattern: 'leases/renew',
     fields: RENEW_FIELDS,
@@ -124,11 +124,10 @@ export function leasePaths(deps: LeasePathDeps): PathSpec<FieldSpecs, Caller>[] 
         const renewed = await leases.renew(id, fields.increment ?? 0);
         return {
           kind: 'data',
-          data: {
-            lease_id: id,
-            renewable: renewed.lease.renewable,
-            lease_duration: renewed.ttlSeconds,
-          },
+          data: {},
+          leaseId: id,
+          renewable: renewed.lease.renewable,
+          leaseDurationSeconds: renewed.ttlSeconds,
           ...(renewed.warnings.length === 0 ? {} : { warnings: renewed.warnings }),
         };
       },

@@ -137,7 +137,12 @@ export function renderTokenLookup(entry: TokenEntry, id: string, nowMs: number):
   return data;
 }
 
-function authResult(entry: TokenEntry, clientToken: string, leaseSeconds: number): AuthResult {
+/** The `auth` block of a response for a token just created or renewed. */
+export function authResult(
+  entry: TokenEntry,
+  clientToken: string,
+  leaseSeconds: number,
+): AuthResult {
   return {
     clientToken,
     accessor: entry.accessor,

@@ -168,7 +168,7 @@ export interface TokenStoreDeps {
    * Called once a service token has been deleted (revoked, expired or used up), with its
    * hash, so what belongs to the token (its cubbyhole) goes with it. Must not throw.
    */
-  readonly onDeleted?: (hash: string) => Promise<void>;
+  readonly onDeleted?: (hash: string, entry: TokenEntry) => Promise<void>;
   /**
    * Called after a service token was stored or renewed, with its new entry, so its lease
    * can be registered or moved to the new expiry. Must not throw.
@@ -396,7 +396,7 @@ interface RevocationFrame {
 
 export class TokenStore {
   readonly #storage: Storage;
-  readonly #onDeleted: ((hash: string) => Promise<void>) | undefined;
+  readonly #onDeleted: ((hash: string, entry: TokenEntry) => Promise<void>) | undefined;
   readonly #onWritten: ((hash: string, entry: TokenEntry) => Promise<void>) | undefined;
   readonly #now: () => number;
   readonly #defaultTtlSeconds: number;
@@ -1186,7 +1186,7 @@ export class TokenStore {
       [...keys].map((key) => ({ op: 'delete', key })),
       () => this.#cache.delete(hash),
     );
-    if (entry !== undefined) await this.#onDeleted?.(hash);
+    if (entry !== undefined) await this.#onDeleted?.(hash, entry);
   }
 
   // ---------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import { parseBool, parseFields, parseInt64 } from '../sdk/fields.js';
 import type { JsonObject } from '../sdk/json.js';
 import { DEFAULT_BODY_LIMITS, parseBody, type BodyLimits } from './body.js';
 import { errorReply } from './error-response.js';
+import { registerEventsRoute } from './events-route.js';
 import { METHOD_HEADER } from './list-method.js';
 import { parseVaultUrl } from './vault-path.js';
 
@@ -181,6 +182,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     if (reply_.internalCause !== undefined) {
       logger.error({ reqId: req.id, err: reply_.internalCause }, 'request failed');
     }
+    if (reply_.retryAfterSeconds !== undefined) {
+      void reply.header('retry-after', String(reply_.retryAfterSeconds));
+    }
     return sendJson(reply, reply_.status, reply_.body);
   });
 
@@ -189,6 +193,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   registerSysRoutes(app, deps);
+  registerEventsRoute(app, { core, tokenOf: requestToken });
 
   app.all('/v1/*', async (req, reply) => {
     const wrapTtlSeconds = wrapTtlOf(req);
@@ -261,11 +266,16 @@ function renderResult(
   if (result.kind === 'empty' && (result.warnings?.length ?? 0) === 0) {
     return reply.code(204).send();
   }
-  const data = result.kind === 'data' ? result.data : null;
+  // A lease with nothing in it (a renewal) renders data null, as Vault does.
+  const data =
+    result.kind !== 'data' ||
+    (result.leaseId !== undefined && Object.keys(result.data).length === 0)
+      ? null
+      : result.data;
   const envelope: JsonObject = {
     request_id: requestId,
-    lease_id: '',
-    renewable: false,
+    lease_id: result.kind === 'data' ? (result.leaseId ?? '') : '',
+    renewable: result.kind === 'data' ? (result.renewable ?? false) : false,
     lease_duration: result.kind === 'data' ? (result.leaseDurationSeconds ?? 0) : 0,
     data,
     wrap_info: null,

@@ -28,6 +28,8 @@ export interface ErrorReply {
   readonly body: { errors: string[]; code: ErrorCode; request_id: string };
   /** Only for internal failures: what the operator log should record (never sent). */
   readonly internalCause?: unknown;
+  /** Whole seconds for the Retry-After header (rate limits). */
+  readonly retryAfterSeconds?: number;
 }
 
 /**
@@ -44,6 +46,9 @@ export function errorReply(err: unknown, requestId: string): ErrorReply {
       code: err.code,
       body: { errors, code: err.code, request_id: requestId },
       ...(status >= 500 && err.code !== 'sealed' ? { internalCause: err } : {}),
+      ...(err.retryAfterSeconds === undefined
+        ? {}
+        : { retryAfterSeconds: Math.max(1, Math.ceil(err.retryAfterSeconds)) }),
     };
   }
   return {

@@ -1,6 +1,6 @@
 // The contract between the core and every secret engine or auth method: what a request into
 // an engine looks like, what it may return, and how an engine is created.
-import type { JsonObject } from './json.js';
+import type { JsonObject, JsonValue } from './json.js';
 import type { Storage } from './storage.js';
 
 /** What a request asks to do. `renew`, `revoke` and `rollback` are internal calls, not these. */
@@ -31,19 +31,136 @@ export interface MountInfo {
   readonly config: MountConfig;
 }
 
+/**
+ * Timed work an engine asks the core to run later (static-role password rotation). Jobs are
+ * named per mount, persisted behind the barrier, and rebuilt on unseal: one queue for every
+ * engine. When a job is due the core calls the engine's `runScheduled(ctx, name)`; the job is
+ * removed before that call, so the engine re-arms it with `set` (a periodic job sets its next
+ * time). If `runScheduled` throws, the core re-arms the job itself with a growing backoff.
+ */
+export interface Schedule {
+  /** Runs `name` at `dueAt` (epoch ms), replacing any time already set for it. */
+  set(name: string, dueAt: number): Promise<void>;
+  cancel(name: string): Promise<void>;
+  /** The time set for `name`, if any. */
+  get(name: string): Promise<number | undefined>;
+}
+
+/** One write-ahead entry, as the core hands it back to `rollback`. */
+export interface WalEntry {
+  readonly id: string;
+  /** The engine's own label for what the entry undoes, e.g. "user". */
+  readonly kind: string;
+  readonly data: JsonObject;
+  /** Epoch ms. */
+  readonly createdAt: number;
+}
+
+/**
+ * Write-ahead entries for changes made outside Coffer (a database user created before its
+ * lease exists). An engine puts an entry before the external change; the core deletes the
+ * entries a lease grant names once the lease is registered. Entries still present after a
+ * crash (or after a failed registration) are handed to the engine's `rollback` hook.
+ */
+export interface WriteAheadLog {
+  /** Returns the entry's id. */
+  put(kind: string, data: JsonObject): Promise<string>;
+  delete(id: string): Promise<void>;
+}
+
+/** What an engine gets for work that is not a client request (leases, jobs, rollback). */
+export interface EngineContext {
+  /** The mount's own storage view. */
+  readonly storage: Storage;
+  readonly mount: MountInfo;
+  /** The injected clock, epoch milliseconds. */
+  readonly now: () => number;
+  readonly schedule: Schedule;
+  readonly wal: WriteAheadLog;
+}
+
 /** A new, frozen object per call; engines never mutate it. */
-export interface EngineRequest {
+export interface EngineRequest extends EngineContext {
   readonly operation: Operation;
   /** Path relative to the mount, without a leading slash; list paths end with '/'. */
   readonly path: string;
   /** Body fields merged with query parameters; not yet validated. */
   readonly data: Readonly<Record<string, unknown>>;
-  /** The mount's own storage view. */
-  readonly storage: Storage;
-  readonly mount: MountInfo;
   readonly requestId: string;
-  /** The injected clock, epoch milliseconds. */
-  readonly now: () => number;
+  /** The client's IP address when known (auth methods bind secret-ids and roles to CIDRs). */
+  readonly remoteAddress?: string;
+}
+
+/**
+ * A leased secret, as an engine asks for it. The core registers the lease (owned by the
+ * calling token, so revoking the token revokes it), caps the TTL by the mount's maximum and
+ * `maxTtlSeconds`, and renders `lease_id`, `lease_duration` and `renewable`.
+ */
+export interface LeaseGrant {
+  /** Whole seconds; 0 = the mount's default lease TTL. */
+  readonly ttlSeconds: number;
+  /** The engine's cap on the lease's whole life (a role's max_ttl); 0 = the mount's only. */
+  readonly maxTtlSeconds: number;
+  readonly renewable: boolean;
+  /** Vault's secret type, e.g. "creds". */
+  readonly secretType: string;
+  /**
+   * What `revokeLease`/`renewLease` need later (e.g. the username created). Stored behind the
+   * barrier, never rendered to clients or audit lines.
+   */
+  readonly internal: JsonObject;
+  /** Write-ahead entries the core deletes once the lease is registered. */
+  readonly walIds?: readonly string[];
+}
+
+/** A lease as handed back to its engine for renewal or revocation. */
+export interface LeaseInfo {
+  readonly id: string;
+  /** The full logical path that issued it, e.g. "database/creds/app". */
+  readonly path: string;
+  readonly secretType: string;
+  readonly internal: JsonValue;
+  /** Epoch ms. */
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+  /** The TTL granted at issue, whole seconds. */
+  readonly ttlSeconds: number;
+}
+
+/** An engine's answer to a renewal. */
+export interface LeaseRenewalGrant {
+  /** The TTL to grant when the caller asked for no increment. */
+  readonly ttlSeconds?: number;
+  /** A cap from the engine (a role's max_ttl), counted from issue; 0/absent = none. */
+  readonly maxTtlSeconds?: number;
+  /** Replaces the stored `internal`. */
+  readonly internal?: JsonObject;
+}
+
+/**
+ * What an auth method's login grants: the core creates the token from it (so no auth method
+ * holds the token store) and renders `auth`. Times are whole seconds; 0 = the default.
+ */
+export interface LoginGrant {
+  readonly policies: readonly string[];
+  /** E.g. "userpass-alice"; the core prefixes nothing. */
+  readonly displayName: string;
+  /** Rendered as `auth.metadata`; never secrets. */
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly ttlSeconds: number;
+  /** The role's `token_max_ttl`. */
+  readonly maxTtlSeconds: number;
+  readonly explicitMaxTtlSeconds: number;
+  readonly periodSeconds: number;
+  readonly numUses: number;
+  /** 'default' = service. */
+  readonly tokenType: 'service' | 'batch' | 'default';
+  readonly boundCidrs: readonly string[];
+  readonly noDefaultPolicy: boolean;
+  /** Who logged in, as the method names them (username, role id, subject, SA uid). */
+  readonly alias: { readonly name: string; readonly metadata?: Readonly<Record<string, string>> };
+  /** Default true for service tokens. */
+  readonly renewable?: boolean;
 }
 
 /**
@@ -62,7 +179,19 @@ export type EngineResult =
       readonly absent?: boolean;
       /** Lease duration to advertise for non-leased data (KV v1's `ttl` key). */
       readonly leaseDurationSeconds?: number;
+      /** Set by the core for a registered lease. */
+      readonly leaseId?: string;
+      readonly renewable?: boolean;
     }
+  /** Engines only: a leased secret; the core registers it and renders it as `data`. */
+  | {
+      readonly kind: 'lease';
+      readonly data: JsonObject;
+      readonly lease: LeaseGrant;
+      readonly warnings?: readonly string[];
+    }
+  /** Auth methods only: a successful login; the core creates the token and renders `auth`. */
+  | { readonly kind: 'login'; readonly login: LoginGrant; readonly warnings?: readonly string[] }
   | { readonly kind: 'auth'; readonly auth: AuthResult; readonly warnings?: readonly string[] }
   | { readonly kind: 'empty'; readonly warnings?: readonly string[] }
   /** Set by the core, never by engines: the response went into a wrapping token. */
@@ -109,11 +238,36 @@ export interface SecretEngine {
    * update capabilities. `undefined`: the path has no existence check (treated as update).
    */
   exists(req: EngineRequest): Promise<boolean | undefined>;
+  /**
+   * Undoes what a lease stands for (drops the database user). Called on expiry, explicit
+   * revocation and revocation of the owning token; a throw is retried with backoff, then the
+   * lease is marked irrevocable. Must be idempotent: an object already gone is success.
+   */
+  revokeLease?(ctx: EngineContext, lease: LeaseInfo): Promise<void>;
+  /** Extends what a lease stands for; absent = leases from this engine are not renewable. */
+  renewLease?(
+    ctx: EngineContext,
+    lease: LeaseInfo,
+    incrementSeconds: number,
+  ): Promise<LeaseRenewalGrant>;
+  /** Undoes a change whose write-ahead entry outlived its request (see WriteAheadLog). */
+  rollback?(ctx: EngineContext, entry: WalEntry): Promise<void>;
+  /** Runs a job set through `ctx.schedule` (see Schedule). */
+  runScheduled?(ctx: EngineContext, name: string): Promise<void>;
+  /**
+   * Paths (relative to the mount) served without a token: an auth method's `login` and
+   * `login/*`. A trailing '*' matches any rest of the path.
+   */
+  readonly unauthenticatedPaths?: readonly string[];
+  /** Releases connections and timers when the mount is disabled, re-tuned or sealed. */
+  close?(): Promise<void>;
 }
 
 /** Built into the registry; `create` is called when a mount is loaded or enabled. */
 export interface EngineFactory {
   readonly type: string;
+  /** 'secret' (default) mounts under any path; 'auth' only under auth/ through sys/auth. */
+  readonly category?: 'secret' | 'auth';
   readonly description: string;
   /** Validates and normalises mount options (e.g. KV `version`); throws invalid_request. */
   normaliseOptions?(options: Readonly<Record<string, string>>): Record<string, string>;

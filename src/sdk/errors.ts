@@ -27,6 +27,8 @@ export interface CofferErrorOptions {
   /** The field the problem is about, when there is one (never its value). */
   readonly field?: string;
   readonly cause?: unknown;
+  /** For `rate_limited`: whole seconds until a retry can succeed (the Retry-After header). */
+  readonly retryAfterSeconds?: number;
 }
 
 /**
@@ -37,12 +39,14 @@ export interface CofferErrorOptions {
 export class CofferError extends Error {
   readonly code: ErrorCode;
   readonly field: string | undefined;
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(code: ErrorCode, message: string, options: CofferErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'CofferError';
     this.code = code;
     this.field = options.field;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 

@@ -1,5 +1,14 @@
 // Test fixtures for engines: an in-memory Storage and a request builder, no HTTP, no core.
-import type { EngineRequest, MountInfo, Operation } from './engine.js';
+import type {
+  EngineContext,
+  EngineRequest,
+  MountInfo,
+  Operation,
+  Schedule,
+  WalEntry,
+  WriteAheadLog,
+} from './engine.js';
+import type { JsonObject } from './json.js';
 import { directChildren, type Storage } from './storage.js';
 
 export function memoryStorage(): Storage & { readonly entries: Map<string, Uint8Array> } {
@@ -38,20 +47,76 @@ export function testMount(overrides: Partial<MountInfo> = {}): MountInfo {
   };
 }
 
+/** A Schedule that only records: tests read `jobs` and call `runScheduled` themselves. */
+export function memorySchedule(): Schedule & { readonly jobs: Map<string, number> } {
+  const jobs = new Map<string, number>();
+  return {
+    jobs,
+    set: (name, dueAt) => {
+      jobs.set(name, dueAt);
+      return Promise.resolve();
+    },
+    cancel: (name) => {
+      jobs.delete(name);
+      return Promise.resolve();
+    },
+    get: (name) => Promise.resolve(jobs.get(name)),
+  };
+}
+
+/** A WriteAheadLog that only records: tests read `entries` and call `rollback` themselves. */
+export function memoryWal(now: () => number = () => Date.UTC(2026, 0, 1)): WriteAheadLog & {
+  readonly entries: Map<string, WalEntry>;
+} {
+  const entries = new Map<string, WalEntry>();
+  let next = 0;
+  return {
+    entries,
+    put: (kind: string, data: JsonObject) => {
+      next += 1;
+      const id = `wal-${next}`;
+      entries.set(id, { id, kind, data, createdAt: now() });
+      return Promise.resolve(id);
+    },
+    delete: (id) => {
+      entries.delete(id);
+      return Promise.resolve();
+    },
+  };
+}
+
+export interface TestContextOptions {
+  readonly mount?: MountInfo;
+  readonly now?: () => number;
+  readonly schedule?: Schedule;
+  readonly wal?: WriteAheadLog;
+}
+
+/** The context an engine gets for lease, job and rollback calls, over the given storage. */
+export function testContext(storage: Storage, options: TestContextOptions = {}): EngineContext {
+  const now = options.now ?? (() => Date.UTC(2026, 0, 1));
+  return Object.freeze({
+    storage,
+    mount: options.mount ?? testMount(),
+    now,
+    schedule: options.schedule ?? memorySchedule(),
+    wal: options.wal ?? memoryWal(now),
+  });
+}
+
 export function testRequest(
   operation: Operation,
   path: string,
   data: Record<string, unknown>,
   storage: Storage,
-  options: { mount?: MountInfo; now?: () => number } = {},
+  options: TestContextOptions & { remoteAddress?: string } = {},
 ): EngineRequest {
   return Object.freeze({
+    ...testContext(storage, options),
     operation,
     path,
     data: Object.freeze({ ...data }),
-    storage,
-    mount: options.mount ?? testMount(),
     requestId: 'test-request',
-    now: options.now ?? (() => Date.UTC(2026, 0, 1)),
+    ...(options.remoteAddress === undefined ? {} : { remoteAddress: options.remoteAddress }),
   });
 }

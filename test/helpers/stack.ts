@@ -6,6 +6,7 @@ import { assembleServer } from '../../src/assemble.js';
 import type { Core } from '../../src/core/core.js';
 import { createInmemBackend } from '../../src/physical/inmem.js';
 import type { PhysicalBackend } from '../../src/physical/physical.js';
+import type { EngineFactory } from '../../src/sdk/engine.js';
 
 export interface Stack {
   readonly app: FastifyInstance;
@@ -14,9 +15,14 @@ export interface Stack {
   readonly logs: string[];
 }
 
-export function createStack(
-  options: { physical?: PhysicalBackend; now?: () => number } = {},
-): Stack {
+export interface StackOptions {
+  readonly physical?: PhysicalBackend;
+  readonly now?: () => number;
+  /** Replaces the built-in engines (tests add engines of their own). */
+  readonly engines?: ReadonlyMap<string, EngineFactory>;
+}
+
+export function createStack(options: StackOptions = {}): Stack {
   const physical = options.physical ?? createInmemBackend();
   const logs: string[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => logs.push(line) });
@@ -27,13 +33,14 @@ export function createStack(
     version: '0.0.0-test',
     defaultLeaseTtlSeconds: 2_764_800,
     maxLeaseTtlSeconds: 2_764_800,
+    ...(options.engines === undefined ? {} : { engines: options.engines }),
   });
   return { app, core, physical, logs };
 }
 
 /** Initialises (1 share), unseals and mounts `secret/` as KV v2, like dev mode. */
 export async function createUnsealedStack(
-  options: { physical?: PhysicalBackend; now?: () => number } = {},
+  options: StackOptions = {},
 ): Promise<Stack & { rootToken: string; unsealKey: Uint8Array }> {
   const stack = createStack(options);
   const { shares, rootToken } = await stack.core.initialize({

@@ -105,6 +105,9 @@ export function auditResponseOf(
     mountType: mount.type,
     mountAccessor: mount.accessor,
     ...(result.kind === 'data' ? { data: result.data } : {}),
+    ...(result.kind === 'data' && result.leaseId !== undefined
+      ? { secret: { leaseId: result.leaseId } }
+      : {}),
     ...(result.kind === 'auth' ? { auth: result.auth } : {}),
     ...(result.kind === 'wrapped' ? { wrapInfo: result.wrapInfo } : {}),
     ...(warnings.length === 0 ? {} : { warnings }),
