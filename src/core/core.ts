@@ -803,6 +803,10 @@ export class Core {
     const mountMax = info.config.maxLeaseTtlSeconds;
     const maxTtlSeconds =
       grant.maxTtlSeconds > 0 ? Math.min(grant.maxTtlSeconds, mountMax) : mountMax;
+    // SECURITY: no auth method may mint root tokens, whatever its role says.
+    if (grant.policies.some((p) => p.trim().toLowerCase() === 'root')) {
+      throw new CofferError('permission_denied', 'auth methods cannot create root tokens');
+    }
     const policies = grant.noDefaultPolicy ? [...grant.policies] : [...grant.policies, 'default'];
     // Vault's display name: the mount path with '-' for '/', then the method's name for the user.
     const prefix = info.path.slice('auth/'.length).replace(/\//g, '-');
@@ -810,7 +814,7 @@ export class Core {
       type: grant.tokenType === 'batch' ? 'batch' : 'service',
       policies,
       path: `${info.path}${prepared.request.path}`.replace(/\/+$/, ''),
-      displayName: `${prefix}${grant.displayName}`,
+      displayName: `${prefix}${grant.displayName}`.replace(/-+$/, ''),
       meta: { ...grant.metadata },
       ttlSeconds: grant.ttlSeconds || info.config.defaultLeaseTtlSeconds,
       maxTtlSeconds,

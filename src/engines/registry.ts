@@ -1,8 +1,16 @@
-// The built-in secret engines, by type name. The core is handed this map; it never imports an
-// engine itself.
+// The built-in secret engines and auth methods, by type name. The core is handed this map; it
+// never imports an engine itself.
 import type { EngineFactory } from '../sdk/engine.js';
+import { approleAuthFactory } from './auth/approle/engine.js';
+import { userpassAuthFactory } from './auth/userpass/engine.js';
 import { kvEngineFactory } from './kv/engine.js';
 
+const BUILTIN: readonly EngineFactory[] = [
+  kvEngineFactory,
+  userpassAuthFactory,
+  approleAuthFactory,
+];
+
 export function builtinEngines(): ReadonlyMap<string, EngineFactory> {
-  return new Map<string, EngineFactory>([[kvEngineFactory.type, kvEngineFactory]]);
+  return new Map(BUILTIN.map((factory) => [factory.type, factory]));
 }

@@ -143,7 +143,7 @@ export interface LeaseRenewalGrant {
  */
 export interface LoginGrant {
   readonly policies: readonly string[];
-  /** E.g. "userpass-alice"; the core prefixes nothing. */
+  /** The user's name ("alice"); the core prefixes the mount ("userpass-alice"). */
   readonly displayName: string;
   /** Rendered as `auth.metadata`; never secrets. */
   readonly metadata: Readonly<Record<string, string>>;
