@@ -2,6 +2,8 @@
 // never imports an engine itself.
 import type { EngineFactory } from '../sdk/engine.js';
 import { approleAuthFactory } from './auth/approle/engine.js';
+import { jwtAuthFactory, oidcAuthFactory } from './auth/jwt/engine.js';
+import { kubernetesAuthFactory } from './auth/kubernetes/engine.js';
 import { userpassAuthFactory } from './auth/userpass/engine.js';
 import { kvEngineFactory } from './kv/engine.js';
 
@@ -9,6 +11,9 @@ const BUILTIN: readonly EngineFactory[] = [
   kvEngineFactory,
   userpassAuthFactory,
   approleAuthFactory,
+  jwtAuthFactory,
+  oidcAuthFactory,
+  kubernetesAuthFactory,
 ];
 
 export function builtinEngines(): ReadonlyMap<string, EngineFactory> {

@@ -1,0 +1,77 @@
+// The Kubernetes auth method's configuration: the API server (for TokenReview) and its CA, the
+// reviewer's JWT, local verification keys and the issuer check. Owns the stored form and the
+// checks that run when it is written.
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { CofferError, invalidField } from '../../../sdk/errors.js';
+import { getJson, putJson, type Storage } from '../../../sdk/storage.js';
+import { checkCaPem, checkOutboundUrl } from '../../../shared/outbound.js';
+import { CONFIG_KEY } from './keys.js';
+
+/** The issuer Kubernetes puts in legacy (secret-based) service account tokens. */
+export const DEFAULT_ISSUER = 'kubernetes/serviceaccount';
+
+/** Stored form. SECURITY: `tokenReviewerJwt` is a credential and is never rendered. */
+export interface KubernetesConfig {
+  /** Base URL of the API server, normalised to include a scheme; '' = no TokenReview. */
+  readonly kubernetesHost: string;
+  readonly kubernetesCaCert: string;
+  readonly tokenReviewerJwt: string;
+  readonly pemKeys: readonly string[];
+  readonly issuer: string;
+  readonly disableIssValidation: boolean;
+  readonly disableLocalCaJwt: boolean;
+}
+
+/**
+ * Vault accepts a host, a host:port pair or a URL; a bare host means https. Returns the URL
+ * without a trailing slash; throws invalid_request naming the field.
+ */
+export function normaliseHost(raw: string): string {
+  const text = raw.trim();
+  if (text === '') return '';
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `https://${text}`;
+  const url = checkOutboundUrl(withScheme, 'kubernetes_host');
+  if (url.search !== '' || url.hash !== '') {
+    throw invalidField('kubernetes_host', 'must not have a query or fragment');
+  }
+  return url.href.replace(/\/+$/, '');
+}
+
+/** Parses one PEM public key or certificate; throws invalid_request naming pem_keys. */
+export function parsePemKey(pem: string): KeyObject {
+  try {
+    const key = createPublicKey(pem);
+    if (key.type !== 'public') throw new Error('not a public key');
+    return key;
+  } catch {
+    throw invalidField('pem_keys', 'must be PEM public keys or certificates');
+  }
+}
+
+/** Checks a config about to be stored: something to verify tokens with, parsable parts. */
+export function validateConfig(config: KubernetesConfig): void {
+  if (config.kubernetesHost === '' && config.pemKeys.length === 0) {
+    throw new CofferError(
+      'invalid_request',
+      "one of 'kubernetes_host' (TokenReview) or 'pem_keys' (local verification) must be set",
+    );
+  }
+  if (config.kubernetesCaCert !== '') checkCaPem(config.kubernetesCaCert, 'kubernetes_ca_cert');
+  for (const pem of config.pemKeys) parsePemKey(pem);
+}
+
+export async function loadConfig(storage: Storage): Promise<KubernetesConfig | undefined> {
+  return getJson<KubernetesConfig>(storage, CONFIG_KEY);
+}
+
+export async function requireConfig(storage: Storage): Promise<KubernetesConfig> {
+  const config = await loadConfig(storage);
+  if (config === undefined) {
+    throw new CofferError('invalid_request', 'could not load backend configuration');
+  }
+  return config;
+}
+
+export async function saveConfig(storage: Storage, config: KubernetesConfig): Promise<void> {
+  await putJson(storage, CONFIG_KEY, config);
+}

@@ -1,0 +1,77 @@
+// Tests for Kubernetes `config`: host normalisation, the reviewer JWT never returned, what a
+// config must hold, whole-config replacement.
+import { describe, expect, it } from 'vitest';
+import { expectCoffer, harness, newClusterKey } from './testing.js';
+
+describe('kubernetes config', () => {
+  it('stores the config and never returns the reviewer JWT', async () => {
+    const h = harness();
+    await h.call('update', 'config', {
+      kubernetes_host: '10.0.0.1:6443',
+      token_reviewer_jwt: 'eyJ-reviewer-secret',
+    });
+    const data = await h.data('read', 'config');
+    expect(data).toEqual({
+      kubernetes_host: 'https://10.0.0.1:6443',
+      kubernetes_ca_cert: '',
+      pem_keys: [],
+      issuer: '',
+      disable_iss_validation: true,
+      disable_local_ca_jwt: false,
+      token_reviewer_jwt_set: true,
+    });
+    expect(JSON.stringify(data)).not.toContain('reviewer-secret');
+  });
+
+  it('reads as not found before it is written', async () => {
+    await expectCoffer(harness().call('read', 'config'), 'not_found');
+  });
+
+  it('needs a host or pem keys, and valid ones', async () => {
+    const h = harness();
+    await expectCoffer(
+      h.call('update', 'config', {}),
+      'invalid_request',
+      /kubernetes_host.*pem_keys/,
+    );
+    await expectCoffer(
+      h.call('update', 'config', { pem_keys: ['-----BEGIN PUBLIC KEY-----\nAAA'] }),
+      'invalid_request',
+      /^pem_keys: /,
+    );
+    await expectCoffer(
+      h.call('update', 'config', { kubernetes_host: 'ftp://k8s' }),
+      'invalid_request',
+      /^kubernetes_host: /,
+    );
+    await expectCoffer(
+      h.call('update', 'config', { kubernetes_host: 'https://k8s', kubernetes_ca_cert: 'nope' }),
+      'invalid_request',
+      /^kubernetes_ca_cert: /,
+    );
+    await expectCoffer(
+      h.call('update', 'config', { kubernetes_host: 'https://k8s', surprise: 1 }),
+      'invalid_request',
+      /^surprise: unknown field/,
+    );
+  });
+
+  it('replaces the whole configuration on write', async () => {
+    const h = harness();
+    const key = await newClusterKey();
+    await h.call('update', 'config', {
+      kubernetes_host: 'https://k8s.example/',
+      token_reviewer_jwt: 'r',
+      issuer: 'x',
+      disable_iss_validation: false,
+    });
+    await h.call('update', 'config', { pem_keys: [key.publicPem] });
+    expect(await h.data('read', 'config')).toMatchObject({
+      kubernetes_host: '',
+      pem_keys: [key.publicPem],
+      issuer: '',
+      disable_iss_validation: true,
+      token_reviewer_jwt_set: false,
+    });
+  });
+});

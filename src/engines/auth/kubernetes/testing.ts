@@ -1,0 +1,241 @@
+// Test fixtures for the Kubernetes auth method: service account JWTs signed with real keys
+// (legacy and projected forms), a loopback TokenReview endpoint that behaves like the API
+// server's, and an engine harness over memory storage with a settable clock. Not part of the
+// build.
+import { Buffer } from 'node:buffer';
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportSPKI, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
+import { expect } from 'vitest';
+import type { EngineResult, LoginGrant, Operation, SecretEngine } from '../../../sdk/engine.js';
+import type { JsonObject } from '../../../sdk/json.js';
+import { memoryStorage, testMount, testRequest } from '../../../sdk/testing.js';
+import { createKubernetesEngine, type KubernetesEngineOptions } from './engine.js';
+
+/** 2026-01-01T00:00:00Z, the default test clock. */
+export const T0 = Date.UTC(2026, 0, 1);
+
+export interface ClusterKey {
+  readonly privateKey: CryptoKey;
+  readonly publicPem: string;
+}
+
+export async function newClusterKey(): Promise<ClusterKey> {
+  const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
+  return { privateKey, publicPem: await exportSPKI(publicKey) };
+}
+
+export interface Account {
+  readonly name: string;
+  readonly namespace: string;
+  readonly uid: string;
+}
+
+export function account(name: string, namespace: string): Account {
+  return { name, namespace, uid: randomUUID() };
+}
+
+export interface TokenOptions {
+  /** Projected (bound) token with iss/aud/exp, or a legacy secret-based one. */
+  readonly projected?: boolean;
+  readonly audience?: string;
+  readonly issuer?: string;
+  /** Epoch ms the token's times count from. */
+  readonly nowMs?: number;
+  readonly expiresInSeconds?: number;
+}
+
+/** Signs a service account JWT as the API server would. */
+export async function saToken(
+  key: ClusterKey,
+  sa: Account,
+  options: TokenOptions = {},
+): Promise<string> {
+  const nowSeconds = Math.floor((options.nowMs ?? T0) / 1000);
+  if (options.projected === false) {
+    return new SignJWT({
+      'kubernetes.io/serviceaccount/namespace': sa.namespace,
+      'kubernetes.io/serviceaccount/secret.name': `${sa.name}-token-abcde`,
+      'kubernetes.io/serviceaccount/service-account.name': sa.name,
+      'kubernetes.io/serviceaccount/service-account.uid': sa.uid,
+    })
+      .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+      .setIssuer(options.issuer ?? 'kubernetes/serviceaccount')
+      .setSubject(`system:serviceaccount:${sa.namespace}:${sa.name}`)
+      .sign(key.privateKey);
+  }
+  return new SignJWT({
+    'kubernetes.io': {
+      namespace: sa.namespace,
+      pod: { name: `${sa.name}-pod`, uid: randomUUID() },
+      serviceaccount: { name: sa.name, uid: sa.uid },
+    },
+  })
+    .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+    .setIssuer(options.issuer ?? 'https://kubernetes.default.svc.cluster.local')
+    .setSubject(`system:serviceaccount:${sa.namespace}:${sa.name}`)
+    .setAudience(options.audience ?? 'https://kubernetes.default.svc.cluster.local')
+    .setIssuedAt(nowSeconds)
+    .setExpirationTime(nowSeconds + (options.expiresInSeconds ?? 3600))
+    .sign(key.privateKey);
+}
+
+export interface ReviewRecord {
+  readonly authorization: string | undefined;
+  readonly body: JsonObject;
+}
+
+/** A loopback stand-in for the API server's TokenReview endpoint. */
+export interface TokenReviewServer {
+  readonly url: string;
+  readonly reviews: readonly ReviewRecord[];
+  /** Tokens the "cluster" considers valid, with their account and audiences. */
+  readonly live: Map<string, { account: Account; audiences: readonly string[] }>;
+  /** A bearer accepted besides live tokens (the reviewer's JWT). */
+  reviewerJwt: string;
+  /** Answer every review with this HTTP status instead (outage tests). */
+  failStatus: number | undefined;
+  /** Report this account instead of the token's own (a lying or confused server). */
+  overrideAccount: Account | undefined;
+  close(): Promise<void>;
+}
+
+export async function startTokenReviewServer(): Promise<TokenReviewServer> {
+  const reviews: ReviewRecord[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const send = (status: number, body: unknown): void => {
+        res.statusCode = status;
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify(body));
+      };
+      if (req.method !== 'POST' || req.url !== '/apis/authentication.k8s.io/v1/tokenreviews') {
+        send(404, { kind: 'Status', status: 'Failure', code: 404 });
+        return;
+      }
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as JsonObject;
+      reviews.push({ authorization: req.headers.authorization, body });
+      if (fake.failStatus !== undefined) {
+        send(fake.failStatus, { kind: 'Status', status: 'Failure', code: fake.failStatus });
+        return;
+      }
+      const bearer = (req.headers.authorization ?? '').replace(/^Bearer /, '');
+      if (bearer !== fake.reviewerJwt && !fake.live.has(bearer)) {
+        send(401, { kind: 'Status', status: 'Failure', reason: 'Unauthorized', code: 401 });
+        return;
+      }
+      const spec = (body.spec ?? {}) as { token?: string; audiences?: string[] };
+      const entry = fake.live.get(spec.token ?? '');
+      const wanted = spec.audiences ?? [];
+      const matching =
+        entry === undefined
+          ? []
+          : wanted.length === 0
+            ? [...entry.audiences]
+            : wanted.filter((a) => entry.audiences.includes(a));
+      if (entry === undefined || matching.length === 0) {
+        send(201, {
+          apiVersion: 'authentication.k8s.io/v1',
+          kind: 'TokenReview',
+          status: {
+            authenticated: false,
+            error: entry === undefined ? '[invalid bearer token]' : 'token audiences are invalid',
+          },
+        });
+        return;
+      }
+      const sa = fake.overrideAccount ?? entry.account;
+      send(201, {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenReview',
+        status: {
+          authenticated: true,
+          audiences: matching,
+          user: {
+            username: `system:serviceaccount:${sa.namespace}:${sa.name}`,
+            uid: sa.uid,
+            groups: ['system:serviceaccounts', `system:serviceaccounts:${sa.namespace}`],
+          },
+        },
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const fake: TokenReviewServer = {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    reviews,
+    live: new Map(),
+    reviewerJwt: '',
+    failStatus: undefined,
+    overrideAccount: undefined,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+        server.closeAllConnections();
+      }),
+  };
+  return fake;
+}
+
+export interface Harness {
+  readonly engine: SecretEngine;
+  /** Epoch ms the next request sees; tests move it forward. */
+  nowMs: number;
+  remoteAddress: string;
+  call(operation: Operation, path: string, data?: Record<string, unknown>): Promise<EngineResult>;
+  data(operation: Operation, path: string, data?: Record<string, unknown>): Promise<JsonObject>;
+  login(data: Record<string, unknown>): Promise<LoginGrant>;
+}
+
+export function harness(options: KubernetesEngineOptions = {}): Harness {
+  const storage = memoryStorage();
+  const engine = createKubernetesEngine(options);
+  const mount = testMount({ path: 'auth/kubernetes/', type: 'kubernetes', options: {} });
+  const h: Harness = {
+    engine,
+    nowMs: T0,
+    remoteAddress: '127.0.0.1',
+    call(operation, path, data = {}) {
+      return engine.handle(
+        testRequest(operation, path, data, storage, {
+          mount,
+          now: () => h.nowMs,
+          remoteAddress: h.remoteAddress,
+        }),
+      );
+    },
+    async data(operation, path, data = {}) {
+      const result = await h.call(operation, path, data);
+      if (result.kind !== 'data') throw new Error(`expected a data result, got ${result.kind}`);
+      return result.data;
+    },
+    async login(data) {
+      const result = await h.call('update', 'login', data);
+      if (result.kind !== 'login') throw new Error(`expected a login result, got ${result.kind}`);
+      return result.login;
+    },
+  };
+  return h;
+}
+
+/** Asserts that `promise` rejects with a CofferError of `code` (and a message matching `text`). */
+export async function expectCoffer(
+  promise: Promise<unknown>,
+  code: string,
+  text?: RegExp,
+): Promise<void> {
+  await expect(promise).rejects.toMatchObject(
+    text === undefined
+      ? { name: 'CofferError', code }
+      : {
+          name: 'CofferError',
+          code,
+          message: expect.stringMatching(text) as unknown as string,
+        },
+  );
+}
