@@ -666,6 +666,7 @@ export class Core {
       data: Object.freeze({ ...req.data }),
       requestId: req.requestId,
       ...(req.remoteAddress === undefined ? {} : { remoteAddress: req.remoteAddress }),
+      ...(caller === undefined ? {} : { displayName: caller.entry.displayName }),
     });
     if (req.operation === 'update') {
       const exists =

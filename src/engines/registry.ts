@@ -4,11 +4,13 @@ import type { EngineFactory } from '../sdk/engine.js';
 import { approleAuthFactory } from './auth/approle/engine.js';
 import { jwtAuthFactory, oidcAuthFactory } from './auth/jwt/engine.js';
 import { kubernetesAuthFactory } from './auth/kubernetes/engine.js';
+import { databaseEngineFactory } from './database/engine.js';
 import { userpassAuthFactory } from './auth/userpass/engine.js';
 import { kvEngineFactory } from './kv/engine.js';
 
 const BUILTIN: readonly EngineFactory[] = [
   kvEngineFactory,
+  databaseEngineFactory,
   userpassAuthFactory,
   approleAuthFactory,
   jwtAuthFactory,

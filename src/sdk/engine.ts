@@ -89,6 +89,8 @@ export interface EngineRequest extends EngineContext {
   readonly requestId: string;
   /** The client's IP address when known (auth methods bind secret-ids and roles to CIDRs). */
   readonly remoteAddress?: string;
+  /** The calling token's display name ("userpass-alice"), for generated usernames. */
+  readonly displayName?: string;
 }
 
 /**

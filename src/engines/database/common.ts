@@ -1,0 +1,85 @@
+// Small helpers shared by the database engine's paths: object names, allowed_roles globs,
+// Vault's time format, and the statement-list field coercion.
+import { CofferError, invalidField } from '../../sdk/errors.js';
+
+/**
+ * Vault's GenericNameRegex: word characters, '-' and '.', not starting or ending with '-'
+ * or '.'. A name outside it is not a path Vault would route, so it is refused the same way.
+ */
+const NAME = /^\w(?:[\w.-]*\w)?$/;
+
+/** A connection name given in a field (db_name): refused as that field, not as a path. */
+export function checkNameField(name: string, field: string): string {
+  if (!NAME.test(name)) throw invalidField(field, 'is not a valid connection name');
+  return name;
+}
+
+export function checkName(name: string): string {
+  if (!NAME.test(name)) throw new CofferError('unsupported_path', 'unsupported path');
+  return name;
+}
+
+/**
+ * Vault's `StrListContainsGlob` over go-glob: each `*` matches any run of characters
+ * (including none); everything else is literal.
+ */
+export function globListContains(patterns: readonly string[], value: string): boolean {
+  return patterns.some((pattern) => globMatch(pattern, value));
+}
+
+export function globMatch(pattern: string, value: string): boolean {
+  const parts = pattern.split('*');
+  if (parts.length === 1) return pattern === value;
+  const first = parts[0]!;
+  const last = parts[parts.length - 1]!;
+  if (!value.startsWith(first)) return false;
+  let at = first.length;
+  for (let i = 1; i < parts.length - 1; i++) {
+    const found = value.indexOf(parts[i]!, at);
+    if (found === -1) return false;
+    at = found + parts[i]!.length;
+  }
+  return value.length - at >= last.length && value.endsWith(last);
+}
+
+/** Epoch ms as Go's RFC3339Nano prints it: UTC, fraction without trailing zeros. */
+export function rfc3339Nano(epochMs: number): string {
+  const iso = new Date(epochMs).toISOString();
+  return iso.replace(/\.(\d*?)0*Z$/, (_m, digits: string) => (digits === '' ? 'Z' : `.${digits}Z`));
+}
+
+/**
+ * A statements field as Vault's TypeStringSlice decodes it: a JSON list of strings, or one
+ * string taken as a single entry (never split on commas: SQL is full of them). Empty entries
+ * are dropped.
+ */
+export function parseStatementList(value: unknown, field: string): string[] {
+  if (value === undefined || value === null) return [];
+  const items = Array.isArray(value) ? (value as unknown[]) : [value];
+  return items
+    .map((item, i) => {
+      if (typeof item !== 'string') throw invalidField(`${field}[${i}]`, 'must be a string');
+      return item.trim();
+    })
+    .filter((item) => item !== '');
+}
+
+/**
+ * Serialises work per key inside one engine instance (rotation of one static role, rotate-root
+ * of one connection). Not a cross-node lock: rotation runs only on the active node.
+ */
+export class KeyedLock {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    const result = previous.catch(() => undefined).then(fn);
+    const tail = result.catch(() => undefined);
+    this.tails.set(key, tail);
+    try {
+      return await result;
+    } finally {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    }
+  }
+}

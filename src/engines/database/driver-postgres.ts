@@ -1,0 +1,270 @@
+// The PostgreSQL driver (postgresql-database-plugin) over a `pg` pool. Creation, renewal and
+// rotation run in one transaction each; role statements are validated by running them in a
+// transaction that is always rolled back.
+import pg from 'pg';
+import { CofferError } from '../../sdk/errors.js';
+import { renderUrl } from './connection-settings.js';
+import {
+  errorCode,
+  errorMessage,
+  guard,
+  NETWORK_CODES,
+  type ClassifiedFailure,
+  type DatabaseDriver,
+  type DriverOptions,
+  type NewUser,
+  type PostgresSettings,
+  type RoleStatements,
+} from './driver.js';
+import { generatePassword } from './password.js';
+import {
+  expandSql,
+  formatExpiration,
+  renderStatement,
+  type SqlStatement,
+  type StatementValues,
+} from './statements.js';
+import { randomAlphanumeric } from './username-template.js';
+
+const DEFAULT_RENEW = [`ALTER ROLE "{{name}}" VALID UNTIL '{{expiration}}'`];
+const DEFAULT_ROTATE = [`ALTER ROLE "{{name}}" WITH PASSWORD '{{password}}'`];
+const DEFAULT_ROTATE_ROOT = [`ALTER ROLE CURRENT_USER WITH PASSWORD '{{password}}'`];
+
+/** SQLSTATE classes that mean the server, not the statement, failed. */
+function classifyPostgres(err: unknown): ClassifiedFailure {
+  if (err instanceof pg.DatabaseError) {
+    const code = err.code ?? 'XX000';
+    if (code.startsWith('08') || code.startsWith('57P') || code.startsWith('53')) {
+      return { kind: 'connection', code: `SQLSTATE ${code}`, detail: err.message };
+    }
+    if (code.startsWith('28'))
+      return { kind: 'auth', code: `SQLSTATE ${code}`, detail: err.message };
+    return { kind: 'statement', code: `SQLSTATE ${code}`, detail: err.message };
+  }
+  const code = errorCode(err);
+  if (code !== undefined && NETWORK_CODES.has(code))
+    return { kind: 'connection', code, detail: '' };
+  // pg's own client-side failures (connect timeout, "Connection terminated", read timeout):
+  // their messages carry no SQL.
+  return { kind: 'connection', code: 'client', detail: errorMessage(err) };
+}
+
+export function createPostgresDriver(
+  settings: PostgresSettings,
+  options: DriverOptions,
+): DatabaseDriver {
+  const { pool: limits, root } = settings;
+  const pool = new pg.Pool({
+    connectionString: renderUrl(settings.connectionUrl, root),
+    max: limits.maxOpenConnections,
+    idleTimeoutMillis: limits.maxIdleConnections < 0 ? 1 : 10_000,
+    maxLifetimeSeconds: Math.max(0, limits.maxConnectionLifetimeSeconds),
+    connectionTimeoutMillis: options.connectTimeoutMs,
+    query_timeout: options.queryTimeoutMs,
+    allowExitOnIdle: true,
+  });
+  // A client whose server went away: the pool discards it and the next query reconnects;
+  // a query in flight on it rejects. Without these listeners pg would throw the 'error'
+  // event of a client that is between pool hand-offs as an uncaught exception.
+  pool.on('error', () => undefined);
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
+
+  /** Runs `fn` on one pooled client; a client that failed is destroyed, not reused. */
+  async function withClient<T>(
+    what: string,
+    secrets: readonly (string | undefined)[],
+    fn: (client: pg.PoolClient) => Promise<T>,
+  ): Promise<T> {
+    const all = [...secrets, root.password];
+    const client = await guard(what, all, classifyPostgres, () => pool.connect());
+    let broken: Error | undefined;
+    try {
+      return await fn(client);
+    } catch (err) {
+      if (!(err instanceof CofferError) || err.code === 'upstream_failure') {
+        broken = new Error('discarded');
+      }
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async function run(
+    client: pg.PoolClient,
+    statements: readonly SqlStatement[],
+    values: StatementValues,
+  ): Promise<void> {
+    const secrets = [values.password, root.password];
+    for (const statement of statements) {
+      const sql = renderStatement(statement.sql, 'postgres', values);
+      await guard(statement.label, secrets, classifyPostgres, () => client.query(sql));
+    }
+  }
+
+  async function plain(client: pg.PoolClient, what: string, sql: string, params: unknown[] = []) {
+    return guard(what, [root.password], classifyPostgres, () => client.query(sql, params));
+  }
+
+  /** BEGIN … COMMIT, rolled back if `fn` throws. */
+  async function transaction(client: pg.PoolClient, fn: () => Promise<void>): Promise<void> {
+    await plain(client, 'transaction', 'BEGIN');
+    try {
+      await fn();
+      await plain(client, 'transaction', 'COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async function exists(client: pg.PoolClient, username: string): Promise<boolean> {
+    const res = await plain(client, 'lookup', 'SELECT 1 FROM pg_roles WHERE rolname = $1', [
+      username,
+    ]);
+    return res.rowCount !== null && res.rowCount > 0;
+  }
+
+  /** Ends the user's sessions; needs pg_signal_backend, so a refusal is not an error. */
+  async function endSessions(client: pg.PoolClient, username: string): Promise<void> {
+    await client
+      .query(
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()',
+        [username],
+      )
+      .catch(() => undefined);
+  }
+
+  function sql(entries: readonly string[], field: string): SqlStatement[] {
+    return expandSql(entries, 'postgres', field);
+  }
+
+  return {
+    kind: 'postgres',
+
+    async verifyConnection() {
+      await withClient('connection', [], (client) => plain(client, 'connection', 'SELECT 1'));
+    },
+
+    /**
+     * Runs creation, then (each from a savepoint) renew, revocation and rollback statements
+     * for a throwaway user inside one transaction, then rolls it all back: every statement
+     * meets the real catalog, and nothing remains.
+     */
+    async validateRoleStatements(statements: RoleStatements) {
+      const values: StatementValues = {
+        username: `coffer_check_${randomAlphanumeric(12).toLowerCase()}`,
+        password: generatePassword(),
+        expiration: formatExpiration(Date.now() + 3_600_000),
+      };
+      await withClient('validation', [values.password], async (client) => {
+        await plain(client, 'validation', 'BEGIN');
+        try {
+          await run(client, sql(statements.creation, 'creation_statements'), values);
+          await plain(client, 'validation', 'SAVEPOINT coffer_check');
+          const rest: [readonly string[], string][] = [
+            [statements.renew, 'renew_statements'],
+            [statements.revocation, 'revocation_statements'],
+            [statements.rollback, 'rollback_statements'],
+          ];
+          for (const [entries, field] of rest) {
+            if (entries.length === 0) continue;
+            await run(client, sql(entries, field), values);
+            await plain(client, 'validation', 'ROLLBACK TO SAVEPOINT coffer_check');
+          }
+        } finally {
+          await client.query('ROLLBACK').catch(() => undefined);
+        }
+      });
+    },
+
+    async validateRootRotationStatements(statements) {
+      if (statements.length === 0) return;
+      const values = { username: root.username, password: generatePassword() };
+      await withClient('validation', [values.password], async (client) => {
+        await plain(client, 'validation', 'BEGIN');
+        try {
+          await run(client, sql(statements, 'root_rotation_statements'), values);
+        } finally {
+          await client.query('ROLLBACK').catch(() => undefined);
+        }
+      });
+    },
+
+    async createUser(user: NewUser, statements: RoleStatements) {
+      const values = {
+        username: user.username,
+        password: user.password,
+        expiration: formatExpiration(user.expiresAt),
+      };
+      await withClient('creation', [user.password], (client) =>
+        transaction(client, () =>
+          run(client, sql(statements.creation, 'creation_statements'), values),
+        ),
+      );
+    },
+
+    async renewUser(username, expiresAt, statements) {
+      const entries = statements.length === 0 ? DEFAULT_RENEW : statements;
+      const values = { username, expiration: formatExpiration(expiresAt) };
+      await withClient('renewal', [], (client) =>
+        transaction(client, () => run(client, sql(entries, 'renew_statements'), values)),
+      );
+    },
+
+    async revokeUser(username, statements, field = 'revocation_statements') {
+      await withClient('revocation', [], async (client) => {
+        if (!(await exists(client, username))) return;
+        await endSessions(client, username);
+        if (statements.length > 0) {
+          await transaction(client, () => run(client, sql(statements, field), { username }));
+        } else {
+          // Keep anything the user created (reassigned to us), drop its grants, then the role.
+          const role = pg.escapeIdentifier(username);
+          await transaction(client, async () => {
+            await plain(client, 'revocation', `REASSIGN OWNED BY ${role} TO CURRENT_USER`);
+            await plain(client, 'revocation', `DROP OWNED BY ${role}`);
+            await plain(client, 'revocation', `DROP ROLE IF EXISTS ${role}`);
+          });
+        }
+        await endSessions(client, username);
+      });
+    },
+
+    async userExists(username) {
+      return withClient('lookup', [], (client) => exists(client, username));
+    },
+
+    async setPassword(username, password, statements) {
+      const entries = statements.length === 0 ? DEFAULT_ROTATE : statements;
+      await withClient('rotation', [password], async (client) => {
+        if (!(await exists(client, username))) {
+          throw new CofferError('invalid_request', 'username: no such user in the database', {
+            field: 'username',
+          });
+        }
+        await transaction(client, () =>
+          run(client, sql(entries, 'rotation_statements'), { username, password }),
+        );
+      });
+    },
+
+    async rotateRootPassword(password, statements) {
+      const entries = statements.length === 0 ? DEFAULT_ROTATE_ROOT : statements;
+      await withClient('root rotation', [password], (client) =>
+        transaction(client, () =>
+          run(client, sql(entries, 'root_rotation_statements'), {
+            username: root.username,
+            password,
+          }),
+        ),
+      );
+    },
+
+    async close() {
+      await pool.end().catch(() => undefined);
+    },
+  };
+}
