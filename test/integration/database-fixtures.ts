@@ -354,6 +354,8 @@ export async function redisFixture(prefix: string): Promise<DatabaseFixture> {
       retryStrategy: () => null,
       maxRetriesPerRequest: 0,
       enableOfflineQueue: false,
+      // INFO may be outside the user's ACL; ioredis would warn on the console about it.
+      enableReadyCheck: false,
       connectTimeout: 5000,
     });
     client.on('error', () => undefined);

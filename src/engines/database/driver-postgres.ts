@@ -34,7 +34,11 @@ const DEFAULT_ROTATE_ROOT = [`ALTER ROLE CURRENT_USER WITH PASSWORD '{{password}
 function classifyPostgres(err: unknown): ClassifiedFailure {
   if (err instanceof pg.DatabaseError) {
     const code = err.code ?? 'XX000';
-    if (code.startsWith('08') || code.startsWith('57P') || code.startsWith('53')) {
+    // Transient: serialization failures, deadlocks, and "tuple concurrently updated"
+    // (XX000) from concurrent role DDL on one object. Retried by the lease manager.
+    const transient =
+      code.startsWith('40') || (code === 'XX000' && /concurrently/.test(err.message));
+    if (code.startsWith('08') || code.startsWith('57P') || code.startsWith('53') || transient) {
       return { kind: 'connection', code: `SQLSTATE ${code}`, detail: err.message };
     }
     if (code.startsWith('28'))
@@ -70,6 +74,17 @@ export function createPostgresDriver(
   pool.on('connect', (client) => {
     client.on('error', () => undefined);
   });
+
+  /**
+   * Role DDL runs one statement group at a time per connection: PostgreSQL fails concurrent
+   * GRANTs on one object, and concurrent role drops, with "tuple concurrently updated".
+   */
+  let ddlQueue: Promise<unknown> = Promise.resolve();
+  function serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = ddlQueue.then(fn, fn);
+    ddlQueue = next.catch(() => undefined);
+    return next;
+  }
 
   /** Runs `fn` on one pooled client; a client that failed is destroyed, not reused. */
   async function withClient<T>(
@@ -199,9 +214,11 @@ export function createPostgresDriver(
         password: user.password,
         expiration: formatExpiration(user.expiresAt),
       };
-      await withClient('creation', [user.password], (client) =>
-        transaction(client, () =>
-          run(client, sql(statements.creation, 'creation_statements'), values),
+      await serial(() =>
+        withClient('creation', [user.password], (client) =>
+          transaction(client, () =>
+            run(client, sql(statements.creation, 'creation_statements'), values),
+          ),
         ),
       );
     },
@@ -209,28 +226,32 @@ export function createPostgresDriver(
     async renewUser(username, expiresAt, statements) {
       const entries = statements.length === 0 ? DEFAULT_RENEW : statements;
       const values = { username, expiration: formatExpiration(expiresAt) };
-      await withClient('renewal', [], (client) =>
-        transaction(client, () => run(client, sql(entries, 'renew_statements'), values)),
+      await serial(() =>
+        withClient('renewal', [], (client) =>
+          transaction(client, () => run(client, sql(entries, 'renew_statements'), values)),
+        ),
       );
     },
 
     async revokeUser(username, statements, field = 'revocation_statements') {
-      await withClient('revocation', [], async (client) => {
-        if (!(await exists(client, username))) return;
-        await endSessions(client, username);
-        if (statements.length > 0) {
-          await transaction(client, () => run(client, sql(statements, field), { username }));
-        } else {
-          // Keep anything the user created (reassigned to us), drop its grants, then the role.
-          const role = pg.escapeIdentifier(username);
-          await transaction(client, async () => {
-            await plain(client, 'revocation', `REASSIGN OWNED BY ${role} TO CURRENT_USER`);
-            await plain(client, 'revocation', `DROP OWNED BY ${role}`);
-            await plain(client, 'revocation', `DROP ROLE IF EXISTS ${role}`);
-          });
-        }
-        await endSessions(client, username);
-      });
+      await serial(() =>
+        withClient('revocation', [], async (client) => {
+          if (!(await exists(client, username))) return;
+          await endSessions(client, username);
+          if (statements.length > 0) {
+            await transaction(client, () => run(client, sql(statements, field), { username }));
+          } else {
+            // Keep anything the user created (reassigned to us), drop its grants, then the role.
+            const role = pg.escapeIdentifier(username);
+            await transaction(client, async () => {
+              await plain(client, 'revocation', `REASSIGN OWNED BY ${role} TO CURRENT_USER`);
+              await plain(client, 'revocation', `DROP OWNED BY ${role}`);
+              await plain(client, 'revocation', `DROP ROLE IF EXISTS ${role}`);
+            });
+          }
+          await endSessions(client, username);
+        }),
+      );
     },
 
     async userExists(username) {
@@ -239,26 +260,30 @@ export function createPostgresDriver(
 
     async setPassword(username, password, statements) {
       const entries = statements.length === 0 ? DEFAULT_ROTATE : statements;
-      await withClient('rotation', [password], async (client) => {
-        if (!(await exists(client, username))) {
-          throw new CofferError('invalid_request', 'username: no such user in the database', {
-            field: 'username',
-          });
-        }
-        await transaction(client, () =>
-          run(client, sql(entries, 'rotation_statements'), { username, password }),
-        );
-      });
+      await serial(() =>
+        withClient('rotation', [password], async (client) => {
+          if (!(await exists(client, username))) {
+            throw new CofferError('invalid_request', 'username: no such user in the database', {
+              field: 'username',
+            });
+          }
+          await transaction(client, () =>
+            run(client, sql(entries, 'rotation_statements'), { username, password }),
+          );
+        }),
+      );
     },
 
     async rotateRootPassword(password, statements) {
       const entries = statements.length === 0 ? DEFAULT_ROTATE_ROOT : statements;
-      await withClient('root rotation', [password], (client) =>
-        transaction(client, () =>
-          run(client, sql(entries, 'root_rotation_statements'), {
-            username: root.username,
-            password,
-          }),
+      await serial(() =>
+        withClient('root rotation', [password], (client) =>
+          transaction(client, () =>
+            run(client, sql(entries, 'root_rotation_statements'), {
+              username: root.username,
+              password,
+            }),
+          ),
         ),
       );
     },

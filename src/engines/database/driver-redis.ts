@@ -61,6 +61,8 @@ export function createRedisDriver(settings: RedisSettings, options: DriverOption
       retryStrategy: () => null,
       maxRetriesPerRequest: 0,
       enableOfflineQueue: false,
+      // INFO may be outside the user's ACL; ioredis would warn on the console about it.
+      enableReadyCheck: false,
       ...(settings.tls
         ? {
             tls: {
