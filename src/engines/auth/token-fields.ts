@@ -88,6 +88,20 @@ export const TOKEN_FIELDS = {
     type: 'bool',
     description: 'If true, the "default" policy is not added to the tokens issued.',
   },
+  // Vault's deprecated names, still sent by older clients (hvac 0.11's kubernetes and
+  // node-vault's approle helpers): each applies only when its token_ field is absent.
+  ttl: { type: 'duration', description: 'Deprecated: use token_ttl.' },
+  max_ttl: { type: 'duration', description: 'Deprecated: use token_max_ttl.' },
+  period: { type: 'duration', description: 'Deprecated: use token_period.' },
+  bound_cidrs: { type: 'string-list', description: 'Deprecated: use token_bound_cidrs.' },
+} as const;
+
+/** Deprecated field → the field it stands for. */
+const LEGACY_TOKEN_FIELDS = {
+  ttl: 'token_ttl',
+  max_ttl: 'token_max_ttl',
+  period: 'token_period',
+  bound_cidrs: 'token_bound_cidrs',
 } as const;
 
 export type TokenFieldValues = Partial<FieldValues<typeof TOKEN_FIELDS>>;
@@ -138,6 +152,20 @@ export function updateTokenSettings(
   fields: TokenFieldValues,
 ): { settings: TokenSettings; warnings: string[] } {
   const warnings: string[] = [];
+  fields = { ...fields };
+  for (const [legacy, current_] of Object.entries(LEGACY_TOKEN_FIELDS) as [
+    keyof typeof LEGACY_TOKEN_FIELDS,
+    (typeof LEGACY_TOKEN_FIELDS)[keyof typeof LEGACY_TOKEN_FIELDS],
+  ][]) {
+    const value = fields[legacy];
+    if (value === undefined) continue;
+    if (fields[current_] === undefined) {
+      (fields as Record<string, unknown>)[current_] = value;
+      warnings.push(`"${legacy}" is deprecated; use "${current_}"`);
+    } else {
+      warnings.push(`"${legacy}" was ignored: "${current_}" is set`);
+    }
+  }
   let { policies, legacyPolicies } = current;
   // As Vault's tokenutil.UpgradeValue: token_policies wins; `policies` alone sets both.
   if (fields.token_policies !== undefined) {

@@ -93,7 +93,7 @@ describe('approle role/', () => {
       h.call('update', 'role/open', { token_policies: 'ROOT' }),
       'invalid_request',
     );
-    await expectCoffer(h.call('update', 'role/open', { period: 60 }), 'invalid_request');
+    await expectCoffer(h.call('update', 'role/open', { perod: 60 }), 'invalid_request');
     await expectCoffer(h.call('update', 'role/bad!name', {}), 'invalid_request');
     await expectCoffer(
       h.call('update', 'role/open', { token_type: 'batch', token_num_uses: 2 }),

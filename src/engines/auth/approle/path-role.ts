@@ -41,6 +41,10 @@ const ROLE_FIELDS = {
     type: 'string-list',
     description: 'Addresses or CIDR blocks logins with this role may come from.',
   },
+  bound_cidr_list: {
+    type: 'string-list',
+    description: 'Deprecated: use secret_id_bound_cidrs (ignored when that is set).',
+  },
   secret_id_num_uses: {
     type: 'int',
     description: 'Default number of logins each secret ID allows; 0 = unlimited.',
@@ -159,12 +163,17 @@ export function pathRole(deps: AppRoleDeps): PathSpec {
         secretIdBoundCidrs:
           fields.secret_id_bound_cidrs !== undefined
             ? parseCidrList(fields.secret_id_bound_cidrs, 'secret_id_bound_cidrs')
-            : (current?.secretIdBoundCidrs ?? []),
+            : fields.bound_cidr_list !== undefined
+              ? parseCidrList(fields.bound_cidr_list, 'bound_cidr_list')
+              : (current?.secretIdBoundCidrs ?? []),
         secretIdNumUses: fields.secret_id_num_uses ?? current?.secretIdNumUses ?? 0,
         secretIdTtlSeconds: fields.secret_id_ttl ?? current?.secretIdTtlSeconds ?? 0,
         localSecretIds: current?.localSecretIds ?? fields.local_secret_ids ?? false,
         token: settings,
       };
+      if (fields.bound_cidr_list !== undefined) {
+        warnings.push('"bound_cidr_list" is deprecated; use "secret_id_bound_cidrs"');
+      }
       checkConstraints(role);
       await saveRole(req, deps, role, current);
       return warnings.length === 0 ? { kind: 'empty' } : { kind: 'empty', warnings };

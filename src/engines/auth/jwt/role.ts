@@ -40,6 +40,8 @@ export interface JwtRole {
 }
 
 export const ROLE_FIELDS = {
+  // hvac sends the role name in the body too; the path's name is the one used.
+  name: { type: 'string', description: 'Ignored: the role name is in the path.' },
   role_type: { type: 'string', description: 'Type of role: "oidc" (the default) or "jwt".' },
   bound_audiences: {
     type: 'string-list',

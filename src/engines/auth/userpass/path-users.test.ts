@@ -117,10 +117,27 @@ describe('userpass users/', () => {
     );
   });
 
+  it("accepts Vault's deprecated token field names, with a warning", async () => {
+    const h = harness();
+    const res = await h.call('create', 'users/erin', {
+      password: 'pw',
+      ttl: 60,
+      max_ttl: '2m',
+      bound_cidrs: '10.0.0.0/8',
+    });
+    expect(res.warnings).toContain('"ttl" is deprecated; use "token_ttl"');
+    const read = await h.call('read', 'users/erin', {});
+    expect(read.kind === 'data' ? read.data : {}).toMatchObject({
+      token_ttl: 60,
+      token_max_ttl: 120,
+      token_bound_cidrs: ['10.0.0.0/8'],
+    });
+  });
+
   it('rejects unknown fields and bad token fields', async () => {
     const h = harness();
     await expectCoffer(
-      h.call('create', 'users/erin', { password: 'pw', ttl: 5 }),
+      h.call('create', 'users/erin', { password: 'pw', tll: 5 }),
       'invalid_request',
     );
     await expectCoffer(
