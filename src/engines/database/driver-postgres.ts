@@ -152,6 +152,54 @@ export function createPostgresDriver(
       .catch(() => undefined);
   }
 
+  /**
+   * The default revocation. A superuser (or a member of the role) keeps anything the user
+   * created (reassigned to us), drops its grants, then the role, in one transaction. An admin
+   * with only CREATEROLE may not reassign; then, as Vault does, every privilege the role holds
+   * in this database is revoked statement by statement (a failure there does not stop the
+   * others) before the role is dropped.
+   */
+  async function dropRole(client: pg.PoolClient, username: string): Promise<void> {
+    const role = pg.escapeIdentifier(username);
+    try {
+      await transaction(client, async () => {
+        await plain(client, 'revocation', `REASSIGN OWNED BY ${role} TO CURRENT_USER`);
+        await plain(client, 'revocation', `DROP OWNED BY ${role}`);
+        await plain(client, 'revocation', `DROP ROLE IF EXISTS ${role}`);
+      });
+      return;
+    } catch (err) {
+      if (!(err instanceof CofferError) || err.code !== 'invalid_request') throw err;
+    }
+    // Exactly the grants the role holds here, read from the catalogs' ACLs (a blanket
+    // "ON ALL TABLES IN SCHEMA" fails on the first table this admin has no rights on).
+    const grants = await plain(
+      client,
+      'revocation',
+      `WITH r AS (SELECT oid FROM pg_roles WHERE rolname = $1)
+       SELECT CASE WHEN c.relkind = 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind,
+              quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS object
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, r
+        WHERE EXISTS (SELECT 1 FROM aclexplode(c.relacl) a WHERE a.grantee = r.oid)
+       UNION
+       SELECT 'SCHEMA', quote_ident(n.nspname) FROM pg_namespace n, r
+        WHERE EXISTS (SELECT 1 FROM aclexplode(n.nspacl) a WHERE a.grantee = r.oid)
+       UNION
+       SELECT 'FUNCTION', p.oid::regprocedure::text FROM pg_proc p, r
+        WHERE EXISTS (SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee = r.oid)
+       UNION
+       SELECT 'DATABASE', quote_ident(d.datname) FROM pg_database d, r
+        WHERE d.datname = current_database()
+          AND EXISTS (SELECT 1 FROM aclexplode(d.datacl) a WHERE a.grantee = r.oid)`,
+      [username],
+    );
+    const statements = (grants.rows as { kind: string; object: string }[]).map(
+      (row) => `REVOKE ALL PRIVILEGES ON ${row.kind} ${row.object} FROM ${role}`,
+    );
+    for (const statement of statements) await client.query(statement).catch(() => undefined);
+    await plain(client, 'revocation', `DROP ROLE IF EXISTS ${role}`);
+  }
+
   function sql(entries: readonly string[], field: string): SqlStatement[] {
     return expandSql(entries, 'postgres', field);
   }
@@ -241,13 +289,7 @@ export function createPostgresDriver(
           if (statements.length > 0) {
             await transaction(client, () => run(client, sql(statements, field), { username }));
           } else {
-            // Keep anything the user created (reassigned to us), drop its grants, then the role.
-            const role = pg.escapeIdentifier(username);
-            await transaction(client, async () => {
-              await plain(client, 'revocation', `REASSIGN OWNED BY ${role} TO CURRENT_USER`);
-              await plain(client, 'revocation', `DROP OWNED BY ${role}`);
-              await plain(client, 'revocation', `DROP ROLE IF EXISTS ${role}`);
-            });
+            await dropRole(client, username);
           }
           await endSessions(client, username);
         }),
