@@ -1,9 +1,12 @@
 // `npm run bench`: runs every bench in sequence (same process, one at a time) and prints a
 // summary of the ratios each one measured.
+import { runDatabaseBench } from './database.js';
 import { runKvReadBench } from './kv-read.js';
 import { runKvWriteBench } from './kv-write.js';
 import { runLeasesBench } from './leases.js';
+import { runLoginsBench } from './lib/logins.js';
 import { machineInfo, num, printTable, writeResult } from './lib/report.js';
+import { runRunOverheadBench } from './lib/run-overhead.js';
 import { ratioText } from './lib/rounds.js';
 
 const machine = machineInfo();
@@ -15,6 +18,9 @@ const started = Date.now();
 const write = await runKvWriteBench();
 const read = await runKvReadBench();
 const leases = await runLeasesBench();
+await runLoginsBench();
+const database = await runDatabaseBench();
+await runRunOverheadBench();
 const [single, group] = write.rows;
 const [bare, inmem, limited, audited, sqlite] = read.rows;
 
@@ -81,6 +87,18 @@ printTable(
       `bare Fastify ${num(bare.perSecond)} reads/s`,
       ratioText(sqlite),
     ],
+    [
+      'database',
+      `PostgreSQL creds issued ${num(database.cofferIssuedPerSecond)}/s`,
+      `direct CREATE ROLE+GRANT ${num(database.directCreatePerSecond)}/s`,
+      `${num(database.issueRatio, 2)}x`,
+    ],
+    [
+      'database',
+      `PostgreSQL creds revoked ${num(database.cofferRevokedPerSecond)}/s`,
+      `direct DROP ROLE ${num(database.directDropPerSecond)}/s`,
+      `${num(database.revokeRatio, 2)}x`,
+    ],
   ],
 );
 process.stdout.write(`load average now: ${machineInfo().loadAverage1m}\n`);
@@ -94,5 +112,7 @@ const file = writeResult('summary', {
   kvReadRatioAudited: read.ratioAudited,
   leasesUnsealRatio: leases.ratio,
   leasesRevokeMs: leases.revokeMs,
+  databaseIssuedPerSecond: database.cofferIssuedPerSecond,
+  databaseRevokedPerSecond: database.cofferRevokedPerSecond,
 });
 process.stdout.write(`wrote ${file}\n`);

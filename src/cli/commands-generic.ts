@@ -5,7 +5,7 @@ import { sanitizePath } from '../client/index.js';
 import { UsageError } from './args.js';
 import { defineCommand, parseDataArgs } from './command.js';
 import type { RunContext } from './command.js';
-import { formatKeysList, formatKeyValueTable, secretRows } from './format.js';
+import { fieldMap, formatKeysList, formatKeyValueTable, secretRows } from './format.js';
 import type { ApiResponse } from '../client/index.js';
 
 function pathArg(raw: string): string {
@@ -29,7 +29,7 @@ async function queryArgs(
 
 /** Prints a response the way `vault read` does, honouring -format and -field. */
 function printResponse(ctx: RunContext, response: ApiResponse): number {
-  if (ctx.field !== undefined) return ctx.printField(response.data);
+  if (ctx.field !== undefined) return ctx.printField(fieldMap(response));
   if (ctx.format === 'json') {
     ctx.json(response);
     return 0;
@@ -66,13 +66,16 @@ const write = defineCommand({
   description:
     '  KEY=@FILE reads a value from a file, KEY=- from standard input; a lone "-" sends the\n' +
     '  JSON object read from standard input as the body.',
-  flags: { force: { kind: 'boolean', help: 'Allow a write without data.' } },
+  flags: {
+    force: { kind: 'boolean', help: 'Allow a write without data.' },
+    f: { kind: 'boolean', help: 'Alias of -force.', hidden: true },
+  },
   field: true,
   args: { min: 1, max: Infinity },
   async run(ctx, flags, args) {
     const [raw, ...pairs] = args;
     const path = pathArg(raw!);
-    if (pairs.length === 0 && flags.force !== true) {
+    if (pairs.length === 0 && flags.force !== true && flags.f !== true) {
       throw new UsageError('no data given; pass KEY=VALUE pairs or "-", or use -force');
     }
     const data = await parseDataArgs(ctx, pairs);

@@ -4,20 +4,8 @@ import { sanitizePath } from '../client/index.js';
 import { parseIntFlag, parseKeyValueFlag, UsageError } from './args.js';
 import type { FlagSpecs } from './args.js';
 import { defineCommand, defineGroup } from './command.js';
-import { formatColumns, formatValue, humanDuration } from './format.js';
-
-const TTL_FLAGS = {
-  'default-lease-ttl': {
-    kind: 'string',
-    placeholder: '<duration>',
-    help: 'Default lease TTL of the mount ("1h", "30m", or seconds).',
-  },
-  'max-lease-ttl': {
-    kind: 'string',
-    placeholder: '<duration>',
-    help: 'Maximum lease TTL of the mount.',
-  },
-} as const satisfies FlagSpecs;
+import { formatColumns, formatValue } from './format.js';
+import { TTL_FLAGS, ttlCell, ttlConfig } from './mount-flags.js';
 
 const OPTION_FLAGS = {
   description: { kind: 'string', placeholder: '<text>', help: 'Human-readable description.' },
@@ -44,18 +32,6 @@ function engineOptions(flags: {
     options['version'] = String(parseIntFlag(flags.version, 'version', 1));
   }
   return options;
-}
-
-function ttlConfig(flags: {
-  'default-lease-ttl'?: string;
-  'max-lease-ttl'?: string;
-}): Record<string, string> {
-  const config: Record<string, string> = {};
-  if (flags['default-lease-ttl'] !== undefined) {
-    config['default_lease_ttl'] = flags['default-lease-ttl'];
-  }
-  if (flags['max-lease-ttl'] !== undefined) config['max_lease_ttl'] = flags['max-lease-ttl'];
-  return config;
 }
 
 function mountPathOf(path: string): string {
@@ -108,11 +84,6 @@ const disable = defineCommand({
     return 0;
   },
 });
-
-/** "system" for 0 (the mount uses the system default), else a human duration. */
-function ttlCell(seconds: unknown): string {
-  return typeof seconds === 'number' && seconds > 0 ? humanDuration(seconds) : 'system';
-}
 
 /** The `secrets list` table; `detailed` adds lease, option and identity columns. */
 export function formatMounts(mounts: Readonly<Record<string, MountEntry>>, detailed: boolean) {

@@ -5,7 +5,7 @@ import { parseDurationSeconds, parseIntFlag, parseKeyValueFlag, UsageError } fro
 import type { FlagSpecs } from './args.js';
 import { defineCommand, defineGroup } from './command.js';
 import type { RunContext } from './command.js';
-import { authRows, formatKeyValueTable, secretRows } from './format.js';
+import { authRows, fieldMap, formatKeyValueTable, secretRows } from './format.js';
 
 const ACCESSOR_FLAG = {
   accessor: {
@@ -14,28 +14,9 @@ const ACCESSOR_FLAG = {
   },
 } as const satisfies FlagSpecs;
 
-/**
- * The values `-field` can name for an auth answer, as the Vault CLI's raw-field printing does:
- * token, token_accessor, token_duration (seconds), token_renewable, the policy lists, then
- * any `data` key.
- */
-function authFieldMap(response: ApiResponse): Record<string, unknown> {
-  const auth = response.auth;
-  const map: Record<string, unknown> = { ...(response.data ?? {}) };
-  if (auth === null || auth === undefined) return map;
-  map['token'] = auth.client_token;
-  map['token_accessor'] = auth.accessor;
-  map['token_duration'] = auth.lease_duration;
-  map['token_renewable'] = auth.renewable;
-  map['token_policies'] = auth.token_policies ?? auth.policies ?? [];
-  map['identity_policies'] = auth['identity_policies'] ?? [];
-  map['policies'] = auth.policies ?? [];
-  return map;
-}
-
 /** Prints a create or renew answer: `-field`, JSON, or the auth table. */
 function printAuthResponse(ctx: RunContext, response: ApiResponse): number {
-  if (ctx.field !== undefined) return ctx.printField(authFieldMap(response));
+  if (ctx.field !== undefined) return ctx.printField(fieldMap(response));
   if (ctx.format === 'json') {
     ctx.json(response);
     return 0;

@@ -158,6 +158,24 @@ export function secretRows(response: ApiResponse): [string, string][] {
   return rows;
 }
 
+/**
+ * What `-field` may name in a response: its data keys plus, for a response with an auth
+ * block (a login, a token creation), Vault's token_* fields.
+ */
+export function fieldMap(response: ApiResponse): Record<string, unknown> {
+  const auth = response.auth;
+  const map: Record<string, unknown> = { ...(response.data ?? {}) };
+  if (auth === null || auth === undefined) return map;
+  map['token'] = auth.client_token;
+  map['token_accessor'] = auth.accessor;
+  map['token_duration'] = auth.lease_duration;
+  map['token_renewable'] = auth.renewable;
+  map['token_policies'] = auth.token_policies ?? auth.policies ?? [];
+  map['identity_policies'] = auth['identity_policies'] ?? [];
+  map['policies'] = auth.policies ?? [];
+  return map;
+}
+
 /** Go's `%q` of a string list, as the Vault CLI prints policies: `["default" "ops"]`. */
 export function formatQuotedList(list: readonly string[] | null | undefined): string {
   return `[${(list ?? []).map((item) => JSON.stringify(item)).join(' ')}]`;

@@ -5,13 +5,17 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineGroup, groupHelp } from './command.js';
 import type { CliIo, Command, CommandGroup } from './command.js';
+import { agentCommand } from './commands-agent.js';
 import { auditGroup } from './commands-audit.js';
+import { authGroup } from './commands-auth.js';
+import { envCommand } from './commands-env.js';
 import { genericCommands } from './commands-generic.js';
 import { kvGroup } from './commands-kv.js';
 import { leaseGroup } from './commands-lease.js';
 import { loginCommand } from './commands-login.js';
 import { operatorGroup, statusCommand } from './commands-operator.js';
 import { policyGroup } from './commands-policy.js';
+import { runCommand } from './commands-run.js';
 import { secretsGroup } from './commands-secrets.js';
 import { tokenGroup } from './commands-token.js';
 import { unwrapCommand } from './commands-unwrap.js';
@@ -27,8 +31,12 @@ const ROOT: CommandGroup = defineGroup('Coffer: a self-hosted secrets manager (V
   token: tokenGroup,
   policy: policyGroup,
   audit: auditGroup,
+  auth: authGroup,
   lease: leaseGroup,
   unwrap: unwrapCommand,
+  run: runCommand,
+  env: envCommand,
+  agent: agentCommand,
   ...genericCommands,
 });
 
@@ -41,7 +49,7 @@ function rootHelp(): string {
     '',
     'Common commands:',
     '    status     Print the seal status of the server',
-    '    login      Authenticate with a token and store it for later commands',
+    '    login      Log in (token, userpass, AppRole, JWT, OIDC, Kubernetes) and store the token',
     '    kv         Read and write secrets in KV mounts',
     '    read       Read data at any API path',
     '    write      Write data to any API path',
@@ -49,10 +57,14 @@ function rootHelp(): string {
     '    delete     Delete data at any API path',
     '',
     'Other commands:',
+    '    agent      Log in, render secrets into files, supervise a program',
     '    audit      Enable, disable and list audit devices; verify an audit log offline',
+    '    auth       Enable, disable, list and tune auth methods',
+    '    env        Print secrets as dotenv, shell, JSON or YAML variables',
     '    lease      Look up, renew and revoke leases',
     '    operator   Initialize, unseal, seal and rotate the server',
     '    policy     Write, read, list, delete, format and explain ACL policies',
+    '    run        Run a program with secrets as environment variables',
     '    secrets    Enable, disable, list and tune secrets engines',
     '    server     Start a Coffer server',
     '    token      Create, look up, renew and revoke tokens',

@@ -1,0 +1,104 @@
+// `coffer agent -config FILE [-exit-after-auth]`: runs the agent (auto-auth, templates, exec)
+// described in docs/agent.md until SIGINT/SIGTERM, or once in init mode.
+import { readFileSync } from 'node:fs';
+import { ConnectionError } from '../client/index.js';
+import { AgentConfigError, parseAgentConfig } from './agent/config.js';
+import { SpawnError } from './agent/supervisor.js';
+import { UsageError } from './args.js';
+import { defineCommand } from './command.js';
+import { resolveAddress } from './config.js';
+import { connectionMessage } from './delivery.js';
+
+/** -address, then $COFFER_ADDR/$VAULT_ADDR (which override the file, as in Vault), then vault.address. */
+function agentAddress(
+  flag: string | undefined,
+  fromConfig: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): string {
+  const envSet = ['COFFER_ADDR', 'VAULT_ADDR'].some((n) => (env[n] ?? '').trim() !== '');
+  return resolveAddress(flag ?? (envSet ? undefined : fromConfig), env);
+}
+
+export const agentCommand = defineCommand({
+  summary: 'Run the agent: log in, render secrets into files, supervise a program',
+  usage: '-config=FILE [options]',
+  description:
+    '  Logs in with the auto_auth method of FILE (token_file, approle, jwt, kubernetes), keeps\n' +
+    '  the token renewed, renders each template to its destination (atomically, mode 0600\n' +
+    '  unless perms says otherwise) and renders again when the secrets change. With an exec\n' +
+    '  block it runs the program with env_template values and restarts it on change.\n' +
+    '  SIGINT/SIGTERM stop it; SIGHUP renders again. See docs/agent.md.',
+  flags: {
+    config: {
+      kind: 'string',
+      placeholder: '<file>',
+      help: 'The agent configuration (HCL or JSON).',
+    },
+    'exit-after-auth': {
+      kind: 'boolean',
+      help: 'Init mode: log in, render every template once, and exit 0.',
+    },
+  },
+  args: { min: 0, max: 0 },
+  async run(ctx, flags) {
+    const file = flags.config;
+    if (file === undefined || file.trim() === '') {
+      throw new UsageError('missing -config=FILE');
+    }
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      throw new UsageError(`cannot read ${file} (${typeof code === 'string' ? code : 'error'})`);
+    }
+    let config;
+    try {
+      config = parseAgentConfig(text, file);
+    } catch (error) {
+      if (error instanceof AgentConfigError) throw new UsageError(error.message);
+      throw error;
+    }
+    if (flags['exit-after-auth'] === true) config = { ...config, exitAfterAuth: true };
+    // Loaded here, not at start-up: Handlebars costs every other command ~30 ms otherwise.
+    const { Agent, messageOf } = await import('./agent/agent.js');
+    const log = (line: string) => {
+      ctx.err(`coffer agent: ${line}`);
+    };
+    const agent = new Agent(config, {
+      address: agentAddress(flags.address, config.address, ctx.io.env),
+      env: ctx.io.env,
+      log,
+      stdout: process.stdout,
+      stderr: process.stderr,
+      ...(ctx.io.fetch === undefined ? {} : { fetch: ctx.io.fetch }),
+    });
+    const onStop = () => {
+      agent.stop();
+    };
+    const onHup = () => {
+      agent.rerender();
+    };
+    process.on('SIGINT', onStop);
+    process.on('SIGTERM', onStop);
+    process.on('SIGHUP', onHup);
+    try {
+      return await agent.run();
+    } catch (error) {
+      if (error instanceof ConnectionError) {
+        ctx.err(`Error: ${connectionMessage(error)}`);
+        return 1;
+      }
+      if (error instanceof SpawnError) {
+        ctx.err(`Error: ${error.message}`);
+        return error.exitCode;
+      }
+      ctx.err(`Error: ${messageOf(error)}`);
+      return 1;
+    } finally {
+      process.off('SIGINT', onStop);
+      process.off('SIGTERM', onStop);
+      process.off('SIGHUP', onHup);
+    }
+  },
+});

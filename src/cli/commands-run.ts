@@ -1,0 +1,406 @@
+// `coffer run [-path P] [-env-file F] [-map NAME=ref] [-watch] [-mask] [-fallback FILE] -- CMD`:
+// resolves secrets into environment variables and runs a program with them, forwarding signals
+// and passing its exit status through; with -watch it follows change events and leases.
+import {
+  ConnectionError,
+  FALLBACK_KEY_ENV,
+  formatAge,
+  LeaseKeeper,
+  literalVariables,
+  parseFallbackKey,
+  readSnapshot,
+  resolveVariables,
+  sourcesFingerprint,
+  subscribeChanges,
+  writeSnapshot,
+} from '../client/index.js';
+import type {
+  ChangeSubscription,
+  CofferClient,
+  ResolvedVariables,
+  SecretLease,
+  VariableSources,
+} from '../client/index.js';
+import { UsageError } from './args.js';
+import { defineCommand } from './command.js';
+import type { RunContext } from './command.js';
+import { resolveToken } from './config.js';
+import { connectionMessage, isUnavailable, SOURCE_FLAGS, sourcesFromFlags } from './delivery.js';
+import { exitCodeOf, parseSignal, SpawnError, Supervisor } from './agent/supervisor.js';
+
+/** Signals `coffer run` passes on to the program. */
+export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [
+  'SIGINT',
+  'SIGTERM',
+  'SIGHUP',
+  'SIGQUIT',
+];
+/** Changes arriving within this window are handled by one re-read. */
+const DEBOUNCE_MS = 50;
+/** Retry of the first resolve after running from a snapshot: from 1 s doubling to 30 s. */
+const RETRY_MIN_MS = 1_000;
+const RETRY_MAX_MS = 30_000;
+
+/** What the values are and where they came from. */
+interface Current {
+  resolved: ResolvedVariables | undefined;
+  vars: Readonly<Record<string, string>>;
+  secretNames: readonly string[];
+}
+
+function leasesOf(resolved: ResolvedVariables | undefined): SecretLease[] {
+  return (resolved?.reads ?? []).flatMap((read) => (read.lease === undefined ? [] : [read.lease]));
+}
+
+function sameVars(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>) {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => b[k] === a[k]);
+}
+
+interface FallbackSettings {
+  readonly file: string;
+  readonly key: Buffer;
+  readonly fingerprint: string;
+}
+
+/**
+ * Resolves the variables; when the server is unavailable and a snapshot is configured, reads it
+ * (and says so on stderr with its age). Writes the snapshot after a successful resolve.
+ */
+async function firstResolve(
+  ctx: RunContext,
+  client: CofferClient,
+  sources: VariableSources,
+  fallback: FallbackSettings | undefined,
+): Promise<Current & { fromSnapshot: boolean }> {
+  try {
+    const resolved = await resolveVariables(client, sources);
+    if (fallback !== undefined) await saveSnapshot(fallback, resolved);
+    return {
+      resolved,
+      vars: resolved.vars,
+      secretNames: resolved.secretNames,
+      fromSnapshot: false,
+    };
+  } catch (error) {
+    if (fallback === undefined || !isUnavailable(error)) throw error;
+    const snapshot = await readSnapshot(fallback.file, fallback.key);
+    if (snapshot.fingerprint !== fallback.fingerprint) {
+      throw new UsageError(
+        `the snapshot ${fallback.file} was written for other -path/-env-file/-map settings`,
+      );
+    }
+    const why =
+      error instanceof ConnectionError
+        ? connectionMessage(error)
+        : `Coffer at ${client.address} is unavailable`;
+    ctx.err(
+      `coffer run: ${why}; running from the snapshot ${fallback.file} ` +
+        `(${formatAge(Date.now() - snapshot.createdAt)} old)`,
+    );
+    return {
+      resolved: undefined,
+      vars: { ...snapshot.vars, ...literalVariables(sources) },
+      secretNames: snapshot.secretNames,
+      fromSnapshot: true,
+    };
+  }
+}
+
+async function saveSnapshot(fallback: FallbackSettings, resolved: ResolvedVariables) {
+  await writeSnapshot(fallback.file, fallback.key, {
+    createdAt: Date.now(),
+    fingerprint: fallback.fingerprint,
+    vars: resolved.vars,
+    secretNames: resolved.secretNames,
+  });
+}
+
+export const runCommand = defineCommand({
+  summary: 'Run a program with secrets as environment variables',
+  usage: '[options] -- COMMAND [ARGS...]',
+  description:
+    '  Reads the secrets named by -path, -env-file and -map, adds them to the environment and\n' +
+    '  runs COMMAND (no shell). Signals INT, TERM, HUP and QUIT are passed on; the exit code is\n' +
+    "  the program's (128+n when it dies of signal n). Nothing is written to disk, except the\n" +
+    '  encrypted -fallback snapshot. Put "--" before COMMAND so its flags are not read as ours.\n' +
+    '  See docs/delivery.md.',
+  flags: {
+    ...SOURCE_FLAGS,
+    watch: {
+      kind: 'boolean',
+      help: 'Follow changes to the secrets (and leases) and restart COMMAND with new values.',
+    },
+    'on-change': {
+      kind: 'string',
+      placeholder: '<restart|SIGHUP|...>',
+      help: 'With -watch: restart the program (default) or send it this signal.',
+    },
+    mask: {
+      kind: 'boolean',
+      help: 'Replace secret values (4 bytes or longer) in the output of COMMAND with *****.',
+    },
+    fallback: {
+      kind: 'string',
+      placeholder: '<file>',
+      help: `Keep an encrypted snapshot (key: $${FALLBACK_KEY_ENV}) and run from it when the server is down.`,
+    },
+  },
+  args: { min: 1, max: Infinity },
+  async run(ctx, flags, args) {
+    const [command, ...commandArgs] = args as [string, ...string[]];
+    const onChange = flags['on-change'] ?? 'restart';
+    const changeSignal = onChange === 'restart' ? undefined : parseSignal(onChange);
+    if (onChange !== 'restart' && changeSignal === undefined) {
+      throw new UsageError('invalid value for flag -on-change: "restart" or a signal name');
+    }
+    if (flags['on-change'] !== undefined && flags.watch !== true) {
+      throw new UsageError('-on-change needs -watch');
+    }
+    const sources = sourcesFromFlags(flags);
+    let fallback: FallbackSettings | undefined;
+    if (flags.fallback !== undefined) {
+      if (flags.fallback.trim() === '') throw new UsageError('-fallback needs a file name');
+      let key: Buffer;
+      try {
+        key = parseFallbackKey(ctx.io.env[FALLBACK_KEY_ENV]);
+      } catch (error) {
+        throw new UsageError((error as Error).message);
+      }
+      fallback = { file: flags.fallback, key, fingerprint: sourcesFingerprint(sources) };
+    }
+    const client = ctx.client();
+    let first: Current & { fromSnapshot: boolean };
+    try {
+      first = await firstResolve(ctx, client, sources, fallback);
+    } catch (error) {
+      if (error instanceof ConnectionError) {
+        ctx.err(`Error: ${connectionMessage(error)}`);
+        return 1;
+      }
+      throw error;
+    }
+
+    const baseEnv: NodeJS.ProcessEnv = { ...ctx.io.env };
+    const current: Current = first;
+    const supervisor = new Supervisor({
+      command,
+      args: commandArgs,
+      stdout: process.stdout,
+      stderr: process.stderr,
+      ...(flags.mask === true
+        ? {
+            maskValues: () => current.secretNames.map((name) => current.vars[name] ?? ''),
+          }
+        : {}),
+    });
+
+    const forward = (signal: NodeJS.Signals) => {
+      supervisor.terminate(signal);
+    };
+    const handlers = FORWARDED_SIGNALS.map((signal) => {
+      const handler = () => {
+        forward(signal);
+      };
+      process.on(signal, handler);
+      return [signal, handler] as const;
+    });
+
+    const watcher =
+      flags.watch === true
+        ? new RunWatcher({
+            ctx,
+            client,
+            sources,
+            fallback,
+            supervisor,
+            baseEnv,
+            current,
+            changeSignal,
+            token: resolveToken(flags.token, ctx.io.env),
+            fromSnapshot: first.fromSnapshot,
+          })
+        : undefined;
+    // Without -watch leases are still renewed while the program runs; they are not replaced.
+    const keeper =
+      watcher === undefined && leasesOf(first.resolved).length > 0
+        ? new LeaseKeeper({
+            client,
+            onExhausted: (lease) => {
+              ctx.err(
+                `coffer run: lease ${lease.leaseId} cannot be renewed further; run with -watch to replace expiring credentials`,
+              );
+            },
+          })
+        : undefined;
+    keeper?.track(leasesOf(first.resolved));
+
+    try {
+      await supervisor.start({ ...baseEnv, ...current.vars });
+      watcher?.start();
+      return exitCodeOf(await supervisor.finished);
+    } catch (error) {
+      if (error instanceof SpawnError) {
+        ctx.err(`Error: ${error.message}`);
+        return error.exitCode;
+      }
+      throw error;
+    } finally {
+      watcher?.close();
+      keeper?.close();
+      for (const [signal, handler] of handlers) process.off(signal, handler);
+    }
+  },
+});
+
+interface WatcherOptions {
+  readonly ctx: RunContext;
+  readonly client: CofferClient;
+  readonly sources: VariableSources;
+  readonly fallback: FallbackSettings | undefined;
+  readonly supervisor: Supervisor;
+  readonly baseEnv: NodeJS.ProcessEnv;
+  /** Shared with the command: the mask reads the values from here. */
+  readonly current: Current;
+  readonly changeSignal: NodeJS.Signals | undefined;
+  readonly token: string | undefined;
+  readonly fromSnapshot: boolean;
+}
+
+/**
+ * The -watch machinery: a change-event subscription on the paths read, lease renewal, and
+ * re-resolving (debounced) followed by a restart or a signal when the values changed.
+ */
+class RunWatcher {
+  readonly #keeper: LeaseKeeper;
+  #subscription: ChangeSubscription | undefined;
+  #subscribedTo = '';
+  #watched = new Set<string>();
+  #debounce: NodeJS.Timeout | undefined;
+  #retry: NodeJS.Timeout | undefined;
+  #retryMs = RETRY_MIN_MS;
+  #busy = false;
+  #again = false;
+  #closed = false;
+  #fatalReported = false;
+
+  readonly #o: WatcherOptions;
+
+  constructor(options: WatcherOptions) {
+    this.#o = options;
+    this.#keeper = new LeaseKeeper({
+      client: options.client,
+      onExhausted: () => {
+        this.#schedule();
+      },
+      onError: (error) => {
+        options.ctx.err(`coffer run: lease renewal failed, will retry: ${error.message}`);
+      },
+    });
+  }
+
+  start(): void {
+    if (this.#o.fromSnapshot) this.#retryLater();
+    else this.#follow(this.#o.current.resolved);
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#debounce);
+    clearTimeout(this.#retry);
+    this.#keeper.close();
+    this.#subscription?.close();
+  }
+
+  /** Tracks the leases of `resolved` and (re)subscribes to its paths when they changed. */
+  #follow(resolved: ResolvedVariables | undefined): void {
+    if (resolved === undefined || this.#closed) return;
+    this.#keeper.track(leasesOf(resolved));
+    const paths = [...new Set(resolved.reads.flatMap((r) => r.watchPaths))].sort();
+    this.#watched = new Set(paths);
+    const key = paths.join('\n');
+    if (key === this.#subscribedTo && this.#subscription !== undefined) return;
+    this.#subscription?.close();
+    this.#subscribedTo = key;
+    if (paths.length === 0) return;
+    this.#subscription = subscribeChanges({
+      address: this.#o.client.address,
+      ...(this.#o.token === undefined ? {} : { token: this.#o.token }),
+      prefixes: paths,
+      onChange: (event) => {
+        if (this.#watched.has(event.path)) this.#schedule();
+      },
+      onReady: () => {
+        this.#fatalReported = false;
+        // Changes made before the stream was ready (or while it was down) were missed: read
+        // everything again; the program is restarted only if a value differs.
+        this.#schedule();
+      },
+      onError: (error, { fatal }) => {
+        if (fatal && !this.#fatalReported) {
+          this.#fatalReported = true;
+          this.#o.ctx.err(`coffer run: stopped watching for changes: ${error.message}`);
+        }
+      },
+    });
+  }
+
+  #schedule(): void {
+    if (this.#closed) return;
+    clearTimeout(this.#debounce);
+    this.#debounce = setTimeout(() => {
+      void this.#refresh();
+    }, DEBOUNCE_MS);
+  }
+
+  #retryLater(): void {
+    if (this.#closed) return;
+    clearTimeout(this.#retry);
+    this.#retry = setTimeout(() => {
+      void this.#refresh();
+    }, this.#retryMs);
+    this.#retryMs = Math.min(RETRY_MAX_MS, this.#retryMs * 2);
+  }
+
+  async #refresh(): Promise<void> {
+    if (this.#busy) {
+      this.#again = true;
+      return;
+    }
+    this.#busy = true;
+    try {
+      const resolved = await resolveVariables(this.#o.client, this.#o.sources);
+      if (this.#closed) return;
+      this.#retryMs = RETRY_MIN_MS;
+      if (this.#o.fallback !== undefined) await saveSnapshot(this.#o.fallback, resolved);
+      const changed = !sameVars(this.#o.current.vars, resolved.vars);
+      this.#o.current.resolved = resolved;
+      this.#o.current.vars = resolved.vars;
+      this.#o.current.secretNames = resolved.secretNames;
+      this.#follow(resolved);
+      if (changed) await this.#apply();
+    } catch (error) {
+      if (this.#closed) return;
+      const message =
+        error instanceof ConnectionError ? connectionMessage(error) : (error as Error).message;
+      this.#o.ctx.err(`coffer run: cannot refresh secrets, keeping the current values: ${message}`);
+      if (this.#o.current.resolved === undefined || isUnavailable(error)) this.#retryLater();
+    } finally {
+      this.#busy = false;
+      if (this.#again && !this.#closed) {
+        this.#again = false;
+        this.#schedule();
+      }
+    }
+  }
+
+  async #apply(): Promise<void> {
+    const signal = this.#o.changeSignal;
+    if (signal !== undefined) {
+      this.#o.supervisor.signal(signal);
+      return;
+    }
+    this.#o.ctx.err('coffer run: secrets changed; restarting the program');
+    await this.#o.supervisor.restart({ ...this.#o.baseEnv, ...this.#o.current.vars });
+  }
+}
