@@ -2,7 +2,7 @@
 // a real child process: variables from paths, references and env templates, exit codes and
 // signals passed through, masking, the server-down message, the encrypted fallback snapshot,
 // and -watch restarting (or signalling) the program when a secret changes.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -305,10 +305,11 @@ describe('coffer env', () => {
 });
 
 describe('the loadEnv SDK', () => {
-  it('fills process.env of a real program that imports dist/client/index.js', async () => {
-    const clientUrl = new URL('dist/client/index.js', `file://${REPO_ROOT}`).href;
+  it('fills process.env of a real program that imports the @coffer/client package', async () => {
+    // Resolved by name from the repository's node_modules (the npm workspace link), as an
+    // application that installed the package would.
     const script = [
-      `import { loadEnv } from ${JSON.stringify(clientUrl)};`,
+      `import { loadEnv } from '@coffer/client';`,
       `const vars = await loadEnv({ paths: ['secret/app'], refs: { LEGACY: 'coffer://legacy/cfg#api_key' } });`,
       'console.log(JSON.stringify({ names: Object.keys(vars).sort(), pw: process.env.DB_PASSWORD,',
       '  legacy: process.env.LEGACY, user: process.env.USER }));',
@@ -316,6 +317,7 @@ describe('the loadEnv SDK', () => {
     const output = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
       (resolve, reject) => {
         const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+          cwd: REPO_ROOT,
           env: {
             PATH: process.env['PATH'] ?? '',
             COFFER_ADDR: server.url,
@@ -345,6 +347,23 @@ describe('the loadEnv SDK', () => {
       legacy: API_KEY,
       user: 'kept-by-default',
     });
+  });
+
+  it('packs @coffer/client with its built code and types only', () => {
+    const packed = spawnSync(
+      'npm',
+      ['pack', '--dry-run', '--json', '--workspace', '@coffer/client'],
+      { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(packed.status, packed.stderr).toBe(0);
+    const files = (JSON.parse(packed.stdout) as { files: { path: string }[] }[])[0]!.files.map(
+      (f) => f.path,
+    );
+    for (const name of ['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts']) {
+      expect(files).toContain(name);
+    }
+    expect(files).toContain('dist/load-env.js');
+    expect(files.filter((f) => /\.test\.|testing\./.test(f))).toEqual([]);
   });
 });
 
