@@ -12,9 +12,8 @@ import type { AuthMethodEntry } from '../client/index.js';
 import { parseKeyValueFlag, UsageError } from './args.js';
 import type { FlagSpecs } from './args.js';
 import { defineCommand, defineGroup } from './command.js';
-import { formatMounts } from './commands-secrets.js';
-import { formatColumns, formatValue } from './format.js';
-import { TTL_FLAGS, ttlCell, ttlConfig } from './mount-flags.js';
+import { formatMounts, type MountColumn } from './commands-secrets.js';
+import { TTL_FLAGS, ttlConfig } from './mount-flags.js';
 
 const OPTION_FLAGS = {
   description: { kind: 'string', placeholder: '<text>', help: 'Human-readable description.' },
@@ -79,52 +78,17 @@ const disable = defineCommand({
   },
 });
 
-/**
- * The `auth list` table: Vault's Path, Type, Accessor, Description; `detailed` adds the TTLs,
- * token type, replication, options and ids (Vault's `auth list -detailed` columns).
- */
+const TOKEN_TYPE: MountColumn = {
+  header: 'Token Type',
+  cell: (m) => (typeof m.config['token_type'] === 'string' ? m.config['token_type'] : ''),
+};
+
+/** The `auth list` table (Vault's `auth list -detailed` has Token Type where secrets has Force No Cache). */
 export function formatAuthMethods(
   methods: Readonly<Record<string, AuthMethodEntry>>,
   detailed: boolean,
 ): string {
-  if (!detailed) return formatMounts(methods, false);
-  return formatColumns(
-    Object.keys(methods)
-      .sort()
-      .map((path) => {
-        const m = methods[path]!;
-        const options = m.options !== null && Object.keys(m.options).length > 0 ? m.options : null;
-        const tokenType = m.config['token_type'];
-        return [
-          path,
-          m.type,
-          m.accessor,
-          ttlCell(m.config.default_lease_ttl),
-          ttlCell(m.config.max_lease_ttl),
-          typeof tokenType === 'string' ? tokenType : '',
-          m.local ? 'local' : 'replicated',
-          String(m.seal_wrap),
-          String(m.external_entropy_access ?? false),
-          options === null ? '' : formatValue(options),
-          m.description,
-          m.uuid ?? '',
-        ];
-      }),
-    [
-      'Path',
-      'Plugin',
-      'Accessor',
-      'Default TTL',
-      'Max TTL',
-      'Token Type',
-      'Replication',
-      'Seal Wrap',
-      'External Entropy Access',
-      'Options',
-      'Description',
-      'UUID',
-    ],
-  );
+  return formatMounts(methods, detailed, TOKEN_TYPE);
 }
 
 const list = defineCommand({

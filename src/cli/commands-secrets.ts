@@ -85,8 +85,26 @@ const disable = defineCommand({
   },
 });
 
-/** The `secrets list` table; `detailed` adds lease, option and identity columns. */
-export function formatMounts(mounts: Readonly<Record<string, MountEntry>>, detailed: boolean) {
+/** The column that differs between `secrets list -detailed` and `auth list -detailed`. */
+export interface MountColumn {
+  readonly header: string;
+  cell(mount: MountEntry): string;
+}
+
+const FORCE_NO_CACHE: MountColumn = {
+  header: 'Force No Cache',
+  cell: (m) => String(m.config.force_no_cache ?? false),
+};
+
+/**
+ * The `secrets list` (and `auth list`) table: Vault's Path, Type, Accessor, Description;
+ * `detailed` adds the TTLs, `column`, replication, options and ids.
+ */
+export function formatMounts(
+  mounts: Readonly<Record<string, MountEntry>>,
+  detailed: boolean,
+  column: MountColumn = FORCE_NO_CACHE,
+): string {
   const paths = Object.keys(mounts).sort();
   if (!detailed) {
     return formatColumns(
@@ -107,7 +125,7 @@ export function formatMounts(mounts: Readonly<Record<string, MountEntry>>, detai
         m.accessor,
         ttlCell(m.config.default_lease_ttl),
         ttlCell(m.config.max_lease_ttl),
-        String(m.config.force_no_cache ?? false),
+        column.cell(m),
         m.local ? 'local' : 'replicated',
         String(m.seal_wrap),
         String(m.external_entropy_access ?? false),
@@ -122,7 +140,7 @@ export function formatMounts(mounts: Readonly<Record<string, MountEntry>>, detai
       'Accessor',
       'Default TTL',
       'Max TTL',
-      'Force No Cache',
+      column.header,
       'Replication',
       'Seal Wrap',
       'External Entropy Access',
