@@ -1,6 +1,7 @@
 // The CLI's command framework: how a command declares its flags and arguments, how it is parsed
-// and run, how failures become one line on stderr and an exit code, and the shared helpers
-// (client from flags/env, output format, -field, stdin, key=value arguments).
+// and run, how failures become one line on stderr and an exit code (including the one line for a
+// server that cannot be reached), and the shared helpers (client from flags/env, output format,
+// -field, stdin, key=value arguments).
 import { readFileSync } from 'node:fs';
 import { ApiError, ClientError, CofferClient, ConnectionError } from '../client/index.js';
 import type { ApiResponse } from '../client/index.js';
@@ -193,12 +194,53 @@ export function reportError(io: CliIo, error: unknown, usage: string, name: stri
     io.stderr(`Error: ${text} (${error.status})\n`);
     return 1;
   }
-  if (error instanceof ConnectionError || error instanceof ClientError) {
+  if (error instanceof ConnectionError) {
+    io.stderr(`Error: ${connectionMessage(error)}\n`);
+    return 1;
+  }
+  if (error instanceof ClientError) {
     io.stderr(`Error: ${error.message}\n`);
     return 1;
   }
   io.stderr(`Error: ${error instanceof Error ? error.message : 'unexpected failure'}\n`);
   return 1;
+}
+
+/** Words for the errno (and undici) codes a user meets when the server cannot be reached. */
+const CONNECTION_REASONS: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  EPIPE: 'connection closed while sending',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host name lookup failed',
+  ETIMEDOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  EADDRNOTAVAIL: 'address not available',
+  UND_ERR_SOCKET: 'the server closed the connection',
+  UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
+  EPROTO: 'TLS handshake failed',
+  ERR_SSL_WRONG_VERSION_NUMBER: 'TLS handshake failed; is the server serving plain HTTP?',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'the server certificate is self-signed',
+  SELF_SIGNED_CERT_IN_CHAIN: 'the server certificate chain is not trusted',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the server certificate cannot be verified',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'the server certificate cannot be verified',
+  CERT_HAS_EXPIRED: 'the server certificate has expired',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'the server certificate is for another host name',
+};
+
+/**
+ * The one line for a server that cannot be reached, e.g. "cannot reach Coffer at
+ * http://127.0.0.1:8200: connection refused (ECONNREFUSED)". A known code gets words and keeps
+ * the code (to search for); any other reason (a timeout, a message) is shown as it is.
+ * SECURITY: made only of the address (credentials are refused in it) and the reason.
+ */
+export function connectionMessage(error: ConnectionError): string {
+  const words = Object.hasOwn(CONNECTION_REASONS, error.reason)
+    ? CONNECTION_REASONS[error.reason]
+    : undefined;
+  const reason = words === undefined ? error.reason : `${words} (${error.reason})`;
+  return `cannot reach Coffer at ${error.address}: ${reason}`;
 }
 
 function createContext(

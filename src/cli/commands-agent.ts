@@ -7,7 +7,7 @@ import { SpawnError } from './agent/supervisor.js';
 import { UsageError } from './args.js';
 import { defineCommand } from './command.js';
 import { resolveAddress } from './config.js';
-import { connectionMessage } from './delivery.js';
+import { connectionMessage } from './command.js';
 
 /** -address, then $COFFER_ADDR/$VAULT_ADDR (which override the file, as in Vault), then vault.address. */
 function agentAddress(

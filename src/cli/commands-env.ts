@@ -7,7 +7,8 @@ import type { FlagSpecs, FlagValues } from './args.js';
 import { reportError } from './command.js';
 import type { CliIo, Command } from './command.js';
 import { resolveAddress, resolveToken } from './config.js';
-import { connectionMessage, SOURCE_FLAGS, sourcesFromFlags } from './delivery.js';
+import { connectionMessage } from './command.js';
+import { SOURCE_FLAGS, sourcesFromFlags } from './delivery.js';
 
 export type EnvFormat = 'dotenv' | 'shell' | 'json' | 'yaml';
 const FORMATS: readonly EnvFormat[] = ['dotenv', 'shell', 'json', 'yaml'];

@@ -12,6 +12,7 @@ import {
   resolveVariables,
   sourcesFingerprint,
   subscribeChanges,
+  targetId,
   writeSnapshot,
 } from '../client/index.js';
 import type {
@@ -19,13 +20,15 @@ import type {
   CofferClient,
   ResolvedVariables,
   SecretLease,
+  SecretRead,
   VariableSources,
 } from '../client/index.js';
 import { UsageError } from './args.js';
 import { defineCommand } from './command.js';
 import type { RunContext } from './command.js';
 import { resolveToken } from './config.js';
-import { connectionMessage, isUnavailable, SOURCE_FLAGS, sourcesFromFlags } from './delivery.js';
+import { connectionMessage } from './command.js';
+import { isUnavailable, SOURCE_FLAGS, sourcesFromFlags } from './delivery.js';
 import { exitCodeOf, parseSignal, SpawnError, Supervisor } from './agent/supervisor.js';
 
 /** Signals `coffer run` passes on to the program. */
@@ -276,6 +279,8 @@ class RunWatcher {
   #subscription: ChangeSubscription | undefined;
   #subscribedTo = '';
   #watched = new Set<string>();
+  /** Targets a change event named since the last read: read again even if leased. */
+  #stale = new Set<string>();
   #debounce: NodeJS.Timeout | undefined;
   #retry: NodeJS.Timeout | undefined;
   #retryMs = RETRY_MIN_MS;
@@ -328,7 +333,11 @@ class RunWatcher {
       ...(this.#o.token === undefined ? {} : { token: this.#o.token }),
       prefixes: paths,
       onChange: (event) => {
-        if (this.#watched.has(event.path)) this.#schedule();
+        if (!this.#watched.has(event.path)) return;
+        for (const read of this.#o.current.resolved?.reads ?? []) {
+          if (read.watchPaths.includes(event.path)) this.#stale.add(targetId(read.target));
+        }
+        this.#schedule();
       },
       onReady: () => {
         this.#fatalReported = false;
@@ -362,6 +371,21 @@ class RunWatcher {
     this.#retryMs = Math.min(RETRY_MAX_MS, this.#retryMs * 2);
   }
 
+  /**
+   * Reads of dynamic secrets to keep: each read of one issues a new credential, so while its
+   * lease is being renewed (and no change event named it) the value stays. An exhausted lease is
+   * no longer kept, which is what makes the refresh it triggers read that secret again.
+   */
+  #reusable(): Map<string, SecretRead> {
+    const reuse = new Map<string, SecretRead>();
+    for (const read of this.#o.current.resolved?.reads ?? []) {
+      const id = targetId(read.target);
+      if (read.lease === undefined || this.#stale.has(id)) continue;
+      if (this.#keeper.isKept(read.lease.leaseId)) reuse.set(id, read);
+    }
+    return reuse;
+  }
+
   async #refresh(): Promise<void> {
     if (this.#busy) {
       this.#again = true;
@@ -369,7 +393,11 @@ class RunWatcher {
     }
     this.#busy = true;
     try {
-      const resolved = await resolveVariables(this.#o.client, this.#o.sources);
+      const stale = new Set(this.#stale);
+      const resolved = await resolveVariables(this.#o.client, this.#o.sources, {
+        reuse: this.#reusable(),
+      });
+      for (const id of stale) this.#stale.delete(id);
       if (this.#closed) return;
       this.#retryMs = RETRY_MIN_MS;
       if (this.#o.fallback !== undefined) await saveSnapshot(this.#o.fallback, resolved);

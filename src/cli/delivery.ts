@@ -1,5 +1,5 @@
 // What `coffer run` and `coffer env` share: turning --path/--env-file/--map into variable
-// sources, and one-line messages for a server that cannot be reached.
+// sources, and telling a server that is down or not serving (a snapshot may stand in for it).
 import { readFileSync } from 'node:fs';
 import {
   ApiError,
@@ -63,22 +63,7 @@ function readTextFile(file: string): string {
   }
 }
 
-const REASONS: Readonly<Record<string, string>> = {
-  ECONNREFUSED: 'connection refused',
-  ECONNRESET: 'connection reset',
-  ENOTFOUND: 'host not found',
-  EAI_AGAIN: 'host name lookup failed',
-  ETIMEDOUT: 'connection timed out',
-  EHOSTUNREACH: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-};
-
-/** "cannot reach Coffer at http://127.0.0.1:8200: connection refused (ECONNREFUSED)". */
-export function connectionMessage(error: ConnectionError): string {
-  const words = REASONS[error.reason];
-  const reason = words === undefined ? error.reason : `${words} (${error.reason})`;
-  return `cannot reach Coffer at ${error.address}: ${reason}`;
-}
+/** Moved to command.ts, where every command's errors are reported; kept for old importers. */
 
 /** The server is down or not serving (sealed, standby without a leader): a snapshot may serve. */
 export function isUnavailable(error: unknown): boolean {

@@ -182,7 +182,7 @@ describe('global behaviour', () => {
     });
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(
-      `Error: cannot reach Coffer at http://127.0.0.1:${port}: ECONNREFUSED\n`,
+      `Error: cannot reach Coffer at http://127.0.0.1:${port}: connection refused (ECONNREFUSED)\n`,
     );
     expect(result.stderr).not.toContain(TOKEN);
   });

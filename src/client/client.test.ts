@@ -1,3 +1,7 @@
+import { createServer } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { CofferClient, DEFAULT_ADDRESS } from './client.js';
 import { ApiError, ClientError, ConnectionError } from './errors.js';
@@ -187,6 +191,135 @@ describe('responses and errors', () => {
 
     const secure = new CofferClient({ address: 'https://standby:8200', fetch: rec.fetch });
     await expect(secure.sealStatus()).rejects.toThrow(/https to a non-https/);
+  });
+});
+
+/**
+ * A real HTTP server that sends the headers and the start of a 1000-byte JSON body, then
+ * nothing more: the client's deadline is all that can end the read.
+ */
+async function stallingServer() {
+  let bodyStarted = false;
+  let clientClosed = false;
+  const sockets = new Set<Socket>();
+  const server = createServer((req, res) => {
+    req.socket.once('close', () => (clientClosed = true));
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': '1000' });
+    res.write('{"data":', () => (bodyStarted = true));
+  });
+  server.on('connection', (socket) => sockets.add(socket));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    address: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    bodyStarted: () => bodyStarted,
+    clientClosed: () => clientClosed,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
+}
+
+async function until(check: () => boolean, timeoutMs: number): Promise<void> {
+  const started = Date.now();
+  while (!check()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describe('the deadline covers the response body', () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+
+  // Regression: the timeout was only the fetch signal, and undici passes an abort to a body
+  // still arriving through a WeakRef to its Request; once that is garbage-collected (seen with
+  // redirect: 'error' on Node 20) the read waited as long as the server kept the socket open.
+  const fetches: [string, typeof fetch][] = [
+    ['the global fetch, after a garbage collection', (input, init) => fetch(input, init)],
+    [
+      'a fetch that no longer passes the abort on to the body (redirect: "error" after a GC)',
+      (input, init) => fetch(input, { ...init, redirect: 'error' }),
+    ],
+    ['a fetch that ignores the signal', (input, init) => fetch(input, { ...init, signal: null })],
+  ];
+  for (const [name, fetchImpl] of fetches) {
+    it(`cancels a stalled body at timeoutMs and closes the connection: ${name}`, async () => {
+      const server = await stallingServer();
+      try {
+        const c = new CofferClient({ address: server.address, fetch: fetchImpl, timeoutMs: 300 });
+        const started = Date.now();
+        const outcome = c.read('secret/app').then(
+          () => 'answered',
+          (e: unknown) => e,
+        );
+        await until(server.bodyStarted, 2_000);
+        for (let i = 0; i < 5; i++) {
+          gc();
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        const settled = await Promise.race([
+          outcome,
+          new Promise((resolve) => {
+            setTimeout(() => {
+              resolve('still waiting after 3 s');
+            }, 3_000);
+          }),
+        ]);
+        expect(settled).toBeInstanceOf(ConnectionError);
+        expect((settled as ConnectionError).message).toBe(
+          `cannot reach Coffer at ${server.address}: no answer within 300 ms`,
+        );
+        expect(Date.now() - started).toBeLessThan(2_000);
+        await until(server.clientClosed, 2_000);
+      } finally {
+        server.close();
+      }
+    });
+  }
+
+  it('cancels the body of a redirect it follows, so that connection is released', async () => {
+    let firstBodyCancelled = false;
+    const fetchImpl: typeof fetch = (input) => {
+      const url = new URL(input instanceof Request ? input.url : input.toString());
+      if (url.host === 'standby:8200') {
+        const body = new ReadableStream<Uint8Array>({
+          cancel: () => {
+            firstBodyCancelled = true;
+          },
+        });
+        return Promise.resolve(
+          new Response(body, {
+            status: 307,
+            headers: { Location: 'http://active:8200/v1/sys/seal-status' },
+          }),
+        );
+      }
+      return Promise.resolve(Response.json({ sealed: false }));
+    };
+    const c = new CofferClient({ address: 'http://standby:8200', fetch: fetchImpl });
+    expect((await c.sealStatus()).sealed).toBe(false);
+    expect(firstBodyCancelled).toBe(true);
+  });
+
+  it('still decodes UTF-8 split across chunks and an empty 2xx body', async () => {
+    const bytes = new TextEncoder().encode(JSON.stringify({ data: { word: 'Grüße €' } }));
+    const split = bytes.indexOf(0xc3) + 1; // inside the two bytes of "ü"
+    const fetchImpl: typeof fetch = (input) => {
+      const path = new URL(input instanceof Request ? input.url : input.toString()).pathname;
+      if (path.endsWith('/empty')) return Promise.resolve(new Response('', { status: 200 }));
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(bytes.slice(0, split));
+          controller.enqueue(bytes.slice(split));
+          controller.close();
+        },
+      });
+      return Promise.resolve(new Response(body, { status: 200 }));
+    };
+    const c = new CofferClient({ address: ADDR, fetch: fetchImpl });
+    expect((await c.read('secret/app'))?.data).toEqual({ word: 'Grüße €' });
+    expect(await c.read('empty')).toBeUndefined();
   });
 });
 

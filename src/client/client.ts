@@ -614,11 +614,12 @@ export class CofferClient {
     if (method === 'LIST') url.searchParams.set('list', 'true');
     const headers = this.#headers(options);
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+    const signal = AbortSignal.timeout(this.timeoutMs);
     const init: RequestInit = {
       method: method === 'LIST' ? 'GET' : method,
       headers,
       redirect: 'manual',
-      signal: AbortSignal.timeout(this.timeoutMs),
+      signal,
     };
     if (body !== undefined) init.body = body;
     try {
@@ -628,11 +629,14 @@ export class CofferClient {
         // One hop, as the Go client does (an HA standby pointing at the active node).
         const next = new URL(location, url);
         if (url.protocol === 'https:' && next.protocol !== 'https:') {
+          await discardBody(response);
           throw new ClientError('refusing a redirect from https to a non-https address');
         }
+        // The first answer's body is not wanted; left unread it would hold its connection.
+        await discardBody(response);
         response = await this.#fetch(next, init);
       }
-      const text = await response.text();
+      const text = await readBody(response, signal);
       return {
         status: response.status,
         body: parseBody(text, response.status),
@@ -676,6 +680,46 @@ function finish(raw: RawResponse): ApiResponse | undefined {
       : raw.requestId;
   if (requestId !== undefined) details.requestId = requestId;
   throw new ApiError(raw.status, errorsOf(body), details);
+}
+
+/**
+ * Reads the whole body as UTF-8 text, cancelling it when `signal` fires (the deadline).
+ * The deadline is enforced here rather than left to fetch: undici passes an abort to a body that
+ * is still arriving only through a WeakRef to its Request, which a garbage collection can clear
+ * (seen with Node 20's undici 6.24 for `redirect: 'error'`, and true of any injected fetch that
+ * ignores the signal), and the read would then wait as long as the server keeps the connection
+ * open. Cancelling the body stream always ends the read and closes the connection.
+ */
+async function readBody(response: Response, signal: AbortSignal): Promise<string> {
+  if (response.body === null) return '';
+  const reader: ReadableStreamDefaultReader<Uint8Array> = response.body.getReader();
+  let cancelled = false;
+  const cancel = () => {
+    cancelled = true;
+    reader.cancel(signal.reason).catch(() => undefined);
+  };
+  signal.addEventListener('abort', cancel, { once: true });
+  if (signal.aborted) cancel();
+  const decoder = new TextDecoder();
+  let text = '';
+  try {
+    for (;;) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      text += decoder.decode(chunk.value, { stream: true });
+    }
+  } finally {
+    signal.removeEventListener('abort', cancel);
+    reader.releaseLock();
+  }
+  // A cancelled read ends as if the body were complete: it is not, so this is the timeout.
+  if (cancelled) throw signal.reason;
+  return text + decoder.decode();
+}
+
+/** Cancels a body nobody will read, so its connection is released at once. */
+async function discardBody(response: Response): Promise<void> {
+  await response.body?.cancel().catch(() => undefined);
 }
 
 function parseBody(text: string, status: number): unknown {

@@ -78,4 +78,9 @@ export {
   resolveVariables,
   sourcesFingerprint,
 } from './variables.js';
-export type { ExplicitVariable, ResolvedVariables, VariableSources } from './variables.js';
+export type {
+  ExplicitVariable,
+  ResolveOptions,
+  ResolvedVariables,
+  VariableSources,
+} from './variables.js';

@@ -119,4 +119,24 @@ describe('keeping leases alive', () => {
     expect(t.requests).toHaveLength(0);
     expect(t.exhausted).toEqual([]);
   });
+
+  it('keeps the schedule of a lease tracked again (a reused read), and says which are kept', async () => {
+    const t = setup([renewal(20)]);
+    const lease = { ...LEASE, leaseDurationSeconds: 60 };
+    t.keeper.track([lease]);
+    await vi.advanceTimersByTimeAsync(30_000);
+    // Tracked again halfway: the renewal stays due at 40 s, not 30 s + 40 s.
+    t.keeper.track([lease]);
+    expect(t.keeper.isKept(lease.leaseId)).toBe(true);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(t.requests).toHaveLength(1);
+    // Capped (20 < 60): exhausted 2/3 into the last stretch, and no longer kept, even if
+    // tracked again.
+    await vi.advanceTimersByTimeAsync(14_000);
+    expect(t.exhausted).toEqual([lease.leaseId]);
+    t.keeper.track([lease]);
+    expect(t.keeper.isKept(lease.leaseId)).toBe(false);
+    expect(t.keeper.isKept('database/creds/app/unknown')).toBe(false);
+    t.keeper.close();
+  });
 });

@@ -45,9 +45,26 @@ export class LeaseKeeper {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Replaces the tracked set with `leases` (leases without a TTL need no care). */
+  /**
+   * Replaces the tracked set with `leases` (leases without a TTL need no care). A lease already
+   * tracked keeps its state (next renewal, expiry, exhausted or not): its `leaseDurationSeconds`
+   * is from when it was read, not from now.
+   */
   track(leases: readonly SecretLease[]): void {
-    this.#clear();
+    const previous = this.#tracked;
+    this.#tracked = new Map();
+    if (!this.#closed) {
+      for (const lease of leases) {
+        const kept = previous.get(lease.leaseId);
+        if (kept === undefined) continue;
+        previous.delete(lease.leaseId);
+        this.#tracked.set(lease.leaseId, kept);
+      }
+    }
+    for (const dropped of previous.values()) {
+      dropped.done = true;
+      clearTimeout(dropped.timer);
+    }
     if (this.#closed) return;
     for (const lease of leases) {
       if (lease.leaseDurationSeconds <= 0 || this.#tracked.has(lease.leaseId)) continue;
@@ -66,6 +83,12 @@ export class LeaseKeeper {
         });
       }
     }
+  }
+
+  /** Whether `leaseId` is tracked and still being renewed (not exhausted, not expired). */
+  isKept(leaseId: string): boolean {
+    const tracked = this.#tracked.get(leaseId);
+    return tracked !== undefined && !tracked.done && tracked.expiresAt > this.#now();
   }
 
   /** How many leases are being kept (for tests and status lines). */

@@ -59,17 +59,23 @@ export function describeTarget(target: ReadTarget): string {
 
 /**
  * Reads every distinct target in `targets` (duplicates are read once, concurrently) and returns
- * the reads keyed by targetId. Throws ResolveError for a missing or deleted secret; API and
- * connection errors pass through.
+ * the reads keyed by targetId. A target found in `reuse` (keyed by targetId) is not read again:
+ * each read of a dynamic secret issues a new credential, so one whose lease is still alive is
+ * kept. Throws ResolveError for a missing or deleted secret; API and connection errors pass
+ * through.
  */
 export async function readSecrets(
   client: CofferClient,
   targets: readonly ReadTarget[],
+  reuse: ReadonlyMap<string, SecretRead> = new Map(),
 ): Promise<Map<string, SecretRead>> {
   const distinct = new Map<string, ReadTarget>();
   for (const target of targets) distinct.set(targetId(target), target);
   const reads = await Promise.all(
-    [...distinct.entries()].map(async ([id, target]) => [id, await readOne(client, target)]),
+    [...distinct.entries()].map(async ([id, target]) => [
+      id,
+      reuse.get(id) ?? (await readOne(client, target)),
+    ]),
   );
   return new Map(reads as [string, SecretRead][]);
 }

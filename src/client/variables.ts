@@ -122,6 +122,11 @@ function refTarget(ref: SecretReference): ReadTarget {
     : { kind: 'kv', path: ref.path, version: ref.version };
 }
 
+export interface ResolveOptions {
+  /** Earlier reads to use instead of reading again, keyed by targetId (see readSecrets). */
+  readonly reuse?: ReadonlyMap<string, SecretRead>;
+}
+
 /**
  * Reads what `sources` need (each distinct path once) and builds the variables. Keys of two
  * whole paths that map to the same name are an error naming both; an explicit variable wins
@@ -130,6 +135,7 @@ function refTarget(ref: SecretReference): ReadTarget {
 export async function resolveVariables(
   client: CofferClient,
   sources: VariableSources,
+  options: ResolveOptions = {},
 ): Promise<ResolvedVariables> {
   const explicit = planExplicit(sources.explicit ?? []);
   const pathTargets: ReadTarget[] = (sources.paths ?? []).map((path) => {
@@ -140,7 +146,7 @@ export async function resolveVariables(
   const targets = [...pathTargets];
   for (const item of explicit.values())
     if (item.ref !== undefined) targets.push(refTarget(item.ref));
-  const reads = await readSecrets(client, targets);
+  const reads = await readSecrets(client, targets, options.reuse);
 
   const vars: Record<string, string> = {};
   const secretNames = new Set<string>();

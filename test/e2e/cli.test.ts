@@ -333,7 +333,7 @@ describe('coffer CLI against a dev server', () => {
     });
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr).toBe(
-      `Error: cannot reach Coffer at http://127.0.0.1:${port}: ECONNREFUSED\n`,
+      `Error: cannot reach Coffer at http://127.0.0.1:${port}: connection refused (ECONNREFUSED)\n`,
     );
   }, 60_000);
 

@@ -103,6 +103,10 @@ export class Agent {
   #subscription: ChangeSubscription | undefined;
   #subscribedTo = '';
   #watched = new Set<string>();
+  /** The reads of the last render, keyed by targetId; leased ones are kept while renewed. */
+  #reads = new Map<string, SecretRead>();
+  /** Targets a change event named since the last render: read again even if leased. */
+  #stale = new Set<string>();
   #debounce: NodeJS.Timeout | undefined;
   #relogin: NodeJS.Timeout | undefined;
   #reloginMs = RELOGIN_MIN_MS;
@@ -239,6 +243,8 @@ export class Agent {
       await this.#login();
       this.#reloginMs = RELOGIN_MIN_MS;
       if (this.#stopped) return;
+      // Leases belong to the token that read them: a new token reads everything again.
+      this.#reads = new Map();
       this.#subscribe(true);
       this.#scheduleRender();
     } catch (error) {
@@ -272,7 +278,10 @@ export class Agent {
         ...this.#templates.flatMap((t) => t.compiled.targets),
         ...this.#envTemplates.flatMap((t) => t.compiled.targets),
       ];
-      const reads = await readSecrets(client, targets);
+      const stale = new Set(this.#stale);
+      const reads = await readSecrets(client, targets, this.#reusable());
+      for (const id of stale) this.#stale.delete(id);
+      this.#reads = reads;
       // Render everything before writing anything: a failing template leaves all files as they were.
       const outputs = this.#templates.map((t) => ({ t, text: t.compiled.render(reads) }));
       const vars: Record<string, string> = {};
@@ -307,6 +316,20 @@ export class Agent {
     }
   }
 
+  /**
+   * Reads of dynamic secrets to keep: each read of one issues a new credential, so while its
+   * lease is being renewed (and no change event named it) the value stays. An exhausted lease is
+   * no longer kept, which is what makes the render it triggers read that secret again.
+   */
+  #reusable(): Map<string, SecretRead> {
+    const reuse = new Map<string, SecretRead>();
+    for (const [id, read] of this.#reads) {
+      if (read.lease === undefined || this.#stale.has(id)) continue;
+      if (this.#leaseKeeper.isKept(read.lease.leaseId)) reuse.set(id, read);
+    }
+    return reuse;
+  }
+
   /** Tracks leases of the reads and the paths to watch. */
   #follow(reads: readonly SecretRead[]): void {
     this.#leaseKeeper.track(reads.flatMap((r) => (r.lease === undefined ? [] : [r.lease])));
@@ -330,7 +353,11 @@ export class Agent {
       prefixes: paths,
       ...(this.#io.fetch === undefined ? {} : { fetch: this.#io.fetch }),
       onChange: (event) => {
-        if (this.#watched.has(event.path)) this.#scheduleRender();
+        if (!this.#watched.has(event.path)) return;
+        for (const [id, read] of this.#reads) {
+          if (read.watchPaths.includes(event.path)) this.#stale.add(id);
+        }
+        this.#scheduleRender();
       },
       onReady: () => {
         // Changes made before the stream was ready (or while it was down) were missed: render
