@@ -18,9 +18,9 @@ const started = Date.now();
 const write = await runKvWriteBench();
 const read = await runKvReadBench();
 const leases = await runLeasesBench();
-await runLoginsBench();
+const logins = await runLoginsBench();
 const database = await runDatabaseBench();
-await runRunOverheadBench();
+const runOverhead = await runRunOverheadBench();
 const [single, group] = write.rows;
 const [bare, inmem, limited, audited, sqlite] = read.rows;
 
@@ -99,6 +99,30 @@ printTable(
       `direct DROP ROLE ${num(database.directDropPerSecond)}/s`,
       `${num(database.revokeRatio, 2)}x`,
     ],
+    [
+      'logins',
+      `AppRole ${num(logins.rows[1].perSecond)} logins/s`,
+      `token lookup-self ${num(logins.rows[0].perSecond)}/s`,
+      ratioText(logins.rows[1]),
+    ],
+    [
+      'logins',
+      `userpass (argon2id), 4 users ${num(logins.rows[3].perSecond)} logins/s`,
+      `token lookup-self ${num(logins.rows[0].perSecond)}/s`,
+      ratioText(logins.rows[3]),
+    ],
+    [
+      'run',
+      `coffer run -- true ${num(runOverhead.starts.runMs, 1)} ms`,
+      `true ${num(runOverhead.starts.trueMs, 1)} ms`,
+      `+${num(runOverhead.starts.overheadMs, 1)} ms`,
+    ],
+    [
+      'run',
+      `-watch write → restart p50 ${num(runOverhead.changes.p50Ms, 1)} ms`,
+      `p99 ${num(runOverhead.changes.p99Ms, 1)} ms`,
+      '',
+    ],
   ],
 );
 process.stdout.write(`load average now: ${machineInfo().loadAverage1m}\n`);
@@ -114,5 +138,10 @@ const file = writeResult('summary', {
   leasesRevokeMs: leases.revokeMs,
   databaseIssuedPerSecond: database.cofferIssuedPerSecond,
   databaseRevokedPerSecond: database.cofferRevokedPerSecond,
+  approleLoginToLookup: logins.approleToLookup,
+  userpassManyUsersToLookup: logins.userpassManyUsersToLookup,
+  runOverheadMs: runOverhead.starts.overheadMs,
+  runChangeP50Ms: runOverhead.changes.p50Ms,
+  runChangeP99Ms: runOverhead.changes.p99Ms,
 });
 process.stdout.write(`wrote ${file}\n`);
