@@ -1,10 +1,13 @@
-// Test fixtures for engines: an in-memory Storage and a request builder, no HTTP, no core.
+// Test fixtures for engines: an in-memory Storage, a request builder, and a harness that sends
+// an engine requests over memory storage with a settable clock. No HTTP, no core.
 import type {
   EngineContext,
   EngineRequest,
+  EngineResult,
   MountInfo,
   Operation,
   Schedule,
+  SecretEngine,
   WalEntry,
   WriteAheadLog,
 } from './engine.js';
@@ -119,4 +122,79 @@ export function testRequest(
     requestId: 'test-request',
     ...(options.remoteAddress === undefined ? {} : { remoteAddress: options.remoteAddress }),
   });
+}
+
+/** 2026-01-01T00:00:00Z, the default test clock. */
+export const T0 = Date.UTC(2026, 0, 1);
+
+/** One engine over memory storage, with a recording schedule and write-ahead log. */
+export interface EngineHarness<E extends SecretEngine = SecretEngine> {
+  readonly engine: E;
+  readonly mount: MountInfo;
+  readonly storage: ReturnType<typeof memoryStorage>;
+  readonly schedule: ReturnType<typeof memorySchedule>;
+  readonly wal: ReturnType<typeof memoryWal>;
+  /** Epoch ms the next request sees; tests move it forward. */
+  nowMs: number;
+  /** The client address of the next request; undefined sends none. */
+  remoteAddress: string | undefined;
+  call(operation: Operation, path: string, data?: Record<string, unknown>): Promise<EngineResult>;
+  /** Like call, but returns the `data` of a data result (fails the test otherwise). */
+  data(operation: Operation, path: string, data?: Record<string, unknown>): Promise<JsonObject>;
+  /** The engine's existence check for `path` (as for an update unless told otherwise). */
+  exists(path: string, operation?: Operation): Promise<boolean | undefined>;
+  /** The context the core hands lease calls, scheduled jobs and rollbacks. */
+  context(): EngineContext;
+}
+
+export interface EngineHarnessOptions {
+  readonly mount: MountInfo;
+  readonly storage?: ReturnType<typeof memoryStorage>;
+  /** The first clock value, epoch ms; T0 by default. */
+  readonly nowMs?: number;
+  readonly remoteAddress?: string;
+}
+
+export function engineHarness<E extends SecretEngine>(
+  engine: E,
+  options: EngineHarnessOptions,
+): EngineHarness<E> {
+  const storage = options.storage ?? memoryStorage();
+  const schedule = memorySchedule();
+  const { mount } = options;
+  const contextOptions = (): TestContextOptions => ({
+    mount,
+    now: () => h.nowMs,
+    schedule,
+    wal: h.wal,
+  });
+  const h: EngineHarness<E> = {
+    engine,
+    mount,
+    storage,
+    schedule,
+    wal: memoryWal(() => h.nowMs),
+    nowMs: options.nowMs ?? T0,
+    remoteAddress: options.remoteAddress,
+    call(operation, path, data = {}) {
+      return engine.handle(
+        testRequest(operation, path, data, storage, {
+          ...contextOptions(),
+          ...(h.remoteAddress === undefined ? {} : { remoteAddress: h.remoteAddress }),
+        }),
+      );
+    },
+    async data(operation, path, data = {}) {
+      const result = await h.call(operation, path, data);
+      if (result.kind !== 'data') throw new Error(`expected a data result, got ${result.kind}`);
+      return result.data;
+    },
+    exists(path, operation = 'update') {
+      return engine.exists(testRequest(operation, path, {}, storage, contextOptions()));
+    },
+    context() {
+      return testContext(storage, contextOptions());
+    },
+  };
+  return h;
 }

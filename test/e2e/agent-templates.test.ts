@@ -8,17 +8,16 @@ import type { ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { SignJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import {
-  COFFER_BIN,
   createTempDir,
   findCanaries,
   killAllServers,
-  REPO_ROOT,
   runCoffer,
   startServer,
 } from '../helpers/server-process.js';
-import type { ServerProcess, TempDir } from '../helpers/server-process.js';
+import type { CliResult, ServerProcess, TempDir } from '../helpers/server-process.js';
+import { startLiveCli, type LiveCli } from '../helpers/live-cli.js';
 import { vaultOk, vaultRequest } from './vault-http.js';
 
 const ROOT_TOKEN = `agent-e2e-root-${randomBytes(8).toString('hex')}`;
@@ -38,26 +37,25 @@ function env(): Record<string, string> {
 }
 
 /**
- * Writes an agent config using the root token from a token file, plus `blocks` at the top level
- * and `inAutoAuth` (sinks) inside auto_auth.
+ * Writes <name>.hcl: an auto_auth block with `method` (its lines) and `inAutoAuth` (sinks), then
+ * `blocks` at the top level.
  */
+function agentConfig(name: string, method: readonly string[], blocks: string, inAutoAuth = '') {
+  const file = tmp.file(`${name}.hcl`);
+  writeFileSync(file, ['auto_auth {', ...method, inAutoAuth, '}', blocks].join('\n'));
+  return file;
+}
+
+/** An agent config that logs in with the root token from a token file (see agentConfig). */
 function config(name: string, blocks: string, inAutoAuth = ''): string {
   const tokenFile = tmp.file(`${name}.token`);
   writeFileSync(tokenFile, `${ROOT_TOKEN}\n`);
-  const file = tmp.file(`${name}.hcl`);
-  writeFileSync(
-    file,
-    [
-      'auto_auth {',
-      '  method "token_file" {',
-      `    config = { token_file_path = ${JSON.stringify(tokenFile)} }`,
-      '  }',
-      inAutoAuth,
-      '}',
-      blocks,
-    ].join('\n'),
-  );
-  return file;
+  const method = [
+    '  method "token_file" {',
+    `    config = { token_file_path = ${JSON.stringify(tokenFile)} }`,
+    '  }',
+  ];
+  return agentConfig(name, method, blocks, inAutoAuth);
 }
 
 function template(source: string, destination: string, extra = ''): string {
@@ -70,49 +68,42 @@ function template(source: string, destination: string, extra = ''): string {
   ].join('\n');
 }
 
-interface LiveAgent {
-  readonly proc: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  waitFor(check: () => boolean, what: string, timeoutMs?: number): Promise<void>;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+function startAgent(configFile: string): LiveCli {
+  return startLiveCli(['agent', `-config=${configFile}`], {
+    env: env(),
+    live,
+    onExit: (stderr) => agentStderr.push(stderr),
+  });
 }
 
-function startAgent(configFile: string): LiveAgent {
-  const proc = spawn(process.execPath, [COFFER_BIN, 'agent', `-config=${configFile}`], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env['PATH'] ?? '', ...env() },
-    stdio: ['ignore', 'pipe', 'pipe'],
+/** `coffer agent -config=<file> -exit-after-auth`; its stderr is kept for the final check. */
+async function runAgentOnce(file: string): Promise<CliResult> {
+  const result = await runCoffer(['agent', `-config=${file}`, '-exit-after-auth'], {
+    env: env(),
   });
-  live.add(proc);
-  let out = '';
-  let err = '';
-  proc.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
-  proc.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    proc.once('close', (code, signal) => {
-      live.delete(proc);
-      agentStderr.push(err);
-      resolve({ code, signal });
-    });
+  agentStderr.push(result.stderr);
+  return result;
+}
+
+/** Enables the auth method `type`; false (and the test skipped) when the server cannot. */
+async function enableAuthOrSkip(ctx: TestContext, type: string, what: string): Promise<boolean> {
+  const enabled = await vaultRequest(server.url, 'POST', `sys/auth/${type}`, {
+    token: ROOT_TOKEN,
+    body: { type },
   });
-  return {
-    proc,
-    stdout: () => out,
-    stderr: () => err,
-    exited,
-    async waitFor(check, what, timeoutMs = 10_000) {
-      const started = Date.now();
-      while (!check()) {
-        if (Date.now() - started > timeoutMs) {
-          throw new Error(
-            `agent: no ${what} within ${timeoutMs} ms\nstdout: ${out}\nstderr: ${err}`,
-          );
-        }
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    },
-  };
+  if (enabled.status !== 204 && enabled.status !== 200) {
+    ctx.skip(`the server cannot enable ${what} yet (HTTP ${enabled.status})`);
+    return false;
+  }
+  return true;
+}
+
+/** A policy `name` that may read secret/data/app and nothing else. */
+async function putAppReadPolicy(name: string): Promise<void> {
+  await vaultOk(server.url, 'PUT', `sys/policies/acl/${name}`, {
+    token: ROOT_TOKEN,
+    body: { policy: 'path "secret/data/app" { capabilities = ["read"] }' },
+  });
 }
 
 function readIfExists(path: string): string {
@@ -151,10 +142,7 @@ describe('coffer agent', () => {
       ].join('\n'),
       `  sink "file" { config = { path = ${JSON.stringify(sink)} } }`,
     );
-    const result = await runCoffer(['agent', `-config=${file}`, '-exit-after-auth'], {
-      env: env(),
-    });
-    agentStderr.push(result.stderr);
+    const result = await runAgentOnce(file);
     expect(result.code, result.stderr).toBe(0);
     expect(readFileSync(secretFile, 'utf8')).toBe(`user=admin\npassword=${PASSWORD}\n`);
     expect(statSync(secretFile).mode & 0o777).toBe(0o600);
@@ -170,10 +158,7 @@ describe('coffer agent', () => {
       'badkey',
       template('{{secret "secret/data/app" "nope"}}', tmp.file('bad.out')),
     );
-    const result = await runCoffer(['agent', `-config=${file}`, '-exit-after-auth'], {
-      env: env(),
-    });
-    agentStderr.push(result.stderr);
+    const result = await runAgentOnce(file);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(
       /^Error: .*badkey\.hcl:\d+: no key "nope" in the secret at secret\/data\/app$/m,
@@ -194,16 +179,16 @@ describe('coffer agent', () => {
       ),
     );
     const agent = startAgent(file);
-    await agent.waitFor(() => readIfExists(dest) === 'value=one', 'first render');
+    await agent.waitUntil(() => readIfExists(dest) === 'value=one', 'first render');
     expect(statSync(dest).mode & 0o777).toBe(0o640);
-    await agent.waitFor(() => readIfExists(log) === 'rendered\n', 'first command');
+    await agent.waitUntil(() => readIfExists(log) === 'rendered\n', 'first command');
 
     const written = Date.now();
     await kvPut('live', { value: 'two', other: 'x' });
-    await agent.waitFor(() => readIfExists(dest) === 'value=two', 're-render', 5_000);
+    await agent.waitUntil(() => readIfExists(dest) === 'value=two', 're-render', 5_000);
     expect(Date.now() - written).toBeLessThan(1_000);
     expect(statSync(dest).mode & 0o777).toBe(0o640);
-    await agent.waitFor(() => readIfExists(log) === 'rendered\nrendered\n', 'second command');
+    await agent.waitUntil(() => readIfExists(log) === 'rendered\nrendered\n', 'second command');
 
     // A change that leaves the rendered text the same does not rewrite or run the command.
     await kvPut('live', { value: 'two', other: 'changed' });
@@ -228,9 +213,9 @@ describe('coffer agent', () => {
       ].join('\n'),
     );
     const agent = startAgent(file);
-    await agent.waitFor(() => agent.stdout().includes('pw=first\n'), 'exec start');
+    await agent.waitUntil(() => agent.stdout().includes('pw=first\n'), 'exec start');
     await kvPut('exec', { password: 'second' });
-    await agent.waitFor(() => agent.stdout().includes('pw=second\n'), 'exec restart', 5_000);
+    await agent.waitUntil(() => agent.stdout().includes('pw=second\n'), 'exec restart', 5_000);
     expect(agent.stdout()).toBe('pw=first\npw=second\n');
     agent.proc.kill('SIGTERM');
     expect((await agent.exited).code).toBe(0);
@@ -241,7 +226,7 @@ describe('coffer agent', () => {
     await kvPut('big', { v: content(0) });
     const dest = tmp.file('big.conf');
     const agent = startAgent(config('big', template('{{secret "secret/data/big" "v"}}', dest)));
-    await agent.waitFor(() => readIfExists(dest) === content(0), 'first render');
+    await agent.waitUntil(() => readIfExists(dest) === content(0), 'first render');
     const reader = spawn(
       process.execPath,
       [
@@ -278,7 +263,7 @@ describe('coffer agent', () => {
       await kvPut('big', { v: content(n) });
       await new Promise((r) => setTimeout(r, 60));
     }
-    await agent.waitFor(() => readIfExists(dest) === content(60), 'last render', 5_000);
+    await agent.waitUntil(() => readIfExists(dest) === content(60), 'last render', 5_000);
     reader.stdin.write('done\n');
     await closed;
     live.delete(reader);
@@ -292,18 +277,8 @@ describe('coffer agent', () => {
   }, 60_000);
 
   it('logs in with AppRole and a response-wrapped secret-id (when the server has AppRole)', async (ctx) => {
-    const enabled = await vaultRequest(server.url, 'POST', 'sys/auth/approle', {
-      token: ROOT_TOKEN,
-      body: { type: 'approle' },
-    });
-    if (enabled.status !== 204 && enabled.status !== 200) {
-      ctx.skip(`the server cannot enable AppRole yet (HTTP ${enabled.status})`);
-      return;
-    }
-    await vaultOk(server.url, 'PUT', 'sys/policies/acl/agent-app', {
-      token: ROOT_TOKEN,
-      body: { policy: 'path "secret/data/app" { capabilities = ["read"] }' },
-    });
+    if (!(await enableAuthOrSkip(ctx, 'approle', 'AppRole'))) return;
+    await putAppReadPolicy('agent-app');
     await vaultOk(server.url, 'POST', 'auth/approle/role/app', {
       token: ROOT_TOKEN,
       body: { token_policies: ['agent-app'], token_ttl: '1h' },
@@ -324,26 +299,17 @@ describe('coffer agent', () => {
     writeFileSync(roleFile, roleId);
     writeFileSync(secretFile, wrapToken);
     const dest = tmp.file('approle.conf');
-    const file = tmp.file('approle.hcl');
-    writeFileSync(
-      file,
-      [
-        'auto_auth {',
-        '  method "approle" {',
-        '    config = {',
-        `      role_id_file_path = ${JSON.stringify(roleFile)}`,
-        `      secret_id_file_path = ${JSON.stringify(secretFile)}`,
-        '      secret_id_response_wrapping_path = "auth/approle/role/app/secret-id"',
-        '    }',
-        '  }',
-        '}',
-        template('pw={{secret "secret/data/app" "password"}}', dest),
-      ].join('\n'),
-    );
-    const result = await runCoffer(['agent', `-config=${file}`, '-exit-after-auth'], {
-      env: env(),
-    });
-    agentStderr.push(result.stderr);
+    const method = [
+      '  method "approle" {',
+      '    config = {',
+      `      role_id_file_path = ${JSON.stringify(roleFile)}`,
+      `      secret_id_file_path = ${JSON.stringify(secretFile)}`,
+      '      secret_id_response_wrapping_path = "auth/approle/role/app/secret-id"',
+      '    }',
+      '  }',
+    ];
+    const block = template('pw={{secret "secret/data/app" "password"}}', dest);
+    const result = await runAgentOnce(agentConfig('approle', method, block));
     expect(result.code, result.stderr).toBe(0);
     expect(readFileSync(dest, 'utf8')).toBe(`pw=${PASSWORD}`);
     expect(existsSync(secretFile)).toBe(false); // removed after reading, as Vault does
@@ -351,23 +317,13 @@ describe('coffer agent', () => {
   });
 
   it('logs in with a JWT from a file (when the server has the JWT method)', async (ctx) => {
-    const enabled = await vaultRequest(server.url, 'POST', 'sys/auth/jwt', {
-      token: ROOT_TOKEN,
-      body: { type: 'jwt' },
-    });
-    if (enabled.status !== 204 && enabled.status !== 200) {
-      ctx.skip(`the server cannot enable the JWT method yet (HTTP ${enabled.status})`);
-      return;
-    }
+    if (!(await enableAuthOrSkip(ctx, 'jwt', 'the JWT method'))) return;
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     await vaultOk(server.url, 'POST', 'auth/jwt/config', {
       token: ROOT_TOKEN,
       body: { jwt_validation_pubkeys: [publicKey.export({ type: 'spki', format: 'pem' })] },
     });
-    await vaultOk(server.url, 'PUT', 'sys/policies/acl/agent-jwt', {
-      token: ROOT_TOKEN,
-      body: { policy: 'path "secret/data/app" { capabilities = ["read"] }' },
-    });
+    await putAppReadPolicy('agent-jwt');
     await vaultOk(server.url, 'POST', 'auth/jwt/role/agent', {
       token: ROOT_TOKEN,
       body: {
@@ -387,22 +343,13 @@ describe('coffer agent', () => {
     const jwtFile = tmp.file('ci.jwt');
     writeFileSync(jwtFile, jwt);
     const dest = tmp.file('jwt.conf');
-    const file = tmp.file('jwt.hcl');
-    writeFileSync(
-      file,
-      [
-        'auto_auth {',
-        '  method "jwt" {',
-        `    config = { path = ${JSON.stringify(jwtFile)}, role = "agent", remove_jwt_after_reading = false }`,
-        '  }',
-        '}',
-        template('user={{secret "secret/data/app" "user"}}', dest),
-      ].join('\n'),
-    );
-    const result = await runCoffer(['agent', `-config=${file}`, '-exit-after-auth'], {
-      env: env(),
-    });
-    agentStderr.push(result.stderr);
+    const method = [
+      '  method "jwt" {',
+      `    config = { path = ${JSON.stringify(jwtFile)}, role = "agent", remove_jwt_after_reading = false }`,
+      '  }',
+    ];
+    const block = template('user={{secret "secret/data/app" "user"}}', dest);
+    const result = await runAgentOnce(agentConfig('jwt', method, block));
     expect(result.code, result.stderr).toBe(0);
     expect(readFileSync(dest, 'utf8')).toBe('user=admin');
     expect(existsSync(jwtFile)).toBe(true);

@@ -129,6 +129,44 @@ function as(token?: string): Client {
   return vault({ endpoint: server.url, ...(token === undefined ? {} : { token }) });
 }
 
+/**
+ * A login through `login` (on a fresh client) must fail with `status` and `message`, and leave
+ * the client without a token.
+ */
+async function expectLoginRefused(
+  login: (client: Client) => Promise<unknown>,
+  status: number,
+  message: string,
+): Promise<void> {
+  const client = as();
+  const err = await vaultError(login(client));
+  expect(err.status).toBe(status);
+  expect(err.message).toBe(message);
+  // The test environment sets VAULT_TOKEN to '' (vitest.config.ts), node-vault's default.
+  expect(client.token ?? '').toBe('');
+}
+
+/** Logs in through `login` on a fresh client; returns the client and the login's auth block. */
+async function loginWith(
+  login: (client: Client) => Promise<unknown>,
+): Promise<{ client: Client; auth: AuthBlock }> {
+  const client = as();
+  const res = (await login(client)) as { auth: AuthBlock };
+  return { client, auth: res.auth };
+}
+
+/**
+ * Skips an auth method's part (with a warning naming why) while src/engines/registry.ts does
+ * not register `type`; true when skipped.
+ */
+function skippedUnregistered(type: string): boolean {
+  const missing = missingRegistration(type);
+  if (missing === '') return false;
+  console.warn(`[node-vault auth e2e] ${type} skipped: ${missing}`);
+  it.skip(`${type} login lifecycle (skipped: ${missing})`, () => {});
+  return true;
+}
+
 beforeAll(async () => {
   server = await startServer({ dev: { rootTokenId: ROOT_TOKEN } });
   const root = as(ROOT_TOKEN);
@@ -286,28 +324,24 @@ describe('node-vault 0.12.0: userpass', () => {
   });
 
   it('userpassLogin with a wrong password is refused with 400 and switches no token', async () => {
-    const client = as();
-    const err = await vaultError(
-      client.userpassLogin({ username: USER, password: 'not it', mount_point: MOUNT }),
+    await expectLoginRefused(
+      (client) => client.userpassLogin({ username: USER, password: 'not it', mount_point: MOUNT }),
+      400,
+      'invalid username or password',
     );
-    expect(err.status).toBe(400);
-    expect(err.message).toBe('invalid username or password');
-    // The test environment sets VAULT_TOKEN to '' (vitest.config.ts), node-vault's default.
-    expect(client.token ?? '').toBe('');
   });
 
   tokenLifecycle(
     'userpass',
-    async () => {
-      const client = as();
-      // Usernames are canonical (trimmed, lowercase): this names the same user.
-      const res = (await client.userpassLogin({
-        username: USER.toUpperCase(),
-        password: PASSWORD,
-        mount_point: MOUNT,
-      })) as { auth: AuthBlock };
-      return { client, auth: res.auth };
-    },
+    // Usernames are canonical (trimmed, lowercase): this names the same user.
+    () =>
+      loginWith((client) =>
+        client.userpassLogin({
+          username: USER.toUpperCase(),
+          password: PASSWORD,
+          mount_point: MOUNT,
+        }),
+      ),
     () => ({
       displayName: `${MOUNT}-${USER}`,
       // The path as requested, as Vault records it.
@@ -408,27 +442,20 @@ describe('node-vault 0.12.0: approle', () => {
   });
 
   it('approleLogin with a secret ID of no role is refused with 400 and switches no token', async () => {
-    const client = as();
-    const err = await vaultError(
-      client.approleLogin({ mount_point: MOUNT, role_id: roleId, secret_id: randomUUID() }),
+    await expectLoginRefused(
+      (client) =>
+        client.approleLogin({ mount_point: MOUNT, role_id: roleId, secret_id: randomUUID() }),
+      400,
+      'invalid role or secret ID',
     );
-    expect(err.status).toBe(400);
-    expect(err.message).toBe('invalid role or secret ID');
-    // The test environment sets VAULT_TOKEN to '' (vitest.config.ts), node-vault's default.
-    expect(client.token ?? '').toBe('');
   });
 
   tokenLifecycle(
     'approle',
-    async () => {
-      const client = as();
-      const res = (await client.approleLogin({
-        mount_point: MOUNT,
-        role_id: roleId,
-        secret_id: secretId,
-      })) as { auth: AuthBlock };
-      return { client, auth: res.auth };
-    },
+    () =>
+      loginWith((client) =>
+        client.approleLogin({ mount_point: MOUNT, role_id: roleId, secret_id: secretId }),
+      ),
     () => ({
       displayName: MOUNT,
       path: `auth/${MOUNT}/login`,
@@ -473,13 +500,8 @@ async function signingKey(): Promise<{ privateKey: CryptoKey; publicPem: string 
   return { privateKey, publicPem: await exportSPKI(publicKey) };
 }
 
-const jwtMissing = missingRegistration('jwt');
 describe('node-vault 0.12.0: jwt', () => {
-  if (jwtMissing !== '') {
-    console.warn(`[node-vault auth e2e] jwt skipped: ${jwtMissing}`);
-    it.skip(`jwt login lifecycle (skipped: ${jwtMissing})`, () => {});
-    return;
-  }
+  if (skippedUnregistered('jwt')) return;
   const MOUNT = 'nv-jwt';
   const ROLE = 'nv-jwt-role';
   const ISSUER = 'https://issuer.nv-e2e.invalid';
@@ -516,25 +538,20 @@ describe('node-vault 0.12.0: jwt', () => {
   });
 
   it('jwtLogin with a token for another audience is refused (403) and switches no token', async () => {
-    const client = as();
     const jwt = await jwtFor({ aud: 'someone-else', sub: SUBJECT });
-    const err = await vaultError(client.jwtLogin({ mount_point: MOUNT, role: ROLE, jwt }));
-    expect(err.status).toBe(403);
-    expect(err.message).toBe('error validating token: aud claim does not match any bound audience');
-    // The test environment sets VAULT_TOKEN to '' (vitest.config.ts), node-vault's default.
-    expect(client.token ?? '').toBe('');
+    await expectLoginRefused(
+      (client) => client.jwtLogin({ mount_point: MOUNT, role: ROLE, jwt }),
+      403,
+      'error validating token: aud claim does not match any bound audience',
+    );
   });
 
   tokenLifecycle(
     'jwt',
     async () => {
-      const client = as();
       const jwt = await jwtFor({ aud: AUDIENCE, sub: SUBJECT });
       secrets['jwt'] = jwt;
-      const res = (await client.jwtLogin({ mount_point: MOUNT, role: ROLE, jwt })) as {
-        auth: AuthBlock;
-      };
-      return { client, auth: res.auth };
+      return loginWith((client) => client.jwtLogin({ mount_point: MOUNT, role: ROLE, jwt }));
     },
     () => ({
       displayName: `${MOUNT}-${SUBJECT}`,
@@ -545,13 +562,8 @@ describe('node-vault 0.12.0: jwt', () => {
   );
 });
 
-const kubernetesMissing = missingRegistration('kubernetes');
 describe('node-vault 0.12.0: kubernetes', () => {
-  if (kubernetesMissing !== '') {
-    console.warn(`[node-vault auth e2e] kubernetes skipped: ${kubernetesMissing}`);
-    it.skip(`kubernetes login lifecycle (skipped: ${kubernetesMissing})`, () => {});
-    return;
-  }
+  if (skippedUnregistered('kubernetes')) return;
   const MOUNT = 'nv-k8s';
   const ROLE = 'nv-k8s-role';
   const NAMESPACE = 'nv-e2e-ns';
@@ -566,6 +578,17 @@ describe('node-vault 0.12.0: kubernetes', () => {
   let apiServer: Server | undefined;
   let reviews = 0;
 
+  /** A legacy (secret-based) service account JWT of the test's account, with `uid`. */
+  function accountJwtFor(uid: string): SignJWT {
+    return new SignJWT({
+      'kubernetes.io/serviceaccount/namespace': NAMESPACE,
+      'kubernetes.io/serviceaccount/service-account.name': ACCOUNT,
+      'kubernetes.io/serviceaccount/service-account.uid': uid,
+    })
+      .setProtectedHeader({ alg: 'ES256' })
+      .setIssuer('kubernetes/serviceaccount');
+  }
+
   afterAll(async () => {
     await new Promise<void>((resolve) => {
       if (apiServer === undefined) resolve();
@@ -578,13 +601,7 @@ describe('node-vault 0.12.0: kubernetes', () => {
 
   it('enableAuth, then config (TokenReview at a local API server) and a role through write', async () => {
     key = await signingKey();
-    accountJwt = await new SignJWT({
-      'kubernetes.io/serviceaccount/namespace': NAMESPACE,
-      'kubernetes.io/serviceaccount/service-account.name': ACCOUNT,
-      'kubernetes.io/serviceaccount/service-account.uid': UID,
-    })
-      .setProtectedHeader({ alg: 'ES256' })
-      .setIssuer('kubernetes/serviceaccount')
+    accountJwt = await accountJwtFor(UID)
       .setSubject(`system:serviceaccount:${NAMESPACE}:${ACCOUNT}`)
       .sign(key.privateKey);
     secrets['serviceAccountJwt'] = accountJwt;
@@ -629,36 +646,24 @@ describe('node-vault 0.12.0: kubernetes', () => {
   });
 
   it('kubernetesLogin with a token the API server does not vouch for is refused (403)', async () => {
-    const client = as();
-    const stranger = await new SignJWT({
-      'kubernetes.io/serviceaccount/namespace': NAMESPACE,
-      'kubernetes.io/serviceaccount/service-account.name': ACCOUNT,
-      'kubernetes.io/serviceaccount/service-account.uid': randomUUID(),
-    })
-      .setProtectedHeader({ alg: 'ES256' })
-      .setIssuer('kubernetes/serviceaccount')
-      .sign(key.privateKey);
+    const stranger = await accountJwtFor(randomUUID()).sign(key.privateKey);
     const before = reviews;
-    const err = await vaultError(
-      client.kubernetesLogin({ mount_point: MOUNT, role: ROLE, jwt: stranger }),
+    await expectLoginRefused(
+      (client) => client.kubernetesLogin({ mount_point: MOUNT, role: ROLE, jwt: stranger }),
+      403,
+      'lookup failed: service account jwt not valid',
     );
-    expect(err.status).toBe(403);
-    expect(err.message).toBe('lookup failed: service account jwt not valid');
     expect(reviews).toBe(before + 1);
-    expect(client.token ?? '').toBe('');
   });
 
   tokenLifecycle(
     'kubernetes',
     async () => {
-      const client = as();
-      const res = (await client.kubernetesLogin({
-        mount_point: MOUNT,
-        role: ROLE,
-        jwt: accountJwt,
-      })) as { auth: AuthBlock };
+      const login = await loginWith((client) =>
+        client.kubernetesLogin({ mount_point: MOUNT, role: ROLE, jwt: accountJwt }),
+      );
       expect(reviews).toBeGreaterThan(0);
-      return { client, auth: res.auth };
+      return login;
     },
     () => ({
       displayName: `${MOUNT}-${NAMESPACE}-${ACCOUNT}`,

@@ -58,6 +58,11 @@ def expect_denied(fn, *args, **kwargs):
     return err
 
 
+def expect_no_content(response):
+    """A write that answers 204 (hvac hands back the requests Response)."""
+    assert response.status_code == 204, response.status_code
+
+
 def client_for(url, token=None):
     return hvac.Client(url=url, token=token)
 
@@ -116,8 +121,7 @@ def lifecycle(url, state, client, login, want):
     assert renewed["lease_duration"] == TTL, renewed["lease_duration"]
 
     step("revoke_self; afterwards the token gets 403")
-    r = client.auth.token.revoke_self()
-    assert r.status_code == 204, r.status_code
+    expect_no_content(client.auth.token.revoke_self())
     expect_denied(read_app, client)
     expect_denied(client.auth.token.lookup_self)
     expect_denied(client.auth.token.renew_self)
@@ -128,6 +132,23 @@ def lifecycle(url, state, client, login, want):
     assert "invalid accessor" in str(err), str(err)
 
 
+def check_logins(url, state, what, login, refused, refusal, good, want):
+    """The logins every method goes through, by `login(client, credentials)` (`what` names it
+    in the steps): `refused` credentials must raise refusal = (exception type, the server's one
+    error) and set no token; with `good` ones the token goes through lifecycle, and its
+    client_token is returned."""
+    step("%s with bad credentials raises %s" % (what, refusal[0].__name__))
+    client = client_for(url)
+    err = expect_raises(refusal[0], login, client, refused)
+    assert err.errors == [refusal[1]], err.errors
+    assert not client.token, "a failed login set a token"
+
+    step(what)
+    response = login(client, good)
+    lifecycle(url, state, client, response, want)
+    return response["auth"]["client_token"]
+
+
 def setup_phase(url, state):
     c = state["canaries"]
     root = client_for(url, state["root_token"])
@@ -136,19 +157,18 @@ def setup_phase(url, state):
     root.secrets.kv.v2.create_or_update_secret(
         FORBIDDEN, {"value": c["forbidden"]}, mount_point="secret"
     )
-    r = root.sys.create_or_update_policy(POLICY, POLICY_HCL)
-    assert r.status_code == 204, r.status_code
+    expect_no_content(root.sys.create_or_update_policy(POLICY, POLICY_HCL))
 
     step("sys.enable_auth_method: userpass (with options) and approle")
-    r = root.sys.enable_auth_method(
-        "userpass",
-        path=USERPASS,
-        description="hvac e2e",
-        options={"login_rate_burst": "100", "login_rate_per_second": "50"},
+    expect_no_content(
+        root.sys.enable_auth_method(
+            "userpass",
+            path=USERPASS,
+            description="hvac e2e",
+            options={"login_rate_burst": "100", "login_rate_per_second": "50"},
+        )
     )
-    assert r.status_code == 204, r.status_code
-    r = root.sys.enable_auth_method("approle", path=APPROLE)
-    assert r.status_code == 204, r.status_code
+    expect_no_content(root.sys.enable_auth_method("approle", path=APPROLE))
 
     step("sys.list_auth_methods lists them")
     listed = root.sys.list_auth_methods()
@@ -170,15 +190,16 @@ def userpass_phase(url, state):
     password = state["password"]
 
     step("auth.userpass.create_or_update_user (policies list, token_* kwargs)")
-    r = root.auth.userpass.create_or_update_user(
-        user,
-        password=password,
-        policies=[POLICY],
-        token_ttl="10m",
-        token_max_ttl="1h",
-        mount_point=USERPASS,
+    expect_no_content(
+        root.auth.userpass.create_or_update_user(
+            user,
+            password=password,
+            policies=[POLICY],
+            token_ttl="10m",
+            token_max_ttl="1h",
+            mount_point=USERPASS,
+        )
     )
-    assert r.status_code == 204, r.status_code
 
     step("read_user and list_user; the password never comes back")
     read = root.auth.userpass.read_user(user, mount_point=USERPASS)
@@ -188,25 +209,14 @@ def userpass_phase(url, state):
     listed = root.auth.userpass.list_user(mount_point=USERPASS)
     assert listed["data"]["keys"] == [user], listed["data"]
 
-    step("auth.userpass.login with a wrong password raises InvalidRequest")
-    client = client_for(url)
-    err = expect_raises(
-        exceptions.InvalidRequest,
-        client.auth.userpass.login,
-        user,
-        "not it",
-        mount_point=USERPASS,
-    )
-    assert err.errors == ["invalid username or password"], err.errors
-    assert not client.token, "a failed login set a token"
-
-    step("auth.userpass.login with the password (the username in another case)")
-    login = client.auth.userpass.login(" " + user.upper(), password, mount_point=USERPASS)
-    lifecycle(
+    token = check_logins(
         url,
         state,
-        client,
-        login,
+        "auth.userpass.login (the username in another case)",
+        lambda client, creds: client.auth.userpass.login(*creds, mount_point=USERPASS),
+        (user, "not it"),
+        (exceptions.InvalidRequest, "invalid username or password"),
+        (" " + user.upper(), password),
         {
             "display_name": USERPASS + "-" + user,
             # The path as requested (URL-decoded), as Vault records it.
@@ -214,7 +224,7 @@ def userpass_phase(url, state):
             "metadata": {"username": user},
         },
     )
-    return {"userpass_token": login["auth"]["client_token"]}
+    return {"userpass_token": token}
 
 
 def approle_phase(url, state):
@@ -223,16 +233,17 @@ def approle_phase(url, state):
     role = "hv-app"
 
     step("auth.approle.create_or_update_approle and read_role")
-    r = approle.create_or_update_approle(
-        role,
-        token_policies=[POLICY],
-        token_ttl="10m",
-        token_max_ttl="1h",
-        secret_id_num_uses=5,
-        secret_id_ttl="1h",
-        mount_point=APPROLE,
+    expect_no_content(
+        approle.create_or_update_approle(
+            role,
+            token_policies=[POLICY],
+            token_ttl="10m",
+            token_max_ttl="1h",
+            secret_id_num_uses=5,
+            secret_id_ttl="1h",
+            mount_point=APPROLE,
+        )
     )
-    assert r.status_code == 204, r.status_code
     read = approle.read_role(role, mount_point=APPROLE)["data"]
     assert read["token_policies"] == [POLICY], read
     assert (read["token_ttl"], read["token_max_ttl"]) == (TTL, 3600), read
@@ -262,25 +273,14 @@ def approle_phase(url, state):
     # hvac sends "metadata": null when there is none.
     bare = approle.generate_secret_id(role, mount_point=APPROLE)["data"]["secret_id"]
 
-    step("auth.approle.login with a secret ID of no role raises InvalidRequest")
-    client = client_for(url)
-    err = expect_raises(
-        exceptions.InvalidRequest,
-        client.auth.approle.login,
-        role_id,
-        "00000000-0000-4000-8000-000000000000",
-        mount_point=APPROLE,
-    )
-    assert err.errors == ["invalid role or secret ID"], err.errors
-    assert not client.token, "a failed login set a token"
-
-    step("auth.approle.login")
-    login = client.auth.approle.login(role_id, secret_id, mount_point=APPROLE)
-    lifecycle(
+    token = check_logins(
         url,
         state,
-        client,
-        login,
+        "auth.approle.login",
+        lambda client, sid: client.auth.approle.login(role_id, sid, mount_point=APPROLE),
+        "00000000-0000-4000-8000-000000000000",
+        (exceptions.InvalidRequest, "invalid role or secret ID"),
+        secret_id,
         {
             "display_name": APPROLE,
             "path": "auth/%s/login" % APPROLE,
@@ -295,7 +295,7 @@ def approle_phase(url, state):
     # Coffer renders a single-address block as the address (Vault echoes "127.0.0.1/32").
     assert looked["cidr_list"] in (["127.0.0.1"], ["127.0.0.1/32"]), looked["cidr_list"]
     return {
-        "approle_token": login["auth"]["client_token"],
+        "approle_token": token,
         "approle_role_id": role_id,
         "approle_secret_id": secret_id,
         "approle_bare_secret_id": bare,
@@ -308,50 +308,45 @@ def jwt_phase(url, state):
     role = "hv-jwt-role"
 
     step("sys.enable_auth_method jwt; auth.jwt.configure with a static public key")
-    r = root.sys.enable_auth_method("jwt", path=JWT)
-    assert r.status_code == 204, r.status_code
-    r = root.auth.jwt.configure(
-        jwt_validation_pubkeys=[jwt["public_pem"]], bound_issuer=jwt["issuer"], path=JWT
+    expect_no_content(root.sys.enable_auth_method("jwt", path=JWT))
+    expect_no_content(
+        root.auth.jwt.configure(
+            jwt_validation_pubkeys=[jwt["public_pem"]], bound_issuer=jwt["issuer"], path=JWT
+        )
     )
-    assert r.status_code == 204, r.status_code
 
     step("auth.jwt.create_role (role_type jwt)")
-    r = root.auth.jwt.create_role(
-        role,
-        user_claim="sub",
-        allowed_redirect_uris=[],
-        role_type="jwt",
-        bound_audiences=[jwt["audience"]],
-        token_policies=[POLICY],
-        token_ttl="10m",
-        path=JWT,
+    expect_no_content(
+        root.auth.jwt.create_role(
+            role,
+            user_claim="sub",
+            allowed_redirect_uris=[],
+            role_type="jwt",
+            bound_audiences=[jwt["audience"]],
+            token_policies=[POLICY],
+            token_ttl="10m",
+            path=JWT,
+        )
     )
-    assert r.status_code == 204, r.status_code
 
-    step("auth.jwt.jwt_login with a token for another audience is refused")
-    client = client_for(url)
-    err = expect_raises(
-        exceptions.Forbidden, client.auth.jwt.jwt_login, role, jwt["wrong_audience"], path=JWT
-    )
-    assert err.errors == [
-        "error validating token: aud claim does not match any bound audience"
-    ], err.errors
-    assert not client.token, "a failed login set a token"
-
-    step("auth.jwt.jwt_login")
-    login = client.auth.jwt.jwt_login(role, jwt["token"], path=JWT)
-    lifecycle(
+    token = check_logins(
         url,
         state,
-        client,
-        login,
+        "auth.jwt.jwt_login",
+        lambda client, signed: client.auth.jwt.jwt_login(role, signed, path=JWT),
+        jwt["wrong_audience"],
+        (
+            exceptions.Forbidden,
+            "error validating token: aud claim does not match any bound audience",
+        ),
+        jwt["token"],
         {
             "display_name": JWT + "-" + jwt["subject"],
             "path": "auth/%s/login" % JWT,
             "metadata": {"role": role},
         },
     )
-    return {"jwt_token": login["auth"]["client_token"]}
+    return {"jwt_token": token}
 
 
 def kubernetes_phase(url, state):
@@ -362,12 +357,12 @@ def kubernetes_phase(url, state):
     step("sys.enable_auth_method kubernetes; auth.kubernetes.configure (TokenReview only)")
     # hvac's create_role has no token_ttl (only Vault's deprecated ttl), so the mount's default
     # TTL gives the tokens their 10 minutes.
-    r = root.sys.enable_auth_method(
-        "kubernetes", path=KUBERNETES, config={"default_lease_ttl": "10m"}
+    expect_no_content(
+        root.sys.enable_auth_method(
+            "kubernetes", path=KUBERNETES, config={"default_lease_ttl": "10m"}
+        )
     )
-    assert r.status_code == 204, r.status_code
-    r = root.auth.kubernetes.configure(k8s["host"], mount_point=KUBERNETES)
-    assert r.status_code == 204, r.status_code
+    expect_no_content(root.auth.kubernetes.configure(k8s["host"], mount_point=KUBERNETES))
 
     step("auth.kubernetes.create_role (policies)")
     r = root.auth.kubernetes.create_role(
@@ -382,25 +377,14 @@ def kubernetes_phase(url, state):
     assert isinstance(r, dict), "expected the warning body, got %r" % (r,)
     assert any("audience" in w for w in r["warnings"]), r["warnings"]
 
-    step("auth.kubernetes.login with a token the API server does not vouch for is refused")
-    client = client_for(url)
-    err = expect_raises(
-        exceptions.Forbidden,
-        client.auth.kubernetes.login,
-        role,
-        k8s["unknown_jwt"],
-        mount_point=KUBERNETES,
-    )
-    assert err.errors == ["lookup failed: service account jwt not valid"], err.errors
-    assert not client.token, "a failed login set a token"
-
-    step("auth.kubernetes.login")
-    login = client.auth.kubernetes.login(role, k8s["jwt"], mount_point=KUBERNETES)
-    lifecycle(
+    token = check_logins(
         url,
         state,
-        client,
-        login,
+        "auth.kubernetes.login",
+        lambda client, sa_jwt: client.auth.kubernetes.login(role, sa_jwt, mount_point=KUBERNETES),
+        k8s["unknown_jwt"],
+        (exceptions.Forbidden, "lookup failed: service account jwt not valid"),
+        k8s["jwt"],
         {
             "display_name": "%s-%s-%s" % (KUBERNETES, k8s["namespace"], k8s["account"]),
             "path": "auth/%s/login" % KUBERNETES,
@@ -411,7 +395,7 @@ def kubernetes_phase(url, state):
             },
         },
     )
-    return {"kubernetes_token": login["auth"]["client_token"]}
+    return {"kubernetes_token": token}
 
 
 PHASES = {

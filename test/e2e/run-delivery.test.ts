@@ -9,7 +9,6 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closedLoopbackPort } from '../../src/client/testing.js';
 import {
-  COFFER_BIN,
   createTempDir,
   findCanaries,
   killAllServers,
@@ -18,6 +17,7 @@ import {
   startServer,
 } from '../helpers/server-process.js';
 import type { CliResult, ServerProcess, TempDir } from '../helpers/server-process.js';
+import { startLiveCli, type LiveCli } from '../helpers/live-cli.js';
 import { vaultOk } from './vault-http.js';
 
 const ROOT_TOKEN = `run-e2e-root-${randomBytes(8).toString('hex')}`;
@@ -46,53 +46,22 @@ async function kvPut(path: string, data: Record<string, string>): Promise<void> 
   await vaultOk(server.url, 'POST', path, { token: ROOT_TOKEN, body: { data } });
 }
 
-/** A long-running `coffer ...` child whose output can be awaited. */
-interface LiveCli {
-  readonly proc: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  /** Resolves once `pattern` appears in stdout (bounded). */
-  waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
 const live = new Set<ChildProcess>();
 
+/** A long-running `coffer ...` child whose output can be awaited. */
 function startCoffer(args: string[], extra: Record<string, string> = {}): LiveCli {
-  const proc = spawn(process.execPath, [COFFER_BIN, ...args], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env['PATH'] ?? '', ...env(extra) },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  return startLiveCli(args, {
+    env: env(extra),
+    live,
+    onExit: (stderr) => cofferStderr.push(stderr),
   });
-  live.add(proc);
-  let out = '';
-  let err = '';
-  proc.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
-  proc.stderr.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    proc.once('close', (code, signal) => {
-      live.delete(proc);
-      cofferStderr.push(err);
-      resolve({ code, signal });
-    });
-  });
-  return {
-    proc,
-    stdout: () => out,
-    stderr: () => err,
-    exited,
-    async waitFor(pattern, timeoutMs = 10_000) {
-      const started = Date.now();
-      while (!pattern.test(out)) {
-        if (Date.now() - started > timeoutMs) {
-          throw new Error(
-            `no ${String(pattern)} within ${timeoutMs} ms\nstdout: ${out}\nstderr: ${err}`,
-          );
-        }
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    },
-  };
+}
+
+/** `coffer run -path=secret/app -- node -e <script>`, once the script printed "ready". */
+async function runUntilReady(script: string): Promise<LiveCli> {
+  const cli = startCoffer(['run', '-path=secret/app', '--', 'node', '-e', script]);
+  await cli.waitForStdout(/ready/);
+  return cli;
 }
 
 beforeAll(async () => {
@@ -147,27 +116,13 @@ describe('coffer run', () => {
   });
 
   it('passes SIGTERM to the program; death by the signal becomes 128+15', async () => {
-    const killed = startCoffer([
-      'run',
-      '-path=secret/app',
-      '--',
-      'node',
-      '-e',
-      'console.log("ready"); setInterval(() => {}, 1000)',
-    ]);
-    await killed.waitFor(/ready/);
+    const killed = await runUntilReady('console.log("ready"); setInterval(() => {}, 1000)');
     killed.proc.kill('SIGTERM');
     expect(await killed.exited).toEqual({ code: 143, signal: null });
 
-    const handled = startCoffer([
-      'run',
-      '-path=secret/app',
-      '--',
-      'node',
-      '-e',
+    const handled = await runUntilReady(
       'process.on("SIGTERM", () => { console.log("got SIGTERM"); process.exit(0) }); console.log("ready"); setInterval(() => {}, 1000)',
-    ]);
-    await handled.waitFor(/ready/);
+    );
     handled.proc.kill('SIGTERM');
     expect(await handled.exited).toEqual({ code: 0, signal: null });
     expect(handled.stdout()).toContain('got SIGTERM');
@@ -249,11 +204,11 @@ describe('coffer run -watch', () => {
       '-e',
       'console.log("value=" + process.env.TOKEN); setInterval(() => {}, 1000)',
     ]);
-    await run.waitFor(/value=v1\n/);
+    await run.waitForStdout(/value=v1\n/);
     for (const next of ['v2', 'v3']) {
       const written = Date.now();
       await kvPut('secret/data/watched', { token: next });
-      await run.waitFor(new RegExp(`value=${next}\\n`), 5_000);
+      await run.waitForStdout(new RegExp(`value=${next}\\n`), 5_000);
       expect(Date.now() - written).toBeLessThan(1_000);
     }
     // A write elsewhere does not restart it.
@@ -276,9 +231,9 @@ describe('coffer run -watch', () => {
       '-e',
       'process.on("SIGHUP", () => console.log("HUP")); console.log("start " + process.pid); setInterval(() => {}, 1000)',
     ]);
-    await run.waitFor(/start \d+\n/);
+    await run.waitForStdout(/start \d+\n/);
     await kvPut('secret/data/hup', { token: 'h2' });
-    await run.waitFor(/HUP\n/, 5_000);
+    await run.waitForStdout(/HUP\n/, 5_000);
     expect(run.stdout().match(/start/g)).toHaveLength(1);
     run.proc.kill('SIGINT');
     await run.exited;

@@ -69,6 +69,83 @@ async function attempt(fn: () => Promise<unknown>): Promise<boolean> {
   }
 }
 
+/**
+ * The service's own root connection a fixture works through: opened by setup, ended by
+ * teardown; `cleanup` (dropping everything under the prefix) runs after opening and before
+ * ending.
+ */
+class RootConnection<C> {
+  #conn: C | undefined;
+  readonly #open: () => Promise<C>;
+  readonly #end: (conn: C) => Promise<unknown>;
+
+  constructor(open: () => Promise<C>, end: (conn: C) => Promise<unknown>) {
+    this.#open = open;
+    this.#end = end;
+  }
+
+  get(): C {
+    if (this.#conn === undefined) throw new Error('setup() not run');
+    return this.#conn;
+  }
+
+  async start(cleanup: () => Promise<void>): Promise<void> {
+    this.#conn = await this.#open();
+    await cleanup();
+  }
+
+  async stop(cleanup: () => Promise<void>): Promise<void> {
+    if (this.#conn === undefined) return;
+    await cleanup();
+    await this.#end(this.#conn);
+    this.#conn = undefined;
+  }
+}
+
+/** A connection opened as a generated user, for the checks every fixture makes. */
+interface UserConnection {
+  /** The read the creation statements grant. */
+  read(): Promise<unknown>;
+  /** A write they do not grant. */
+  write(): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+type UserChecks = Pick<DatabaseFixture, 'allowedRead' | 'writeRefused' | 'openSession'>;
+
+/** The checks made as a user, over the fixture's own way of connecting as one. */
+function userChecks(
+  connect: (user: string, password: string) => Promise<UserConnection>,
+): UserChecks {
+  return {
+    async allowedRead(user, password) {
+      const conn = await connect(user, password);
+      try {
+        await conn.read();
+      } finally {
+        await conn.close();
+      }
+    },
+    async writeRefused(user, password) {
+      const conn = await connect(user, password);
+      try {
+        return !(await attempt(() => conn.write()));
+      } finally {
+        await conn.close();
+      }
+    },
+    async openSession(user, password) {
+      const conn = await connect(user, password);
+      return {
+        read: async () => {
+          await conn.read();
+        },
+        close: () => conn.close().catch(() => undefined),
+      };
+    },
+  };
+}
+
 // ---- PostgreSQL ----------------------------------------------------------------------
 
 /**
@@ -106,11 +183,15 @@ export async function postgresFixture(prefix: string): Promise<DatabaseFixture> 
   const adminUser = `${prefix}_admin`;
   const adminPassword = secret();
   const table = `${prefix}_items`;
-  let root: pg.Client | undefined;
-  const q = async (sql: string, params: unknown[] = []) => {
-    if (root === undefined) throw new Error('setup() not run');
-    return root.query(sql, params);
-  };
+  const root = new RootConnection(
+    async () => {
+      const client = new pg.Client({ connectionString: TEST_PG_URL });
+      await client.connect();
+      return client;
+    },
+    (client) => client.end(),
+  );
+  const q = (sql: string, params: unknown[] = []) => root.get().query(sql, params);
   const userClient = async (user: string, password: string): Promise<pg.Client> => {
     const client = new pg.Client({
       host,
@@ -147,21 +228,14 @@ export async function postgresFixture(prefix: string): Promise<DatabaseFixture> 
     adminUser,
     adminPassword,
     async setup() {
-      root = new pg.Client({ connectionString: TEST_PG_URL });
-      await root.connect();
-      await dropAll();
+      await root.start(dropAll);
       await q(
         `CREATE ROLE ${pg.escapeIdentifier(adminUser)} WITH LOGIN SUPERUSER PASSWORD ${pg.escapeLiteral(adminPassword)}`,
       );
       await q(`CREATE TABLE ${pg.escapeIdentifier(table)} (id int)`);
       await q(`INSERT INTO ${pg.escapeIdentifier(table)} VALUES (1)`);
     },
-    async teardown() {
-      if (root === undefined) return;
-      await dropAll();
-      await root.end();
-      root = undefined;
-    },
+    teardown: () => root.stop(dropAll),
     connectionFields(h, p, password = adminPassword) {
       return {
         connection_url: `postgresql://{{username}}:{{password}}@${h}:${p}/${database}`,
@@ -173,31 +247,14 @@ export async function postgresFixture(prefix: string): Promise<DatabaseFixture> 
       `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`,
       `GRANT SELECT ON ${table} TO "{{name}}";`,
     ],
-    async allowedRead(user, password) {
-      const client = await userClient(user, password);
-      try {
-        await client.query(`SELECT count(*) FROM ${table}`);
-      } finally {
-        await client.end();
-      }
-    },
-    async writeRefused(user, password) {
-      const client = await userClient(user, password);
-      try {
-        return !(await attempt(() => client.query(`INSERT INTO ${table} VALUES (2)`)));
-      } finally {
-        await client.end();
-      }
-    },
-    async openSession(user, password) {
+    ...userChecks(async (user, password) => {
       const client = await userClient(user, password);
       return {
-        read: async () => {
-          await client.query(`SELECT count(*) FROM ${table}`);
-        },
-        close: () => client.end().catch(() => undefined),
+        read: () => client.query(`SELECT count(*) FROM ${table}`),
+        write: () => client.query(`INSERT INTO ${table} VALUES (2)`),
+        close: () => client.end(),
       };
-    },
+    }),
     async userExists(user) {
       const res = await q('SELECT 1 FROM pg_roles WHERE rolname = $1', [user]);
       return res.rowCount === 1;
@@ -235,10 +292,12 @@ export async function mysqlFixture(prefix: string): Promise<DatabaseFixture> {
   const adminUser = `${prefix}_admin`;
   const adminPassword = secret();
   const table = `${prefix}_items`;
-  let root: mysql.Connection | undefined;
+  const root = new RootConnection(
+    () => mysql.createConnection({ uri: TEST_MYSQL_URL }),
+    (conn) => conn.end(),
+  );
   const q = async (sql: string, values: unknown[] = []) => {
-    if (root === undefined) throw new Error('setup() not run');
-    const [rows] = await root.query(sql, values);
+    const [rows] = await root.get().query(sql, values);
     return rows as Record<string, unknown>[];
   };
   const userConn = (user: string, password: string, db: string | null = database) =>
@@ -265,19 +324,13 @@ export async function mysqlFixture(prefix: string): Promise<DatabaseFixture> {
     adminUser,
     adminPassword,
     async setup() {
-      root = await mysql.createConnection({ uri: TEST_MYSQL_URL });
-      await dropAll();
+      await root.start(dropAll);
       await q('CREATE USER ?@? IDENTIFIED BY ?', [adminUser, '%', adminPassword]);
       await q('GRANT ALL PRIVILEGES ON *.* TO ?@? WITH GRANT OPTION', [adminUser, '%']);
       await q(`CREATE TABLE ${mysql.escapeId(database)}.${mysql.escapeId(table)} (id int)`);
       await q(`INSERT INTO ${mysql.escapeId(database)}.${mysql.escapeId(table)} VALUES (1)`);
     },
-    async teardown() {
-      if (root === undefined) return;
-      await dropAll();
-      await root.end();
-      root = undefined;
-    },
+    teardown: () => root.stop(dropAll),
     connectionFields(h, p, password = adminPassword) {
       return {
         connection_url: `{{username}}:{{password}}@tcp(${h}:${p})/${database}`,
@@ -289,32 +342,15 @@ export async function mysqlFixture(prefix: string): Promise<DatabaseFixture> {
       `CREATE USER '{{name}}'@'%' IDENTIFIED BY '{{password}}';`,
       `GRANT SELECT ON ${database}.${table} TO '{{name}}'@'%';`,
     ],
-    async allowedRead(user, password) {
-      const conn = await userConn(user, password);
-      try {
-        await conn.query(`SELECT count(*) FROM ${table}`);
-      } finally {
-        await conn.end();
-      }
-    },
-    async writeRefused(user, password) {
-      const conn = await userConn(user, password);
-      try {
-        return !(await attempt(() => conn.query(`INSERT INTO ${table} VALUES (2)`)));
-      } finally {
-        await conn.end();
-      }
-    },
-    async openSession(user, password) {
+    ...userChecks(async (user, password) => {
       const conn = await userConn(user, password);
       conn.on('error', () => undefined);
       return {
-        read: async () => {
-          await conn.query(`SELECT count(*) FROM ${table}`);
-        },
-        close: () => conn.end().catch(() => undefined),
+        read: () => conn.query(`SELECT count(*) FROM ${table}`),
+        write: () => conn.query(`INSERT INTO ${table} VALUES (2)`),
+        close: () => conn.end(),
       };
-    },
+    }),
     async userExists(user) {
       return (await q('SELECT 1 FROM mysql.user WHERE User = ?', [user])).length > 0;
     },
@@ -339,11 +375,16 @@ export async function redisFixture(prefix: string): Promise<DatabaseFixture> {
   const adminUser = `${prefix}-admin`;
   const adminPassword = secret();
   const key = `${prefix}:item`;
-  let root: Redis | undefined;
-  const r = (): Redis => {
-    if (root === undefined) throw new Error('setup() not run');
-    return root;
-  };
+  const root = new RootConnection(
+    async () => {
+      const client = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      client.on('error', () => undefined);
+      await client.connect();
+      return client;
+    },
+    (client) => client.quit(),
+  );
+  const r = (): Redis => root.get();
   const userClient = async (username: string, password: string): Promise<Redis> => {
     const client = new Redis({
       host,
@@ -379,51 +420,26 @@ export async function redisFixture(prefix: string): Promise<DatabaseFixture> {
     adminUser,
     adminPassword,
     async setup() {
-      root = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-      root.on('error', () => undefined);
-      await root.connect();
-      await dropAll();
+      await root.start(dropAll);
       await r().call('ACL', 'SETUSER', adminUser, 'on', `>${adminPassword}`, '~*', '&*', '+@all');
       await r().set(key, 'x');
     },
-    async teardown() {
-      if (root === undefined) return;
-      await dropAll();
-      await root.quit();
-      root = undefined;
-    },
+    teardown: () => root.stop(dropAll),
     connectionFields(h, p, password = adminPassword) {
       return { host: h, port: p, username: adminUser, password };
     },
     creationStatements: [JSON.stringify([`~${prefix}:*`, '+get', '+ping'])],
-    async allowedRead(user, password) {
-      const client = await userClient(user, password);
-      try {
-        await client.get(key);
-      } finally {
-        client.disconnect();
-      }
-    },
-    async writeRefused(user, password) {
-      const client = await userClient(user, password);
-      try {
-        return !(await attempt(() => client.set(key, 'y')));
-      } finally {
-        client.disconnect();
-      }
-    },
-    async openSession(user, password) {
+    ...userChecks(async (user, password) => {
       const client = await userClient(user, password);
       return {
-        read: async () => {
-          await client.get(key);
-        },
+        read: () => client.get(key),
+        write: () => client.set(key, 'y'),
         close: () => {
           client.disconnect();
           return Promise.resolve();
         },
       };
-    },
+    }),
     async userExists(user) {
       return (await r().call('ACL', 'GETUSER', user)) !== null;
     },

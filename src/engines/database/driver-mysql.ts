@@ -5,11 +5,14 @@
 import mysql from 'mysql2/promise';
 import { CofferError } from '../../sdk/errors.js';
 import {
+  checkValues,
   errorCode,
   errorMessage,
   failureError,
   guard,
   NETWORK_CODES,
+  newUserValues,
+  noSuchUser,
   type ClassifiedFailure,
   type DatabaseDriver,
   type DriverOptions,
@@ -210,11 +213,7 @@ export function createMysqlDriver(settings: MysqlSettings, options: DriverOption
     },
 
     async validateRoleStatements(statements: RoleStatements) {
-      const values: StatementValues = {
-        username: `coffer-check-${randomAlphanumeric(10)}`,
-        password: generatePassword(),
-        expiration: formatExpiration(Date.now() + 3_600_000),
-      };
+      const values = checkValues(`coffer-check-${randomAlphanumeric(10)}`);
       await withConn('validation', [values.password], async (conn) => {
         const fields: [readonly string[], string][] = [
           [statements.creation, 'creation_statements'],
@@ -236,11 +235,7 @@ export function createMysqlDriver(settings: MysqlSettings, options: DriverOption
     },
 
     async createUser(user: NewUser, statements: RoleStatements) {
-      const values = {
-        username: user.username,
-        password: user.password,
-        expiration: formatExpiration(user.expiresAt),
-      };
+      const values = newUserValues(user);
       await withConn('creation', [user.password], async (conn) => {
         try {
           await run(conn, expandSql(statements.creation, 'mysql', 'creation_statements'), values);
@@ -279,9 +274,7 @@ export function createMysqlDriver(settings: MysqlSettings, options: DriverOption
       await withConn('rotation', [password], async (conn) => {
         const found = await hosts(conn, username);
         if (found.length === 0) {
-          throw new CofferError('invalid_request', 'username: no such user in the database', {
-            field: 'username',
-          });
+          throw noSuchUser();
         }
         if (statements.length > 0) {
           await run(conn, expandSql(statements, 'mysql', 'rotation_statements'), {

@@ -5,10 +5,13 @@ import pg from 'pg';
 import { CofferError } from '../../sdk/errors.js';
 import { renderUrl } from './connection-settings.js';
 import {
+  checkValues,
   errorCode,
   errorMessage,
   guard,
   NETWORK_CODES,
+  newUserValues,
+  noSuchUser,
   type ClassifiedFailure,
   type DatabaseDriver,
   type DriverOptions,
@@ -217,11 +220,7 @@ export function createPostgresDriver(
      * meets the real catalog, and nothing remains.
      */
     async validateRoleStatements(statements: RoleStatements) {
-      const values: StatementValues = {
-        username: `coffer_check_${randomAlphanumeric(12).toLowerCase()}`,
-        password: generatePassword(),
-        expiration: formatExpiration(Date.now() + 3_600_000),
-      };
+      const values = checkValues(`coffer_check_${randomAlphanumeric(12).toLowerCase()}`);
       await withClient('validation', [values.password], async (client) => {
         await plain(client, 'validation', 'BEGIN');
         try {
@@ -257,11 +256,7 @@ export function createPostgresDriver(
     },
 
     async createUser(user: NewUser, statements: RoleStatements) {
-      const values = {
-        username: user.username,
-        password: user.password,
-        expiration: formatExpiration(user.expiresAt),
-      };
+      const values = newUserValues(user);
       await serial(() =>
         withClient('creation', [user.password], (client) =>
           transaction(client, () =>
@@ -305,9 +300,7 @@ export function createPostgresDriver(
       await serial(() =>
         withClient('rotation', [password], async (client) => {
           if (!(await exists(client, username))) {
-            throw new CofferError('invalid_request', 'username: no such user in the database', {
-              field: 'username',
-            });
+            throw noSuchUser();
           }
           await transaction(client, () =>
             run(client, sql(entries, 'rotation_statements'), { username, password }),

@@ -9,6 +9,7 @@ import {
   errorMessage,
   guard,
   NETWORK_CODES,
+  noSuchUser,
   type ClassifiedFailure,
   type DatabaseDriver,
   type DriverOptions,
@@ -186,9 +187,7 @@ export function createRedisDriver(settings: RedisSettings, options: DriverOption
         );
       }
       if (!(await exists(username))) {
-        throw new CofferError('invalid_request', 'username: no such user in the database', {
-          field: 'username',
-        });
+        throw noSuchUser();
       }
       await command(
         'rotation',

@@ -2,6 +2,8 @@
 // the plugin names Coffer accepts, and how a driver failure becomes a CofferError without
 // leaking a password.
 import { CofferError } from '../../sdk/errors.js';
+import { generatePassword } from './password.js';
+import { formatExpiration, type StatementValues } from './statements.js';
 
 export const PLUGIN_NAMES = [
   'postgresql-database-plugin',
@@ -90,6 +92,34 @@ export interface NewUser {
   readonly password: string;
   /** Epoch ms: {{expiration}} and PostgreSQL's VALID UNTIL. */
   readonly expiresAt: number;
+}
+
+/** The values a user's creation statements run with. */
+export function newUserValues(user: NewUser): StatementValues {
+  return {
+    username: user.username,
+    password: user.password,
+    expiration: formatExpiration(user.expiresAt),
+  };
+}
+
+/**
+ * Values for trying role statements on a throwaway user: `username` (one no real user has), a
+ * fresh password, and an expiry an hour from now.
+ */
+export function checkValues(username: string): StatementValues {
+  return {
+    username,
+    password: generatePassword(),
+    expiration: formatExpiration(Date.now() + 3_600_000),
+  };
+}
+
+/** A static role's user is not in the database (rotation cannot set its password). */
+export function noSuchUser(): CofferError {
+  return new CofferError('invalid_request', 'username: no such user in the database', {
+    field: 'username',
+  });
 }
 
 /** A role's statements, as stored (each entry may hold several statements). */

@@ -8,7 +8,7 @@ import type { EngineRequest, EngineResult } from '../../sdk/engine.js';
 import type { FieldValues } from '../../sdk/fields.js';
 import type { JsonObject } from '../../sdk/json.js';
 import { definePath, type PathSpec } from '../../sdk/path.js';
-import { checkName, parseStatementList } from './common.js';
+import { checkName, parseStatementList, pathNameList, pathRecord } from './common.js';
 import { deleteConnection } from './connections.js';
 import { driverSettings, supportsRootRotation } from './connection-settings.js';
 import {
@@ -128,8 +128,10 @@ export function publicDetails(details: JsonObject): JsonObject {
   return out;
 }
 
+const CONNECTION_NOT_FOUND = 'connection not found';
+
 function notFound(): CofferError {
-  return new CofferError('not_found', 'connection not found');
+  return new CofferError('not_found', CONNECTION_NOT_FOUND);
 }
 
 /** Opens a throwaway driver for checks; closes it whatever happens. */
@@ -151,9 +153,8 @@ export function configPaths(state: EngineState): PathSpec[] {
   async function write(
     req: EngineRequest,
     fields: ConfigFields,
-    params: Readonly<Record<string, string>>,
+    name: string,
   ): Promise<EngineResult> {
-    const name = checkName(params.name!);
     return state.connections.rootLock.run(name, async () => {
       const existing = await loadConnection(req.storage, name);
       const pluginName = fields.plugin_name ?? existing?.pluginName;
@@ -229,56 +230,38 @@ export function configPaths(state: EngineState): PathSpec[] {
     });
   }
 
-  const config = definePath({
+  const config = pathRecord({
     pattern: 'config/:name',
     fields: FIELDS,
-    operations: {
-      async read(req, _fields, params) {
-        const record = await loadConnection(req.storage, checkName(params.name!));
-        if (record === undefined) throw notFound();
-        return {
-          kind: 'data',
-          data: {
-            allowed_roles: [...record.allowedRoles],
-            connection_details: publicDetails(record.details),
-            password_policy: '',
-            plugin_name: record.pluginName,
-            plugin_version: '',
-            root_credentials_rotate_statements: [...record.rootRotationStatements],
-            verify_connection: record.verifyConnection,
-          },
-        };
-      },
-      create: write,
-      update: write,
-      async delete(req, _fields, params) {
-        const name = checkName(params.name!);
-        await state.connections.rootLock.run(name, async () => {
-          const record = await loadConnection(req.storage, name);
-          if (record !== undefined) await deleteConnection(req.storage, state.connections, record);
-        });
-        return { kind: 'empty' };
-      },
+    load: loadConnection,
+    notFound: CONNECTION_NOT_FOUND,
+    render: (record) => ({
+      allowed_roles: [...record.allowedRoles],
+      connection_details: publicDetails(record.details),
+      password_policy: '',
+      plugin_name: record.pluginName,
+      plugin_version: '',
+      root_credentials_rotate_statements: [...record.rootRotationStatements],
+      verify_connection: record.verifyConnection,
+    }),
+    write,
+    async delete(req, name) {
+      await state.connections.rootLock.run(name, async () => {
+        const record = await loadConnection(req.storage, name);
+        if (record !== undefined) await deleteConnection(req.storage, state.connections, record);
+      });
     },
-    exists: async (req, params) =>
-      (await loadConnection(req.storage, checkName(params.name!))) !== undefined,
     help:
       'A database connection: plugin_name, connection_url (or host/port for Redis), the ' +
       'root username and password (never returned), allowed_roles and pool settings.',
   });
 
-  const list = definePath({
-    pattern: 'config',
-    fields: {},
-    operations: {
-      async list(req) {
-        const keys = await req.storage.list(KEYS.connectionPrefix);
-        if (keys.length === 0) throw new CofferError('not_found', 'no connections');
-        return { kind: 'data', data: { keys } };
-      },
-    },
-    help: 'Lists the connection names.',
-  });
+  const list = pathNameList(
+    'config',
+    KEYS.connectionPrefix,
+    'connections',
+    'Lists the connection names.',
+  );
 
   const reset = definePath({
     pattern: 'reset/:name',

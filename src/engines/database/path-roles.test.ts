@@ -1,17 +1,11 @@
 // roles/:name and LIST roles/ without a database (connections with verify_connection off):
 // the stored shape, Vault's field decoding, and what is refused when written.
 import { describe, expect, it } from 'vitest';
-import { databaseHarness, expectCoffer } from './testing.js';
+import { databaseHarness, expectCoffer, unreachablePostgres } from './testing.js';
 
 async function withConnections() {
   const h = databaseHarness();
-  await h.call('update', 'config/pg', {
-    plugin_name: 'postgresql-database-plugin',
-    connection_url: 'postgresql://{{username}}:{{password}}@127.0.0.1:1/db',
-    username: 'vault',
-    password: 'pw',
-    verify_connection: false,
-  });
+  await h.call('update', 'config/pg', unreachablePostgres());
   await h.call('update', 'config/redis', {
     plugin_name: 'redis-database-plugin',
     host: '127.0.0.1',

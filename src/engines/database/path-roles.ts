@@ -1,12 +1,12 @@
 // Dynamic roles: `roles/:name` (write, read, delete) and LIST `roles/`. Statements are
 // checked against the database when the role is written if its connection has
 // verify_connection set; otherwise they are first run when credentials are asked for.
-import { CofferError, invalidField } from '../../sdk/errors.js';
+import { invalidField } from '../../sdk/errors.js';
 import type { EngineRequest, EngineResult } from '../../sdk/engine.js';
 import type { FieldValues } from '../../sdk/fields.js';
-import { definePath, type PathSpec } from '../../sdk/path.js';
+import type { PathSpec } from '../../sdk/path.js';
 import { putJson } from '../../sdk/storage.js';
-import { checkName, checkNameField, parseStatementList } from './common.js';
+import { checkNameField, parseStatementList, pathNameList, pathRecord } from './common.js';
 import { driverKind, type RoleStatements } from './driver.js';
 import { redisUnsupportedField } from './driver-redis.js';
 import {
@@ -77,9 +77,8 @@ export function rolePaths(state: EngineState): PathSpec[] {
   async function write(
     req: EngineRequest,
     fields: FieldValues<typeof FIELDS>,
-    params: Readonly<Record<string, string>>,
+    name: string,
   ): Promise<EngineResult> {
-    const name = checkName(params.name!);
     const existing = await loadRole(req.storage, name);
     if (fields.credential_type !== undefined && fields.credential_type !== 'password') {
       throw invalidField('credential_type', 'only "password" is supported');
@@ -139,53 +138,31 @@ export function rolePaths(state: EngineState): PathSpec[] {
     return warnings.length === 0 ? { kind: 'empty' } : { kind: 'empty', warnings };
   }
 
-  const role = definePath({
+  const role = pathRecord({
     pattern: 'roles/:name',
     fields: FIELDS,
-    operations: {
-      async read(req, _fields, params) {
-        const found = await loadRole(req.storage, checkName(params.name!));
-        if (found === undefined) throw new CofferError('not_found', 'role not found');
-        return {
-          kind: 'data',
-          data: {
-            db_name: found.dbName,
-            default_ttl: found.defaultTtlSeconds,
-            max_ttl: found.maxTtlSeconds,
-            creation_statements: [...found.creationStatements],
-            revocation_statements: [...found.revocationStatements],
-            rollback_statements: [...found.rollbackStatements],
-            renew_statements: [...found.renewStatements],
-            credential_type: 'password',
-          },
-        };
-      },
-      create: write,
-      update: write,
-      async delete(req, _fields, params) {
-        await req.storage.delete(KEYS.role(checkName(params.name!)));
-        return { kind: 'empty' };
-      },
+    load: loadRole,
+    notFound: 'role not found',
+    render: (found) => ({
+      db_name: found.dbName,
+      default_ttl: found.defaultTtlSeconds,
+      max_ttl: found.maxTtlSeconds,
+      creation_statements: [...found.creationStatements],
+      revocation_statements: [...found.revocationStatements],
+      rollback_statements: [...found.rollbackStatements],
+      renew_statements: [...found.renewStatements],
+      credential_type: 'password',
+    }),
+    write,
+    async delete(req, name) {
+      await req.storage.delete(KEYS.role(name));
     },
-    exists: async (req, params) =>
-      (await loadRole(req.storage, checkName(params.name!))) !== undefined,
     help:
       'A dynamic role: which connection (db_name), lease TTLs, and the statements that create, ' +
       'renew and revoke each generated user.',
   });
 
-  const list = definePath({
-    pattern: 'roles',
-    fields: {},
-    operations: {
-      async list(req) {
-        const keys = await req.storage.list(KEYS.rolePrefix);
-        if (keys.length === 0) throw new CofferError('not_found', 'no roles');
-        return { kind: 'data', data: { keys } };
-      },
-    },
-    help: 'Lists the dynamic role names.',
-  });
+  const list = pathNameList('roles', KEYS.rolePrefix, 'roles', 'Lists the dynamic role names.');
 
   return [list, role];
 }

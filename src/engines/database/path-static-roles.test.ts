@@ -3,18 +3,11 @@
 import { describe, expect, it } from 'vitest';
 import { putJson } from '../../sdk/storage.js';
 import type { StaticRoleRecord } from './records.js';
-import { databaseHarness, expectCoffer } from './testing.js';
+import { databaseHarness, expectCoffer, unreachablePostgres } from './testing.js';
 
 async function setup() {
   const h = databaseHarness();
-  await h.call('update', 'config/pg', {
-    plugin_name: 'postgresql-database-plugin',
-    connection_url: 'postgresql://{{username}}:{{password}}@127.0.0.1:1/db',
-    username: 'vault',
-    password: 'pw',
-    allowed_roles: ['st-*'],
-    verify_connection: false,
-  });
+  await h.call('update', 'config/pg', unreachablePostgres({ allowed_roles: ['st-*'] }));
   return h;
 }
 

@@ -6,13 +6,21 @@ import type { EngineContext, EngineRequest, EngineResult } from '../../sdk/engin
 import type { FieldValues } from '../../sdk/fields.js';
 import { definePath, type PathSpec } from '../../sdk/path.js';
 import { getJson, putJson } from '../../sdk/storage.js';
-import { checkName, checkNameField, parseStatementList, rfc3339Nano } from './common.js';
+import {
+  checkName,
+  checkNameField,
+  parseStatementList,
+  pathNameList,
+  pathRecord,
+  rfc3339Nano,
+} from './common.js';
 import { driverKind } from './driver.js';
 import { generatePassword } from './password.js';
 import {
   JOB_PREFIX,
   KEYS,
   loadConnection,
+  requireConnection,
   loadStaticRole,
   settledStaticRole,
   type StaticRoleRecord,
@@ -42,8 +50,20 @@ export function jobName(role: string): string {
   return `${JOB_PREFIX}${role}`;
 }
 
+const STATIC_ROLE_NOT_FOUND = 'static role not found';
+
 function notFound(): CofferError {
-  return new CofferError('not_found', 'static role not found');
+  return new CofferError('not_found', STATIC_ROLE_NOT_FOUND);
+}
+
+/** When the role's password is next due to rotate, epoch ms. */
+function nextRotationAt(role: StaticRoleRecord): number {
+  return role.lastRotatedAt + role.rotationPeriodSeconds * 1000;
+}
+
+/** Whole seconds until the next rotation (0 when it is due). */
+function secondsToRotation(role: StaticRoleRecord, nowMs: number): number {
+  return Math.max(0, Math.floor((nextRotationAt(role) - nowMs) / 1000));
 }
 
 /**
@@ -58,16 +78,7 @@ async function rotate(
   name: string,
   role: StaticRoleRecord,
 ): Promise<StaticRoleRecord> {
-  const connection = await loadConnection(ctx.storage, role.dbName);
-  if (connection === undefined) {
-    throw new CofferError(
-      'invalid_request',
-      `db_name: connection "${role.dbName}" does not exist`,
-      {
-        field: 'db_name',
-      },
-    );
-  }
+  const connection = await requireConnection(ctx.storage, role.dbName);
   checkAllowedRole(connection, name);
   const password = role.pendingPassword ?? generatePassword();
   if (role.pendingPassword === undefined) {
@@ -100,9 +111,8 @@ export function staticRolePaths(state: EngineState): PathSpec[] {
   async function write(
     req: EngineRequest,
     fields: FieldValues<typeof FIELDS>,
-    params: Readonly<Record<string, string>>,
+    name: string,
   ): Promise<EngineResult> {
-    const name = checkName(params.name!);
     if (fields.credential_type !== undefined && fields.credential_type !== 'password') {
       throw invalidField('credential_type', 'only "password" is supported');
     }
@@ -139,8 +149,7 @@ export function staticRolePaths(state: EngineState): PathSpec[] {
         };
         await putJson(req.storage, KEYS.staticRole(name), updated);
         if (updated.rotationPeriodSeconds !== existing.rotationPeriodSeconds) {
-          const due = updated.lastRotatedAt + updated.rotationPeriodSeconds * 1000;
-          await req.schedule.set(jobName(name), Math.max(due, req.now()));
+          await req.schedule.set(jobName(name), Math.max(nextRotationAt(updated), req.now()));
         }
         return { kind: 'empty' };
       }
@@ -187,65 +196,43 @@ export function staticRolePaths(state: EngineState): PathSpec[] {
         await req.storage.delete(KEYS.staticRole(name));
         throw err;
       }
-      await req.schedule.set(
-        jobName(name),
-        rotated.lastRotatedAt + rotated.rotationPeriodSeconds * 1000,
-      );
+      await req.schedule.set(jobName(name), nextRotationAt(rotated));
       return { kind: 'empty' };
     });
   }
 
-  const staticRole = definePath({
+  const staticRole = pathRecord({
     pattern: 'static-roles/:name',
     fields: FIELDS,
-    operations: {
-      async read(req, _fields, params) {
-        const role = await loadStaticRole(req.storage, checkName(params.name!));
-        if (role === undefined) throw notFound();
-        const dueAt = role.lastRotatedAt + role.rotationPeriodSeconds * 1000;
-        return {
-          kind: 'data',
-          data: {
-            credential_type: 'password',
-            db_name: role.dbName,
-            username: role.username,
-            rotation_period: role.rotationPeriodSeconds,
-            rotation_statements: [...role.rotationStatements],
-            last_vault_rotation: rfc3339Nano(role.lastRotatedAt),
-            ttl: Math.max(0, Math.floor((dueAt - req.now()) / 1000)),
-          },
-        };
-      },
-      create: write,
-      update: write,
-      async delete(req, _fields, params) {
-        const name = checkName(params.name!);
-        await state.staticLock.run(name, async () => {
-          await req.storage.delete(KEYS.staticRole(name));
-          await req.schedule.cancel(jobName(name));
-        });
-        return { kind: 'empty' };
-      },
+    load: loadStaticRole,
+    notFound: STATIC_ROLE_NOT_FOUND,
+    render: (role, req) => ({
+      credential_type: 'password',
+      db_name: role.dbName,
+      username: role.username,
+      rotation_period: role.rotationPeriodSeconds,
+      rotation_statements: [...role.rotationStatements],
+      last_vault_rotation: rfc3339Nano(role.lastRotatedAt),
+      ttl: secondsToRotation(role, req.now()),
+    }),
+    write,
+    async delete(req, name) {
+      await state.staticLock.run(name, async () => {
+        await req.storage.delete(KEYS.staticRole(name));
+        await req.schedule.cancel(jobName(name));
+      });
     },
-    exists: async (req, params) =>
-      (await loadStaticRole(req.storage, checkName(params.name!))) !== undefined,
     help:
       'A static role: an existing database user (username on db_name) whose password Coffer ' +
       'sets on creation and rotates every rotation_period. Deleting it leaves the user as is.',
   });
 
-  const list = definePath({
-    pattern: 'static-roles',
-    fields: {},
-    operations: {
-      async list(req) {
-        const keys = await req.storage.list(KEYS.staticRolePrefix);
-        if (keys.length === 0) throw new CofferError('not_found', 'no static roles');
-        return { kind: 'data', data: { keys } };
-      },
-    },
-    help: 'Lists the static role names.',
-  });
+  const list = pathNameList(
+    'static-roles',
+    KEYS.staticRolePrefix,
+    'static roles',
+    'Lists the static role names.',
+  );
 
   const creds = definePath({
     pattern: 'static-creds/:name',
@@ -257,7 +244,6 @@ export function staticRolePaths(state: EngineState): PathSpec[] {
         if (role === undefined) throw notFound();
         const connection = await loadConnection(req.storage, role.dbName);
         if (connection !== undefined) checkAllowedRole(connection, name);
-        const dueAt = role.lastRotatedAt + role.rotationPeriodSeconds * 1000;
         return {
           kind: 'data',
           data: {
@@ -265,7 +251,7 @@ export function staticRolePaths(state: EngineState): PathSpec[] {
             password: role.password,
             last_vault_rotation: rfc3339Nano(role.lastRotatedAt),
             rotation_period: role.rotationPeriodSeconds,
-            ttl: Math.max(0, Math.floor((dueAt - req.now()) / 1000)),
+            ttl: secondsToRotation(role, req.now()),
           },
         };
       },
@@ -283,10 +269,7 @@ export function staticRolePaths(state: EngineState): PathSpec[] {
           const role = await loadStaticRole(req.storage, name);
           if (role === undefined) throw notFound();
           const rotated = await rotate(state, req, name, role);
-          await req.schedule.set(
-            jobName(name),
-            rotated.lastRotatedAt + rotated.rotationPeriodSeconds * 1000,
-          );
+          await req.schedule.set(jobName(name), nextRotationAt(rotated));
         });
         return { kind: 'empty' };
       },

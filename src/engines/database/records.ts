@@ -89,6 +89,20 @@ export async function loadConnection(
   return record;
 }
 
+/** The connection a role names; refuses a missing one as a bad db_name. */
+export async function requireConnection(
+  storage: Storage,
+  dbName: string,
+): Promise<ConnectionRecord> {
+  const record = await loadConnection(storage, dbName);
+  if (record === undefined) {
+    throw new CofferError('invalid_request', `db_name: connection "${dbName}" does not exist`, {
+      field: 'db_name',
+    });
+  }
+  return record;
+}
+
 export async function saveConnection(storage: Storage, record: ConnectionRecord): Promise<void> {
   await putJson(storage, KEYS.connection(record.name), record);
 }
@@ -120,12 +134,16 @@ export async function connectionById(
 
 // ---- lease and write-ahead data ------------------------------------------------------
 
-/** `internal` of a creds lease: enough to revoke or renew without the role. */
-export interface LeaseData {
+/** Which generated user a lease or write-ahead entry is about. */
+export interface UserRef {
   readonly username: string;
   readonly dbName: string;
   readonly connectionId: string;
   readonly role: string;
+}
+
+/** `internal` of a creds lease: enough to revoke or renew without the role. */
+export interface LeaseData extends UserRef {
   readonly revocationStatements: readonly string[];
   readonly renewStatements: readonly string[];
   readonly defaultTtlSeconds: number;
@@ -133,20 +151,22 @@ export interface LeaseData {
 }
 
 /** `data` of a "user" write-ahead entry: enough to drop a user whose lease never existed. */
-export interface UserWalData {
-  readonly username: string;
-  readonly dbName: string;
-  readonly connectionId: string;
-  readonly role: string;
+export interface UserWalData extends UserRef {
   readonly rollbackStatements: readonly string[];
 }
 
-export function leaseDataJson(data: LeaseData): JsonObject {
+function userRefJson(data: UserRef): JsonObject {
   return {
     username: data.username,
     db_name: data.dbName,
     connection_id: data.connectionId,
     role: data.role,
+  };
+}
+
+export function leaseDataJson(data: LeaseData): JsonObject {
+  return {
+    ...userRefJson(data),
     revocation_statements: [...data.revocationStatements],
     renew_statements: [...data.renewStatements],
     default_ttl: data.defaultTtlSeconds,
@@ -155,13 +175,7 @@ export function leaseDataJson(data: LeaseData): JsonObject {
 }
 
 export function userWalJson(data: UserWalData): JsonObject {
-  return {
-    username: data.username,
-    db_name: data.dbName,
-    connection_id: data.connectionId,
-    role: data.role,
-    rollback_statements: [...data.rollbackStatements],
-  };
+  return { ...userRefJson(data), rollback_statements: [...data.rollbackStatements] };
 }
 
 function malformed(what: string): CofferError {
@@ -189,14 +203,20 @@ function asObject(value: JsonValue, what: string): Record<string, JsonValue> {
   return value;
 }
 
-export function parseLeaseData(value: JsonValue): LeaseData {
-  const what = 'lease internal data';
-  const obj = asObject(value, what);
+function parseUserRef(obj: Record<string, JsonValue>, what: string): UserRef {
   return {
     username: field(obj, 'username', what),
     dbName: field(obj, 'db_name', what),
     connectionId: field(obj, 'connection_id', what),
     role: field(obj, 'role', what),
+  };
+}
+
+export function parseLeaseData(value: JsonValue): LeaseData {
+  const what = 'lease internal data';
+  const obj = asObject(value, what);
+  return {
+    ...parseUserRef(obj, what),
     revocationStatements: list(obj, 'revocation_statements'),
     renewStatements: list(obj, 'renew_statements'),
     defaultTtlSeconds: int(obj, 'default_ttl'),
@@ -207,13 +227,7 @@ export function parseLeaseData(value: JsonValue): LeaseData {
 export function parseUserWal(value: JsonValue): UserWalData {
   const what = 'write-ahead entry';
   const obj = asObject(value, what);
-  return {
-    username: field(obj, 'username', what),
-    dbName: field(obj, 'db_name', what),
-    connectionId: field(obj, 'connection_id', what),
-    role: field(obj, 'role', what),
-    rollbackStatements: list(obj, 'rollback_statements'),
-  };
+  return { ...parseUserRef(obj, what), rollbackStatements: list(obj, 'rollback_statements') };
 }
 
 /** The record with no pending root password (a rotate-root settled). */

@@ -2,18 +2,11 @@
 // unknown roles, allowed_roles, missing connections, and malformed or orphaned leases.
 import { describe, expect, it } from 'vitest';
 import type { LeaseInfo } from '../../sdk/engine.js';
-import { databaseHarness, expectCoffer } from './testing.js';
+import { databaseHarness, expectCoffer, unreachablePostgres } from './testing.js';
 
 async function setup() {
   const h = databaseHarness();
-  await h.call('update', 'config/pg', {
-    plugin_name: 'postgresql-database-plugin',
-    connection_url: 'postgresql://{{username}}:{{password}}@127.0.0.1:1/db',
-    username: 'vault',
-    password: 'pw',
-    allowed_roles: ['app-*'],
-    verify_connection: false,
-  });
+  await h.call('update', 'config/pg', unreachablePostgres({ allowed_roles: ['app-*'] }));
   await h.call('update', 'roles/other', {
     db_name: 'pg',
     creation_statements: ['CREATE ROLE "{{name}}"'],

@@ -17,13 +17,14 @@ import { checkStatementsForPlugin, roleStatements } from './path-roles.js';
 import {
   connectionById,
   leaseDataJson,
-  loadConnection,
+  requireConnection,
   loadRole,
   parseLeaseData,
   parseUserWal,
   userWalJson,
   type ConnectionRecord,
   type LeaseData,
+  type RoleRecord,
 } from './records.js';
 import { checkAllowedRole, leaseTtlSeconds, type EngineState } from './state.js';
 import {
@@ -88,16 +89,7 @@ export function credsPath(state: EngineState): PathSpec {
         if (role === undefined) {
           throw new CofferError('invalid_request', `unknown role "${roleName}"`);
         }
-        const connection = await loadConnection(req.storage, role.dbName);
-        if (connection === undefined) {
-          throw new CofferError(
-            'invalid_request',
-            `db_name: connection "${role.dbName}" does not exist`,
-            {
-              field: 'db_name',
-            },
-          );
-        }
+        const connection = await requireConnection(req.storage, role.dbName);
         checkAllowedRole(connection, roleName);
         const statements = roleStatements(role);
         checkStatementsForPlugin(connection, statements);
@@ -181,6 +173,17 @@ function leaseData(lease: LeaseInfo): LeaseData {
   return parseLeaseData(lease.internal);
 }
 
+/** The lease's user and connection, and its role if that still exists for the same connection. */
+async function leaseTarget(
+  ctx: EngineContext,
+  lease: LeaseInfo,
+): Promise<{ data: LeaseData; connection: ConnectionRecord; role: RoleRecord | undefined }> {
+  const data = leaseData(lease);
+  const connection = await connectionFor(ctx, data.dbName, data.connectionId);
+  const role = await loadRole(ctx.storage, data.role);
+  return { data, connection, role: role?.dbName === data.dbName ? role : undefined };
+}
+
 /**
  * Drops the lease's user: the role's current revocation statements if the role still
  * exists for the same connection, else those stored with the lease, else the driver's
@@ -192,13 +195,8 @@ export async function revokeCreds(
   ctx: EngineContext,
   lease: LeaseInfo,
 ): Promise<void> {
-  const data = leaseData(lease);
-  const connection = await connectionFor(ctx, data.dbName, data.connectionId);
-  const role = await loadRole(ctx.storage, data.role);
-  const statements =
-    role !== undefined && role.dbName === data.dbName
-      ? role.revocationStatements
-      : data.revocationStatements;
+  const { data, connection, role } = await leaseTarget(ctx, lease);
+  const statements = role?.revocationStatements ?? data.revocationStatements;
   const driver = await state.connections.ready(ctx.storage, connection);
   await driver.revokeUser(data.username, statements);
   await forgetUser(ctx.storage, state.connections, connection.id, data.username);
@@ -214,10 +212,7 @@ export async function renewCreds(
   lease: LeaseInfo,
   incrementSeconds: number,
 ): Promise<LeaseRenewalGrant> {
-  const data = leaseData(lease);
-  const connection = await connectionFor(ctx, data.dbName, data.connectionId);
-  const role = await loadRole(ctx.storage, data.role);
-  const current = role !== undefined && role.dbName === data.dbName ? role : undefined;
+  const { data, connection, role: current } = await leaseTarget(ctx, lease);
   const defaultTtl = current?.defaultTtlSeconds ?? data.defaultTtlSeconds;
   const maxTtl = current?.maxTtlSeconds ?? data.maxTtlSeconds;
   const statements = current?.renewStatements ?? data.renewStatements;

@@ -1,24 +1,10 @@
-// Test fixtures for the database engine (unit and integration tests): the engine over memory
-// storage with a recording schedule and write-ahead log, a settable clock, and helpers that
-// play the core's part for leases. Not part of the build's behaviour.
+// Test fixtures for the database engine (unit and integration tests): the engine harness of
+// src/sdk/testing.ts on a database mount, and helpers that play the core's part for leases.
+// Not part of the build's behaviour.
 import { expect } from 'vitest';
-import type {
-  EngineContext,
-  EngineResult,
-  LeaseGrant,
-  LeaseInfo,
-  Operation,
-  SecretEngine,
-} from '../../sdk/engine.js';
+import type { EngineContext, LeaseGrant, LeaseInfo } from '../../sdk/engine.js';
 import type { JsonObject } from '../../sdk/json.js';
-import {
-  memorySchedule,
-  memoryStorage,
-  memoryWal,
-  testContext,
-  testMount,
-  testRequest,
-} from '../../sdk/testing.js';
+import { engineHarness, testMount, type EngineHarness } from '../../sdk/testing.js';
 import type { DriverOptions } from './driver.js';
 import { createDatabaseEngine } from './engine.js';
 
@@ -30,18 +16,21 @@ export const MOUNT = testMount({
   config: { defaultLeaseTtlSeconds: 3600, maxLeaseTtlSeconds: 86_400 },
 });
 
-export interface DatabaseHarness {
-  readonly engine: SecretEngine;
-  readonly storage: ReturnType<typeof memoryStorage>;
-  readonly schedule: ReturnType<typeof memorySchedule>;
-  readonly wal: ReturnType<typeof memoryWal>;
-  /** Epoch ms every call sees; tests move it. */
-  nowMs: number;
+/** config/<name> fields of a PostgreSQL connection nothing listens at (never verified). */
+export function unreachablePostgres(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    plugin_name: 'postgresql-database-plugin',
+    connection_url: 'postgresql://{{username}}:{{password}}@127.0.0.1:1/db',
+    username: 'vault',
+    password: 'pw',
+    verify_connection: false,
+    ...extra,
+  };
+}
+
+export interface DatabaseHarness extends EngineHarness {
+  /** The context the core hands lease calls, jobs and rollbacks (same as `context`). */
   ctx(): EngineContext;
-  call(operation: Operation, path: string, data?: Record<string, unknown>): Promise<EngineResult>;
-  /** `data` of a data result (fails the test otherwise). */
-  data(operation: Operation, path: string, data?: Record<string, unknown>): Promise<JsonObject>;
-  exists(path: string): Promise<boolean | undefined>;
   /** Reads creds/<role> and returns the grant with the lease the core would register. */
   creds(role: string): Promise<{ data: JsonObject; grant: LeaseGrant; lease: LeaseInfo }>;
   /** A stored record, parsed (tests look behind the API, e.g. at a rotated password). */
@@ -50,41 +39,18 @@ export interface DatabaseHarness {
 
 let leaseCounter = 0;
 
-export function databaseHarness(options: { driver?: DriverOptions; nowMs?: number } = {}) {
-  const storage = memoryStorage();
-  const schedule = memorySchedule();
+export function databaseHarness(
+  options: { driver?: DriverOptions; nowMs?: number } = {},
+): DatabaseHarness {
   const engine = createDatabaseEngine(
     options.driver === undefined ? {} : { driver: options.driver },
   );
-  const h: DatabaseHarness = {
-    engine,
-    storage,
-    schedule,
-    wal: memoryWal(() => h.nowMs),
-    nowMs: options.nowMs ?? Date.UTC(2026, 0, 1),
-    ctx() {
-      return testContext(storage, { mount: MOUNT, now: () => h.nowMs, schedule, wal: h.wal });
-    },
-    call(operation, path, data = {}) {
-      return engine.handle(
-        testRequest(operation, path, data, storage, {
-          mount: MOUNT,
-          now: () => h.nowMs,
-          schedule,
-          wal: h.wal,
-        }),
-      );
-    },
-    async data(operation, path, data = {}) {
-      const result = await h.call(operation, path, data);
-      if (result.kind !== 'data') throw new Error(`expected a data result, got ${result.kind}`);
-      return result.data;
-    },
-    exists(path) {
-      return engine.exists(
-        testRequest('update', path, {}, storage, { mount: MOUNT, now: () => h.nowMs }),
-      );
-    },
+  const h = engineHarness(engine, {
+    mount: MOUNT,
+    ...(options.nowMs === undefined ? {} : { nowMs: options.nowMs }),
+  });
+  const database: Pick<DatabaseHarness, 'ctx' | 'creds' | 'stored'> = {
+    ctx: () => h.context(),
     async creds(role) {
       const result = await h.call('read', `creds/${role}`);
       if (result.kind !== 'lease') throw new Error(`expected a lease result, got ${result.kind}`);
@@ -102,11 +68,11 @@ export function databaseHarness(options: { driver?: DriverOptions; nowMs?: numbe
       return { data: result.data, grant: result.lease, lease };
     },
     stored(key) {
-      const raw = storage.entries.get(key);
+      const raw = h.storage.entries.get(key);
       return raw === undefined ? undefined : (JSON.parse(new TextDecoder().decode(raw)) as unknown);
     },
   };
-  return h;
+  return Object.assign(h, database);
 }
 
 /** Asserts a CofferError of `code` whose message contains `contains` and none of `secrets`. */

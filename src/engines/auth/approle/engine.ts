@@ -4,6 +4,7 @@ import type { EngineContext, EngineFactory, MountInfo, SecretEngine } from '../.
 import { invalidField } from '../../../sdk/errors.js';
 import { createPathEngine } from '../../../sdk/path.js';
 import { KeyedMutex } from '../keyed-mutex.js';
+import { pathRoleList } from '../record-paths.js';
 import {
   LoginRateLimiter,
   RATE_LIMIT_OPTIONS,
@@ -11,9 +12,9 @@ import {
   type RateLimitConfig,
 } from '../rate-limit.js';
 import type { AppRoleDeps } from './deps.js';
-import { TIDY_JOB } from './keys.js';
+import { ROLE_PREFIX, TIDY_JOB } from './keys.js';
 import { pathLogin } from './path-login.js';
-import { pathRole, pathRoleId, pathRoleList } from './path-role.js';
+import { pathRole, pathRoleId } from './path-role.js';
 import { pathCustomSecretId, pathSecretId, pathSecretIdActions } from './path-secret-id.js';
 import { pathTidy, runTidyJob } from './path-tidy.js';
 
@@ -49,7 +50,7 @@ export function createAppRoleEngine(options: AppRoleEngineOptions = {}): SecretE
   };
   const paths = createPathEngine([
     pathLogin(deps),
-    pathRoleList(),
+    pathRoleList(ROLE_PREFIX),
     pathRoleId(deps),
     pathSecretId(deps),
     pathCustomSecretId(deps),

@@ -2,16 +2,17 @@
 // credentials, CIDR restrictions, use counts spent atomically under concurrency, and the
 // per-address rate limit.
 import { describe, expect, it } from 'vitest';
-import type { Storage } from '../../../sdk/storage.js';
-import { memoryStorage, testMount, testRequest } from '../../../sdk/testing.js';
-import { createAppRoleEngine } from './engine.js';
+import { memoryStorage } from '../../../sdk/testing.js';
 import { INVALID_CREDENTIALS } from './path-login.js';
 import { expectCoffer, harness, str, T0 } from './testing.js';
 
+type MemoryStorage = ReturnType<typeof memoryStorage>;
+
 /** A storage whose every call waits `ms` first, so racing requests interleave. */
-function slowStorage(inner: Storage, ms: number): Storage {
+function slowStorage(inner: MemoryStorage, ms: number): MemoryStorage {
   const wait = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
   return {
+    entries: inner.entries,
     get: async (k) => (await wait(), inner.get(k)),
     put: async (k, v) => (await wait(), inner.put(k, v)),
     delete: async (k) => (await wait(), inner.delete(k)),
@@ -164,21 +165,15 @@ describe('approle login', () => {
   });
 
   it('two concurrent logins for a secret ID with num_uses=1: exactly one wins', async () => {
-    const inner = memoryStorage();
-    const storage = slowStorage(inner, 1);
-    const engine = createAppRoleEngine();
-    const mount = testMount({ path: 'auth/approle/', type: 'approle', options: {} });
-    const call = (op: 'update' | 'read', path: string, data: Record<string, unknown> = {}) =>
-      engine.handle(testRequest(op, path, data, storage, { mount, remoteAddress: '127.0.0.1' }));
-    await call('update', 'role/app', {});
-    const roleIdResult = await call('read', 'role/app/role-id');
-    const roleId = roleIdResult.kind === 'data' ? str(roleIdResult.data.role_id) : '';
+    const h = harness({}, slowStorage(memoryStorage(), 1));
+    await h.call('update', 'role/app', {});
+    const roleId = str((await h.data('read', 'role/app/role-id')).role_id);
     for (let round = 0; round < 5; round++) {
-      const issued = await call('update', 'role/app/secret-id', { num_uses: 1 });
-      const secretId = issued.kind === 'data' ? str(issued.data.secret_id) : '';
+      const issued = await h.data('update', 'role/app/secret-id', { num_uses: 1 });
+      const secretId = str(issued.secret_id);
       const results = await Promise.allSettled([
-        call('update', 'login', { role_id: roleId, secret_id: secretId }),
-        call('update', 'login', { role_id: roleId, secret_id: secretId }),
+        h.login(roleId, secretId),
+        h.login(roleId, secretId),
       ]);
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
       expect(results.filter((r) => r.status === 'rejected')).toHaveLength(1);
@@ -186,19 +181,12 @@ describe('approle login', () => {
   });
 
   it('ten concurrent logins for a secret ID with num_uses=3: exactly three win', async () => {
-    const inner = memoryStorage();
-    const storage = slowStorage(inner, 1);
-    const engine = createAppRoleEngine();
-    const mount = testMount({ path: 'auth/approle/', type: 'approle', options: {} });
-    const call = (op: 'update' | 'read', path: string, data: Record<string, unknown> = {}) =>
-      engine.handle(testRequest(op, path, data, storage, { mount, remoteAddress: '127.0.0.1' }));
-    await call('update', 'role/app', { role_id: 'rid' });
-    const issued = await call('update', 'role/app/secret-id', { num_uses: 3 });
-    const secretId = issued.kind === 'data' ? str(issued.data.secret_id) : '';
+    const h = harness({}, slowStorage(memoryStorage(), 1));
+    await h.call('update', 'role/app', { role_id: 'rid' });
+    const issued = await h.data('update', 'role/app/secret-id', { num_uses: 3 });
+    const secretId = str(issued.secret_id);
     const results = await Promise.allSettled(
-      Array.from({ length: 10 }, () =>
-        call('update', 'login', { role_id: 'rid', secret_id: secretId }),
-      ),
+      Array.from({ length: 10 }, () => h.login('rid', secretId)),
     );
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
   });

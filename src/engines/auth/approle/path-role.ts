@@ -1,14 +1,14 @@
-// approle roles: LIST role/, `role/:role_name` create/update/read/delete, and
+// approle roles: `role/:role_name` create/update/read/delete, and
 // `role/:role_name/role-id` read/write.
 import { randomUUID } from 'node:crypto';
-import type { EngineRequest, EngineResult } from '../../../sdk/engine.js';
+import type { EngineRequest } from '../../../sdk/engine.js';
 import { CofferError, invalidField } from '../../../sdk/errors.js';
-import type { FieldValues } from '../../../sdk/fields.js';
 import type { JsonObject } from '../../../sdk/json.js';
 import type { StorageOp } from '../../../sdk/storage.js';
 import { encodeJson } from '../../../sdk/storage.js';
 import { definePath, type PathSpec } from '../../../sdk/path.js';
 import { parseCidrList } from '../cidr.js';
+import { emptyWithWarnings, pathNamedRecord } from '../record-paths.js';
 import {
   DEFAULT_TOKEN_SETTINGS,
   renderTokenSettings,
@@ -16,7 +16,7 @@ import {
   updateTokenSettings,
 } from '../token-fields.js';
 import type { AppRoleDeps } from './deps.js';
-import { keyedHash, ROLE_PREFIX, roleIdKey, roleKey } from './keys.js';
+import { keyedHash, roleIdKey, roleKey } from './keys.js';
 import {
   credentialOf,
   hmacKey,
@@ -118,103 +118,72 @@ async function saveRole(
   });
 }
 
-export function pathRoleList(): PathSpec {
-  return definePath({
-    pattern: 'role',
-    fields: {},
-    operations: {
-      async list(req) {
-        const keys = (await req.storage.list(ROLE_PREFIX)).filter((k) => !k.endsWith('/'));
-        if (keys.length === 0) throw new CofferError('not_found', 'no roles');
-        return { kind: 'data', data: { keys } };
-      },
-    },
-    help: 'Lists the roles of this mount.',
-  });
-}
-
 export function pathRole(deps: AppRoleDeps): PathSpec {
-  async function write(
-    req: EngineRequest,
-    fields: FieldValues<typeof ROLE_FIELDS>,
-    params: Readonly<Record<string, string>>,
-  ): Promise<EngineResult> {
-    const name = roleNameOf(params.role_name ?? '');
-    return deps.mutex.run(`role:${name}`, async () => {
-      const current = await readRole(req.storage, name);
-      if (current !== undefined && fields.local_secret_ids !== undefined) {
-        throw invalidField('local_secret_ids', 'can only be set when the role is created');
-      }
-      if (fields.secret_id_num_uses !== undefined && fields.secret_id_num_uses < 0) {
-        throw invalidField('secret_id_num_uses', 'cannot be negative');
-      }
-      const { settings, warnings } = updateTokenSettings(
-        current?.token ?? DEFAULT_TOKEN_SETTINGS,
-        fields,
-      );
-      const role: RoleEntry = {
-        name,
-        uuid: current?.uuid ?? randomUUID(),
-        roleId:
-          fields.role_id !== undefined
-            ? credentialOf(fields.role_id, 'role_id')
-            : (current?.roleId ?? randomUUID()),
-        bindSecretId: fields.bind_secret_id ?? current?.bindSecretId ?? true,
-        secretIdBoundCidrs:
-          fields.secret_id_bound_cidrs !== undefined
-            ? parseCidrList(fields.secret_id_bound_cidrs, 'secret_id_bound_cidrs')
-            : fields.bound_cidr_list !== undefined
-              ? parseCidrList(fields.bound_cidr_list, 'bound_cidr_list')
-              : (current?.secretIdBoundCidrs ?? []),
-        secretIdNumUses: fields.secret_id_num_uses ?? current?.secretIdNumUses ?? 0,
-        secretIdTtlSeconds: fields.secret_id_ttl ?? current?.secretIdTtlSeconds ?? 0,
-        localSecretIds: current?.localSecretIds ?? fields.local_secret_ids ?? false,
-        token: settings,
-      };
-      if (fields.bound_cidr_list !== undefined) {
-        warnings.push('"bound_cidr_list" is deprecated; use "secret_id_bound_cidrs"');
-      }
-      checkConstraints(role);
-      await saveRole(req, deps, role, current);
-      return warnings.length === 0 ? { kind: 'empty' } : { kind: 'empty', warnings };
-    });
-  }
-
-  return definePath({
+  return pathNamedRecord({
     pattern: 'role/:role_name',
+    param: 'role_name',
     fields: ROLE_FIELDS,
-    operations: {
-      async read(req, _fields, params) {
-        const role = await readRole(req.storage, roleNameOf(params.role_name ?? ''));
-        if (role === undefined) throw new CofferError('not_found', 'role not found');
-        return { kind: 'data', data: renderRole(role) };
-      },
-      create: write,
-      update: write,
-      async delete(req, _fields, params) {
-        const name = roleNameOf(params.role_name ?? '');
-        await deps.mutex.run(`role:${name}`, async () => {
-          const role = await readRole(req.storage, name);
-          if (role === undefined) return;
-          const key = (await hmacKey(req.storage, deps.mutex, true))!;
-          // Its secret IDs go with it, in the same commit as the role and its index.
-          const ops: StorageOp[] = (await roleChildKeys(req.storage, role.uuid)).map((k) => ({
-            op: 'delete',
-            key: k,
-          }));
-          ops.push({ op: 'delete', key: roleKey(name) });
-          await deps.mutex.run('role-ids', async () => {
-            if ((await roleIdOwner(req.storage, key, role.roleId)) === name) {
-              ops.push({ op: 'delete', key: roleIdKey(keyedHash(key, 'role-id', role.roleId)) });
-            }
-            await req.storage.batch(ops);
-          });
+    canonicalName: roleNameOf,
+    read: readRole,
+    render: renderRole,
+    notFound: 'role not found',
+    write: (req, fields, name) =>
+      deps.mutex.run(`role:${name}`, async () => {
+        const current = await readRole(req.storage, name);
+        if (current !== undefined && fields.local_secret_ids !== undefined) {
+          throw invalidField('local_secret_ids', 'can only be set when the role is created');
+        }
+        if (fields.secret_id_num_uses !== undefined && fields.secret_id_num_uses < 0) {
+          throw invalidField('secret_id_num_uses', 'cannot be negative');
+        }
+        const { settings, warnings } = updateTokenSettings(
+          current?.token ?? DEFAULT_TOKEN_SETTINGS,
+          fields,
+        );
+        const role: RoleEntry = {
+          name,
+          uuid: current?.uuid ?? randomUUID(),
+          roleId:
+            fields.role_id !== undefined
+              ? credentialOf(fields.role_id, 'role_id')
+              : (current?.roleId ?? randomUUID()),
+          bindSecretId: fields.bind_secret_id ?? current?.bindSecretId ?? true,
+          secretIdBoundCidrs:
+            fields.secret_id_bound_cidrs !== undefined
+              ? parseCidrList(fields.secret_id_bound_cidrs, 'secret_id_bound_cidrs')
+              : fields.bound_cidr_list !== undefined
+                ? parseCidrList(fields.bound_cidr_list, 'bound_cidr_list')
+                : (current?.secretIdBoundCidrs ?? []),
+          secretIdNumUses: fields.secret_id_num_uses ?? current?.secretIdNumUses ?? 0,
+          secretIdTtlSeconds: fields.secret_id_ttl ?? current?.secretIdTtlSeconds ?? 0,
+          localSecretIds: current?.localSecretIds ?? fields.local_secret_ids ?? false,
+          token: settings,
+        };
+        if (fields.bound_cidr_list !== undefined) {
+          warnings.push('"bound_cidr_list" is deprecated; use "secret_id_bound_cidrs"');
+        }
+        checkConstraints(role);
+        await saveRole(req, deps, role, current);
+        return emptyWithWarnings(warnings);
+      }),
+    delete: (req, name) =>
+      deps.mutex.run(`role:${name}`, async () => {
+        const role = await readRole(req.storage, name);
+        if (role === undefined) return;
+        const key = (await hmacKey(req.storage, deps.mutex, true))!;
+        // Its secret IDs go with it, in the same commit as the role and its index.
+        const ops: StorageOp[] = (await roleChildKeys(req.storage, role.uuid)).map((k) => ({
+          op: 'delete',
+          key: k,
+        }));
+        ops.push({ op: 'delete', key: roleKey(name) });
+        await deps.mutex.run('role-ids', async () => {
+          if ((await roleIdOwner(req.storage, key, role.roleId)) === name) {
+            ops.push({ op: 'delete', key: roleIdKey(keyedHash(key, 'role-id', role.roleId)) });
+          }
+          await req.storage.batch(ops);
         });
-        return { kind: 'empty' };
-      },
-    },
-    exists: async (req, params) =>
-      (await readRole(req.storage, roleNameOf(params.role_name ?? ''))) !== undefined,
+      }),
     help:
       'An AppRole: what a login must present (a secret ID, a source address) and the token_* ' +
       'fields of the tokens its logins get.',

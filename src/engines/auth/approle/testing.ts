@@ -1,36 +1,14 @@
-// Test fixtures for the approle tests: an engine over memory storage with a settable clock and
-// client address. Not part of the build.
-import { expect } from 'vitest';
-import type {
-  EngineContext,
-  EngineResult,
-  LoginGrant,
-  Operation,
-  SecretEngine,
-} from '../../../sdk/engine.js';
-import type { JsonObject } from '../../../sdk/json.js';
-import {
-  memorySchedule,
-  memoryStorage,
-  testContext,
-  testMount,
-  testRequest,
-} from '../../../sdk/testing.js';
+// Test fixtures for the approle tests: the engine on an auth mount (see ../testing.ts) with
+// logins by role and secret ID, and a role set up with one secret ID. Not part of the build.
+import type { LoginGrant } from '../../../sdk/engine.js';
+import { memoryStorage, type EngineHarness } from '../../../sdk/testing.js';
+import { authHarness, loginOf, UNLIMITED_LOGINS } from '../testing.js';
 import { createAppRoleEngine, type AppRoleEngineOptions } from './engine.js';
 
-export const T0 = Date.UTC(2026, 0, 1);
+export { expectCoffer, storedText, T0 } from '../testing.js';
 
-export interface Harness {
-  readonly engine: SecretEngine;
-  readonly storage: ReturnType<typeof memoryStorage>;
-  readonly schedule: ReturnType<typeof memorySchedule>;
-  nowMs: number;
-  remoteAddress: string | undefined;
-  call(operation: Operation, path: string, data?: Record<string, unknown>): Promise<EngineResult>;
-  data(operation: Operation, path: string, data?: Record<string, unknown>): Promise<JsonObject>;
+export interface Harness extends EngineHarness {
   login(roleId: string, secretId?: string): Promise<LoginGrant>;
-  exists(path: string): Promise<boolean | undefined>;
-  context(): EngineContext;
   /** Creates a role and returns its role ID and one fresh secret ID. */
   setup(
     role: string,
@@ -39,48 +17,23 @@ export interface Harness {
   ): Promise<{ roleId: string; secretId: string; accessor: string }>;
 }
 
-export function harness(options: AppRoleEngineOptions = {}): Harness {
-  const storage = memoryStorage();
-  const schedule = memorySchedule();
-  const engine = createAppRoleEngine({
-    rateLimit: { burst: 1_000_000, perSecond: 1_000_000 },
-    ...options,
-  });
-  const mount = testMount({ path: 'auth/approle/', type: 'approle', options: {} });
-  const h: Harness = {
-    engine,
+export function harness(
+  options: AppRoleEngineOptions = {},
+  storage: ReturnType<typeof memoryStorage> = memoryStorage(),
+): Harness {
+  const h = authHarness(
+    createAppRoleEngine({ rateLimit: UNLIMITED_LOGINS, ...options }),
+    'approle',
     storage,
-    schedule,
-    nowMs: T0,
-    remoteAddress: '127.0.0.1',
-    call(operation, path, data = {}) {
-      return engine.handle(
-        testRequest(operation, path, data, storage, {
-          mount,
-          now: () => h.nowMs,
-          schedule,
-          ...(h.remoteAddress === undefined ? {} : { remoteAddress: h.remoteAddress }),
+  );
+  const approle: Pick<Harness, 'login' | 'setup'> = {
+    async login(roleId, secretId) {
+      return loginOf(
+        await h.call('update', 'login', {
+          role_id: roleId,
+          ...(secretId === undefined ? {} : { secret_id: secretId }),
         }),
       );
-    },
-    async data(operation, path, data = {}) {
-      const result = await h.call(operation, path, data);
-      if (result.kind !== 'data') throw new Error(`expected a data result, got ${result.kind}`);
-      return result.data;
-    },
-    async login(roleId, secretId) {
-      const result = await h.call('update', 'login', {
-        role_id: roleId,
-        ...(secretId === undefined ? {} : { secret_id: secretId }),
-      });
-      if (result.kind !== 'login') throw new Error(`expected a login result, got ${result.kind}`);
-      return result.login;
-    },
-    exists(path) {
-      return engine.exists(testRequest('update', path, {}, storage, { mount, now: () => h.nowMs }));
-    },
-    context() {
-      return testContext(storage, { mount, now: () => h.nowMs, schedule });
     },
     async setup(role, roleFields = {}, secretIdFields = {}) {
       await h.call('update', `role/${role}`, roleFields);
@@ -93,25 +46,11 @@ export function harness(options: AppRoleEngineOptions = {}): Harness {
       };
     },
   };
-  return h;
+  return Object.assign(h, approle);
 }
 
 /** A response field that must be a string (fails the test otherwise). */
 export function str(value: unknown): string {
   if (typeof value !== 'string') throw new Error(`expected a string, got ${typeof value}`);
   return value;
-}
-
-export async function expectCoffer(
-  promise: Promise<unknown>,
-  code: string,
-  message?: string,
-): Promise<void> {
-  await expect(promise).rejects.toMatchObject(
-    message === undefined ? { name: 'CofferError', code } : { name: 'CofferError', code, message },
-  );
-}
-
-export function storedText(storage: ReturnType<typeof memoryStorage>): string {
-  return [...storage.entries].map(([k, v]) => `${k}=${Buffer.from(v).toString('utf8')}`).join('\n');
 }

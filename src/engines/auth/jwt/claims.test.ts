@@ -4,11 +4,11 @@ import {
   checkAudience,
   checkBoundClaims,
   getClaim,
-  globMatch,
   groupNames,
   mappedMetadata,
   userName,
 } from './claims.js';
+import { globMatch } from '../glob.js';
 
 const CLAIMS = {
   sub: 'u1',

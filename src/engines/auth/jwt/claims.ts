@@ -3,6 +3,7 @@
 // the user and groups claims, and claim mappings into token metadata.
 import { CofferError } from '../../../sdk/errors.js';
 import { isPlainObject } from '../../../sdk/json.js';
+import { globMatch } from '../glob.js';
 
 export type Claims = Readonly<Record<string, unknown>>;
 
@@ -31,24 +32,6 @@ export function getClaim(claims: Claims, name: string): unknown {
     if (node === undefined) return undefined;
   }
   return node;
-}
-
-/** Vault's glob: '*' matches any run of characters (also none); nothing else is special. */
-export function globMatch(pattern: string, value: string): boolean {
-  const parts = pattern.split('*');
-  if (parts.length === 1) return pattern === value;
-  const first = parts[0]!;
-  const last = parts[parts.length - 1]!;
-  if (!value.startsWith(first) || value.length < first.length + last.length) return false;
-  if (!value.endsWith(last)) return false;
-  let at = first.length;
-  const end = value.length - last.length;
-  for (const middle of parts.slice(1, -1)) {
-    const found = value.indexOf(middle, at);
-    if (found === -1 || found + middle.length > end) return false;
-    at = found + middle.length;
-  }
-  return true;
 }
 
 /** A string, number or boolean claim value as text; lists and objects have none. */

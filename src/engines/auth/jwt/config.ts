@@ -1,26 +1,14 @@
 // The JWT/OIDC auth method's configuration: how signatures are checked (static public keys, a
 // JWKS URL, or OIDC discovery), the OIDC client, and mount-wide defaults. Owns its stored form
 // and the checks that run when it is written.
-import { createPublicKey, type KeyObject } from 'node:crypto';
 import { CofferError, invalidField } from '../../../sdk/errors.js';
 import { getJson, putJson, type Storage } from '../../../sdk/storage.js';
 import { checkCaPem, checkOutboundUrl } from '../../../shared/outbound.js';
+import { parsePublicKeyPem, RSA_EC_ALGS } from '../token-signatures.js';
 import { CONFIG_KEY } from './keys.js';
 
 /** Signing algorithms a token may use; symmetric (HS*) and "none" are never accepted. */
-export const SUPPORTED_ALGS: readonly string[] = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'EdDSA',
-  'Ed25519',
-];
+export const SUPPORTED_ALGS: readonly string[] = [...RSA_EC_ALGS, 'EdDSA', 'Ed25519'];
 
 /** OIDC ID tokens default to RS256, as in Vault (the OIDC core spec's mandatory algorithm). */
 export const DEFAULT_OIDC_ALGS: readonly string[] = ['RS256'];
@@ -70,17 +58,6 @@ export async function requireConfig(storage: Storage): Promise<JwtConfig> {
 
 export async function saveConfig(storage: Storage, config: JwtConfig): Promise<void> {
   await putJson(storage, CONFIG_KEY, config);
-}
-
-/** Parses one PEM public key or certificate; throws invalid_request naming `field`. */
-export function parsePublicKeyPem(pem: string, field: string): KeyObject {
-  try {
-    const key = createPublicKey(pem);
-    if (key.type !== 'public') throw new Error('not a public key');
-    return key;
-  } catch {
-    throw invalidField(field, 'must be PEM public keys or certificates');
-  }
 }
 
 /** The algorithms a token may use under this config (for an OIDC ID token or a plain JWT). */

@@ -3,7 +3,8 @@
 // Assembled from its paths; every outbound call goes through src/shared/outbound.ts.
 import type { EngineFactory, SecretEngine } from '../../../sdk/engine.js';
 import { createPathEngine } from '../../../sdk/path.js';
-import { createOutbound, type Outbound, type OutboundOptions } from '../../../shared/outbound.js';
+import type { Outbound, OutboundOptions } from '../../../shared/outbound.js';
+import { outboundFrom } from '../outbound-option.js';
 import { LoginRateLimiter, type RateLimitConfig } from '../rate-limit.js';
 import type { JwtDeps } from './deps.js';
 import { KeySources } from './key-source.js';
@@ -11,7 +12,7 @@ import { OidcStates } from './oidc-state.js';
 import { pathConfig } from './path-config.js';
 import { pathLogin } from './path-login.js';
 import { pathOidcAuthUrl, pathOidcCallback } from './path-oidc.js';
-import { pathRole, pathRoleList } from './path-role.js';
+import { rolePaths } from './path-role.js';
 
 /**
  * Login attempts (login, oidc/auth_url, oidc/callback) per client address: a burst, then a
@@ -31,15 +32,8 @@ export interface JwtEngine extends SecretEngine {
   readonly deps: JwtDeps;
 }
 
-function isOutbound(value: Outbound | OutboundOptions): value is Outbound {
-  return typeof (value as Outbound).request === 'function';
-}
-
 export function createJwtEngine(options: JwtEngineOptions = {}): JwtEngine {
-  const outbound =
-    options.outbound !== undefined && isOutbound(options.outbound)
-      ? options.outbound
-      : createOutbound(options.outbound ?? {});
+  const outbound = outboundFrom(options.outbound);
   const deps: JwtDeps = {
     outbound,
     keys: new KeySources(outbound),
@@ -51,8 +45,7 @@ export function createJwtEngine(options: JwtEngineOptions = {}): JwtEngine {
     pathLogin(deps),
     pathOidcAuthUrl(deps),
     pathOidcCallback(deps),
-    pathRoleList(),
-    pathRole(),
+    ...rolePaths(),
   ]);
   return {
     ...engine,

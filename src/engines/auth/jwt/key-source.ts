@@ -17,7 +17,8 @@ import { CofferError } from '../../../sdk/errors.js';
 import { isPlainObject } from '../../../sdk/json.js';
 import type { Outbound } from '../../../shared/outbound.js';
 import { claimError } from './claims.js';
-import { keyMode, parsePublicKeyPem, type JwtConfig } from './config.js';
+import { isKeyMismatch, parsePublicKeyPem } from '../token-signatures.js';
+import { keyMode, type JwtConfig } from './config.js';
 
 /** A fetched JWKS or discovery document is reused for this long (ms). */
 export const DOCUMENT_MAX_AGE_MS = 10 * 60_000;
@@ -280,13 +281,7 @@ export class ConfigKeys {
       try {
         return (await jwtVerify(token, key, options)).payload;
       } catch (err) {
-        if (
-          err instanceof joseErrors.JWSSignatureVerificationFailed ||
-          err instanceof joseErrors.JOSENotSupported ||
-          err instanceof TypeError
-        ) {
-          continue;
-        }
+        if (isKeyMismatch(err)) continue;
         throw joseFailure(err);
       }
     }

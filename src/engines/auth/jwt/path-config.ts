@@ -2,10 +2,11 @@
 // configuration (as in Vault) and, unless told not to, fetches the discovery document or JWKS
 // it points at, so a wrong URL or CA is reported now rather than at the first login.
 import { CofferError, invalidField } from '../../../sdk/errors.js';
-import type { EngineRequest, EngineResult } from '../../../sdk/engine.js';
+import type { EngineRequest } from '../../../sdk/engine.js';
 import type { FieldValues } from '../../../sdk/fields.js';
 import type { JsonObject } from '../../../sdk/json.js';
-import { definePath, type PathSpec } from '../../../sdk/path.js';
+import type { PathSpec } from '../../../sdk/path.js';
+import { pathConfigRecord } from '../record-paths.js';
 import { keyMode, loadConfig, saveConfig, validateConfig, type JwtConfig } from './config.js';
 import type { JwtDeps } from './deps.js';
 
@@ -76,7 +77,7 @@ function renderConfig(config: JwtConfig): JsonObject {
 }
 
 export function pathConfig(deps: JwtDeps): PathSpec {
-  async function write(req: EngineRequest, f: FieldValues<typeof FIELDS>): Promise<EngineResult> {
+  async function write(req: EngineRequest, f: FieldValues<typeof FIELDS>): Promise<void> {
     if (f.oidc_response_mode !== undefined && !['', 'query'].includes(f.oidc_response_mode)) {
       throw invalidField('oidc_response_mode', 'only "query" is supported');
     }
@@ -114,21 +115,13 @@ export function pathConfig(deps: JwtDeps): PathSpec {
       }
     }
     await saveConfig(req.storage, config);
-    return { kind: 'empty' };
   }
 
-  return definePath({
-    pattern: 'config',
+  return pathConfigRecord({
     fields: FIELDS,
-    operations: {
-      async read(req) {
-        const config = await loadConfig(req.storage);
-        if (config === undefined) throw new CofferError('not_found', 'configuration not found');
-        return { kind: 'data', data: renderConfig(config) };
-      },
-      update: write,
-    },
-    exists: async (req) => (await loadConfig(req.storage)) !== undefined,
+    load: loadConfig,
+    render: renderConfig,
+    write,
     help:
       'Configures how tokens are checked: exactly one of oidc_discovery_url, jwks_url or ' +
       'jwt_validation_pubkeys; the OIDC client (oidc_client_id and oidc_client_secret) for ' +

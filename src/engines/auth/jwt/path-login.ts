@@ -4,7 +4,8 @@ import { CofferError, invalidField } from '../../../sdk/errors.js';
 import { definePath, type PathSpec } from '../../../sdk/path.js';
 import { requireConfig, type JwtConfig } from './config.js';
 import type { JwtDeps } from './deps.js';
-import { canonicalRoleName, readRole, type JwtRole } from './role.js';
+import { canonicalRoleName } from '../record-paths.js';
+import { readRole, type JwtRole } from './role.js';
 import { checkLoginAddress, grantFor, verifyJwtLogin } from './verify.js';
 
 const FIELDS = {

@@ -4,11 +4,11 @@
 import { parseDurationSeconds } from '../../../sdk/duration.js';
 import { CofferError, invalidField } from '../../../sdk/errors.js';
 import type { FieldValues } from '../../../sdk/fields.js';
-import { isPlainObject, type JsonObject, type JsonValue } from '../../../sdk/json.js';
-import { getJson, putJson, type Storage } from '../../../sdk/storage.js';
+import type { JsonObject, JsonValue } from '../../../sdk/json.js';
+import type { Storage } from '../../../sdk/storage.js';
+import { readStoredRole } from '../record-paths.js';
 import {
   DEFAULT_TOKEN_SETTINGS,
-  readTokenSettings,
   renderTokenSettings,
   TOKEN_FIELDS,
   updateTokenSettings,
@@ -94,18 +94,6 @@ export const ROLE_FIELDS = {
 } as const;
 
 export type RoleFieldValues = FieldValues<typeof ROLE_FIELDS>;
-
-/** Vault's role names: word characters, '-' and '.', starting and ending with a word one. */
-const ROLE_NAME = /^\w(?:[\w.-]*\w)?$/;
-
-/** The one form a role name is stored and looked up in (Vault lowercases JWT role names). */
-export function canonicalRoleName(raw: string, field = 'name'): string {
-  const name = raw.trim().toLowerCase();
-  if (name.length > 256 || !ROLE_NAME.test(name)) {
-    throw invalidField(field, 'must be letters, digits, "_", "-" and "."');
-  }
-  return name;
-}
 
 /** A signed duration: whole seconds, or a Go duration string, negative allowed (-1 = off). */
 export function parseLeewaySeconds(value: unknown, field: string): number {
@@ -285,18 +273,9 @@ export function renderRole(role: JwtRole): JsonObject {
 }
 
 export async function readRole(storage: Storage, name: string): Promise<JwtRole | undefined> {
-  const raw = await getJson<unknown>(storage, roleKey(name));
-  if (raw === undefined) return undefined;
-  if (
-    !isPlainObject(raw) ||
-    typeof raw.roleType !== 'string' ||
-    typeof raw.userClaim !== 'string'
-  ) {
-    throw new CofferError('integrity_failure', 'stored role is malformed');
-  }
-  return { ...(raw as unknown as JwtRole), token: readTokenSettings(raw.token) };
-}
-
-export async function writeRole(storage: Storage, name: string, role: JwtRole): Promise<void> {
-  await putJson(storage, roleKey(name), role);
+  return readStoredRole<JwtRole>(
+    storage,
+    roleKey(name),
+    (raw) => typeof raw.roleType === 'string' && typeof raw.userClaim === 'string',
+  );
 }

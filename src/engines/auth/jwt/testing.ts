@@ -1,7 +1,7 @@
 // Test fixtures for the JWT/OIDC auth method: a tiny OIDC provider on a loopback port (discovery,
 // JWKS with key rotation, authorize with a redirect, token endpoint with PKCE and client
-// authentication) that signs with real keys, and an engine harness over memory storage with a
-// settable clock. Not part of the build.
+// authentication) that signs with real keys, and the engine on an auth mount (see ../testing.ts).
+// Not part of the build.
 import { Buffer } from 'node:buffer';
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -14,14 +14,13 @@ import {
   type JWK,
   type JWTPayload,
 } from 'jose';
-import { expect } from 'vitest';
-import type { EngineResult, LoginGrant, Operation } from '../../../sdk/engine.js';
-import type { JsonObject } from '../../../sdk/json.js';
-import { memoryStorage, testMount, testRequest } from '../../../sdk/testing.js';
+import type { LoginGrant, Operation } from '../../../sdk/engine.js';
+import { T0, type EngineHarness } from '../../../sdk/testing.js';
+import { authHarness, loginOf } from '../testing.js';
 import { createJwtEngine, type JwtEngine, type JwtEngineOptions } from './engine.js';
 
-/** 2026-01-01T00:00:00Z, the default test clock. */
-export const T0 = Date.UTC(2026, 0, 1);
+export { expectCoffer } from '../testing.js';
+export { T0 };
 
 export interface SigningKey {
   readonly kid: string;
@@ -278,62 +277,16 @@ export async function startTestProvider(options: TestProviderOptions = {}): Prom
   return provider;
 }
 
-export interface Harness {
-  readonly engine: JwtEngine;
-  readonly storage: ReturnType<typeof memoryStorage>;
-  /** Epoch ms the next request sees; tests move it forward. */
-  nowMs: number;
-  remoteAddress: string;
-  call(operation: Operation, path: string, data?: Record<string, unknown>): Promise<EngineResult>;
-  data(operation: Operation, path: string, data?: Record<string, unknown>): Promise<JsonObject>;
+export interface Harness extends EngineHarness<JwtEngine> {
   login(path: string, data: Record<string, unknown>, operation?: Operation): Promise<LoginGrant>;
 }
 
 export function harness(options: JwtEngineOptions = {}): Harness {
-  const storage = memoryStorage();
-  const engine = createJwtEngine(options);
-  const mount = testMount({ path: 'auth/jwt/', type: 'jwt', options: {} });
-  const h: Harness = {
-    engine,
-    storage,
-    nowMs: T0,
-    remoteAddress: '127.0.0.1',
-    call(operation, path, data = {}) {
-      return engine.handle(
-        testRequest(operation, path, data, storage, {
-          mount,
-          now: () => h.nowMs,
-          remoteAddress: h.remoteAddress,
-        }),
-      );
-    },
-    async data(operation, path, data = {}) {
-      const result = await h.call(operation, path, data);
-      if (result.kind !== 'data') throw new Error(`expected a data result, got ${result.kind}`);
-      return result.data;
-    },
+  const h = authHarness(createJwtEngine(options), 'jwt');
+  const jwt: Pick<Harness, 'login'> = {
     async login(path, data, operation = 'update') {
-      const result = await h.call(operation, path, data);
-      if (result.kind !== 'login') throw new Error(`expected a login result, got ${result.kind}`);
-      return result.login;
+      return loginOf(await h.call(operation, path, data));
     },
   };
-  return h;
-}
-
-/** Asserts that `promise` rejects with a CofferError of `code` (and a message matching `text`). */
-export async function expectCoffer(
-  promise: Promise<unknown>,
-  code: string,
-  text?: string | RegExp,
-): Promise<void> {
-  await expect(promise).rejects.toMatchObject(
-    text === undefined
-      ? { name: 'CofferError', code }
-      : {
-          name: 'CofferError',
-          code,
-          message: expect.stringMatching(text) as unknown as string,
-        },
-  );
+  return Object.assign(h, jwt);
 }

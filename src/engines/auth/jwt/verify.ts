@@ -31,12 +31,15 @@ function numericClaim(claims: Claims, name: string): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 
-/** Checks exp, nbf and iat against the clock with the given leeways (seconds). */
-function checkTimes(
-  claims: Claims,
-  nowMs: number,
-  leeway: { skew: number; exp: number; nbf: number },
-): void {
+/** Leeways on the time claims, seconds: `skew` on all of them, `exp` and `nbf` on top. */
+interface Leeway {
+  readonly skew: number;
+  readonly exp: number;
+  readonly nbf: number;
+}
+
+/** Checks exp, nbf and iat against the clock with the given leeways. */
+function checkTimes(claims: Claims, nowMs: number, leeway: Leeway): void {
   const now = nowMs / 1000;
   const exp = numericClaim(claims, 'exp');
   if (exp === undefined) throw claimError('claim "exp" is missing');
@@ -58,6 +61,35 @@ function checkIssuer(claims: Claims, expected: readonly string[]): void {
 }
 
 /**
+ * The checks every token gets: its signature under `keys` with the algorithms the config
+ * allows (for an OIDC ID token or a plain JWT), exp/nbf/iat with `leeway`, and the issuer
+ * (bound_issuer, and discovery's issuer). Returns the claims.
+ */
+async function verifySignedToken(
+  token: string,
+  config: JwtConfig,
+  keys: ConfigKeys,
+  nowMs: number,
+  leeway: Leeway,
+  forOidc: boolean,
+): Promise<Claims> {
+  const verified = await keys.verify(token, {
+    algorithms: allowedAlgs(config, forOidc),
+    nowMs,
+    // One second looser than checkTimes, which then applies the exact (inclusive) bounds.
+    clockToleranceSeconds: leeway.skew + Math.max(leeway.exp, leeway.nbf) + 1,
+    requireExp: true,
+  });
+  const claims = verified.payload as Claims;
+  checkTimes(claims, nowMs, leeway);
+  checkIssuer(claims, [
+    ...(config.boundIssuer === '' ? [] : [config.boundIssuer]),
+    ...(verified.expectedIssuer === undefined ? [] : [verified.expectedIssuer]),
+  ]);
+  return claims;
+}
+
+/**
  * Verifies a JWT presented to `login` under a jwt role: signature, exp/nbf/iat with the
  * role's leeways, issuer (bound_issuer, and discovery's issuer), audiences (strictly: a token
  * with an audience needs a bound one), subject and bound claims. Returns the claims.
@@ -74,19 +106,7 @@ export async function verifyJwtLogin(
     exp: effectiveLeeway(role.expirationLeewaySeconds, DEFAULT_EXPIRATION_LEEWAY_SECONDS),
     nbf: effectiveLeeway(role.notBeforeLeewaySeconds, DEFAULT_NOT_BEFORE_LEEWAY_SECONDS),
   };
-  const verified = await keys.verify(token, {
-    algorithms: allowedAlgs(config, false),
-    nowMs,
-    // One second looser than checkTimes, which then applies the exact (inclusive) bounds.
-    clockToleranceSeconds: leeway.skew + Math.max(leeway.exp, leeway.nbf) + 1,
-    requireExp: true,
-  });
-  const claims = verified.payload as Claims;
-  checkTimes(claims, nowMs, leeway);
-  checkIssuer(claims, [
-    ...(config.boundIssuer === '' ? [] : [config.boundIssuer]),
-    ...(verified.expectedIssuer === undefined ? [] : [verified.expectedIssuer]),
-  ]);
+  const claims = await verifySignedToken(token, config, keys, nowMs, leeway, false);
   checkAudience(role.boundAudiences, claims, true);
   checkRoleBindings(claims, role);
   return claims;
@@ -107,18 +127,7 @@ export async function verifyIdToken(
   nonce: string,
 ): Promise<Claims> {
   const leeway = { skew: OIDC_CLOCK_SKEW_SECONDS, exp: 0, nbf: 0 };
-  const verified = await keys.verify(token, {
-    algorithms: allowedAlgs(config, true),
-    nowMs,
-    clockToleranceSeconds: OIDC_CLOCK_SKEW_SECONDS + 1,
-    requireExp: true,
-  });
-  const claims = verified.payload as Claims;
-  checkTimes(claims, nowMs, leeway);
-  checkIssuer(claims, [
-    ...(config.boundIssuer === '' ? [] : [config.boundIssuer]),
-    ...(verified.expectedIssuer === undefined ? [] : [verified.expectedIssuer]),
-  ]);
+  const claims = await verifySignedToken(token, config, keys, nowMs, leeway, true);
   checkAudience([config.oidcClientId], claims, false);
   const aud = claims.aud;
   if (Array.isArray(aud) && aud.length > 1 && claims.azp !== undefined) {

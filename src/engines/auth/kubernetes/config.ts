@@ -1,10 +1,11 @@
 // The Kubernetes auth method's configuration: the API server (for TokenReview) and its CA, the
 // reviewer's JWT, local verification keys and the issuer check. Owns the stored form and the
 // checks that run when it is written.
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { CofferError, invalidField } from '../../../sdk/errors.js';
 import { getJson, putJson, type Storage } from '../../../sdk/storage.js';
 import { checkCaPem, checkOutboundUrl } from '../../../shared/outbound.js';
+import { parsePublicKeyPem } from '../token-signatures.js';
 import { CONFIG_KEY } from './keys.js';
 
 /** The issuer Kubernetes puts in legacy (secret-based) service account tokens. */
@@ -39,13 +40,7 @@ export function normaliseHost(raw: string): string {
 
 /** Parses one PEM public key or certificate; throws invalid_request naming pem_keys. */
 export function parsePemKey(pem: string): KeyObject {
-  try {
-    const key = createPublicKey(pem);
-    if (key.type !== 'public') throw new Error('not a public key');
-    return key;
-  } catch {
-    throw invalidField('pem_keys', 'must be PEM public keys or certificates');
-  }
+  return parsePublicKeyPem(pem, 'pem_keys');
 }
 
 /** Checks a config about to be stored: something to verify tokens with, parsable parts. */

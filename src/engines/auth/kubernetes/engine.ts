@@ -3,11 +3,12 @@
 // goes through src/shared/outbound.ts.
 import type { EngineFactory, SecretEngine } from '../../../sdk/engine.js';
 import { createPathEngine } from '../../../sdk/path.js';
-import { createOutbound, type Outbound, type OutboundOptions } from '../../../shared/outbound.js';
+import type { Outbound, OutboundOptions } from '../../../shared/outbound.js';
+import { outboundFrom } from '../outbound-option.js';
 import { LoginRateLimiter, type RateLimitConfig } from '../rate-limit.js';
 import { pathConfig } from './path-config.js';
 import { pathLogin } from './path-login.js';
-import { pathRole, pathRoleList } from './path-role.js';
+import { rolePaths } from './path-role.js';
 
 /**
  * Login attempts per client address: a burst, then a steady rate. Each login may cost a
@@ -21,22 +22,10 @@ export interface KubernetesEngineOptions {
   readonly rateLimit?: RateLimitConfig;
 }
 
-function isOutbound(value: Outbound | OutboundOptions): value is Outbound {
-  return typeof (value as Outbound).request === 'function';
-}
-
 export function createKubernetesEngine(options: KubernetesEngineOptions = {}): SecretEngine {
-  const outbound =
-    options.outbound !== undefined && isOutbound(options.outbound)
-      ? options.outbound
-      : createOutbound(options.outbound ?? {});
+  const outbound = outboundFrom(options.outbound);
   const limiter = new LoginRateLimiter(options.rateLimit ?? DEFAULT_LOGIN_RATE_LIMIT);
-  const engine = createPathEngine([
-    pathConfig(),
-    pathLogin({ outbound, limiter }),
-    pathRoleList(),
-    pathRole(),
-  ]);
+  const engine = createPathEngine([pathConfig(), pathLogin({ outbound, limiter }), ...rolePaths()]);
   return { ...engine, unauthenticatedPaths: ['login'] };
 }
 

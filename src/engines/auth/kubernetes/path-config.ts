@@ -1,9 +1,8 @@
 // Kubernetes `config`: read and write the mount's configuration. A write replaces the whole
 // configuration, as in Vault. token_reviewer_jwt is never returned.
-import { CofferError } from '../../../sdk/errors.js';
-import type { EngineRequest, EngineResult } from '../../../sdk/engine.js';
-import type { FieldValues } from '../../../sdk/fields.js';
-import { definePath, type PathSpec } from '../../../sdk/path.js';
+import type { JsonObject } from '../../../sdk/json.js';
+import type { PathSpec } from '../../../sdk/path.js';
+import { pathConfigRecord } from '../record-paths.js';
 import {
   loadConfig,
   normaliseHost,
@@ -44,45 +43,37 @@ const FIELDS = {
   },
 } as const;
 
-export function pathConfig(): PathSpec {
-  async function write(req: EngineRequest, f: FieldValues<typeof FIELDS>): Promise<EngineResult> {
-    const config: KubernetesConfig = {
-      kubernetesHost: normaliseHost(f.kubernetes_host ?? ''),
-      kubernetesCaCert: f.kubernetes_ca_cert ?? '',
-      tokenReviewerJwt: (f.token_reviewer_jwt ?? '').trim(),
-      pemKeys: (f.pem_keys ?? []).filter((k) => k.trim() !== ''),
-      issuer: (f.issuer ?? '').trim(),
-      disableIssValidation: f.disable_iss_validation ?? true,
-      disableLocalCaJwt: f.disable_local_ca_jwt ?? false,
-    };
-    validateConfig(config);
-    await saveConfig(req.storage, config);
-    return { kind: 'empty' };
-  }
+/** Vault's read shape. SECURITY: the reviewer JWT only as whether one is set. */
+function renderConfig(config: KubernetesConfig): JsonObject {
+  return {
+    kubernetes_host: config.kubernetesHost,
+    kubernetes_ca_cert: config.kubernetesCaCert,
+    pem_keys: [...config.pemKeys],
+    issuer: config.issuer,
+    disable_iss_validation: config.disableIssValidation,
+    disable_local_ca_jwt: config.disableLocalCaJwt,
+    token_reviewer_jwt_set: config.tokenReviewerJwt !== '',
+  };
+}
 
-  return definePath({
-    pattern: 'config',
+export function pathConfig(): PathSpec {
+  return pathConfigRecord({
     fields: FIELDS,
-    operations: {
-      async read(req) {
-        const config = await loadConfig(req.storage);
-        if (config === undefined) throw new CofferError('not_found', 'configuration not found');
-        return {
-          kind: 'data',
-          data: {
-            kubernetes_host: config.kubernetesHost,
-            kubernetes_ca_cert: config.kubernetesCaCert,
-            pem_keys: [...config.pemKeys],
-            issuer: config.issuer,
-            disable_iss_validation: config.disableIssValidation,
-            disable_local_ca_jwt: config.disableLocalCaJwt,
-            token_reviewer_jwt_set: config.tokenReviewerJwt !== '',
-          },
-        };
-      },
-      update: write,
+    load: loadConfig,
+    render: renderConfig,
+    async write(req, f) {
+      const config: KubernetesConfig = {
+        kubernetesHost: normaliseHost(f.kubernetes_host ?? ''),
+        kubernetesCaCert: f.kubernetes_ca_cert ?? '',
+        tokenReviewerJwt: (f.token_reviewer_jwt ?? '').trim(),
+        pemKeys: (f.pem_keys ?? []).filter((k) => k.trim() !== ''),
+        issuer: (f.issuer ?? '').trim(),
+        disableIssValidation: f.disable_iss_validation ?? true,
+        disableLocalCaJwt: f.disable_local_ca_jwt ?? false,
+      };
+      validateConfig(config);
+      await saveConfig(req.storage, config);
     },
-    exists: async (req) => (await loadConfig(req.storage)) !== undefined,
     help:
       'Configures how service account JWTs are checked: kubernetes_host (+ kubernetes_ca_cert, ' +
       'token_reviewer_jwt) for the TokenReview API, and/or pem_keys to verify signatures ' +

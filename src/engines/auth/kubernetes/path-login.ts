@@ -8,7 +8,8 @@ import { addressInCidrs } from '../cidr.js';
 import type { LoginRateLimiter } from '../rate-limit.js';
 import { loginGrant } from '../token-fields.js';
 import { requireConfig } from './config.js';
-import { boundAllows, canonicalRoleName, readRole } from './role.js';
+import { canonicalRoleName } from '../record-paths.js';
+import { boundAllows, readRole } from './role.js';
 import { audiencesOf, denied, readToken, serviceAccountOf } from './service-account.js';
 import { reviewToken } from './token-review.js';
 

@@ -1,7 +1,8 @@
 // Tests for Kubernetes roles: Vault's read shape, merge-on-update, the binding rules, list and
 // delete, and the glob matching the bindings use.
 import { describe, expect, it } from 'vitest';
-import { boundAllows, globMatch } from './role.js';
+import { globMatch } from '../glob.js';
+import { boundAllows } from './role.js';
 import { expectCoffer, harness } from './testing.js';
 
 const ROLE = {

@@ -1,13 +1,14 @@
 // Roles of the Kubernetes auth method: which service accounts (names and namespaces, with
 // Vault's globs) may log in, the audience they must carry, how the alias is named, and the
 // token settings. Stored form, write merging, validation, read rendering, binding checks.
-import { CofferError, invalidField } from '../../../sdk/errors.js';
+import { invalidField } from '../../../sdk/errors.js';
 import type { FieldValues } from '../../../sdk/fields.js';
-import { isPlainObject, type JsonObject } from '../../../sdk/json.js';
-import { getJson, putJson, type Storage } from '../../../sdk/storage.js';
+import type { JsonObject } from '../../../sdk/json.js';
+import type { Storage } from '../../../sdk/storage.js';
+import { globMatch } from '../glob.js';
+import { readStoredRole } from '../record-paths.js';
 import {
   DEFAULT_TOKEN_SETTINGS,
-  readTokenSettings,
   renderTokenSettings,
   TOKEN_FIELDS,
   updateTokenSettings,
@@ -44,35 +45,6 @@ export const ROLE_FIELDS = {
 } as const;
 
 export type RoleFieldValues = FieldValues<typeof ROLE_FIELDS>;
-
-const ROLE_NAME = /^\w(?:[\w.-]*\w)?$/;
-
-/** The one form a role name is stored and looked up in (Vault lowercases it). */
-export function canonicalRoleName(raw: string, field = 'name'): string {
-  const name = raw.trim().toLowerCase();
-  if (name.length > 256 || !ROLE_NAME.test(name)) {
-    throw invalidField(field, 'must be letters, digits, "_", "-" and "."');
-  }
-  return name;
-}
-
-/** Vault's glob (go-glob): '*' matches any run of characters; nothing else is special. */
-export function globMatch(pattern: string, value: string): boolean {
-  const parts = pattern.split('*');
-  if (parts.length === 1) return pattern === value;
-  const first = parts[0]!;
-  const last = parts[parts.length - 1]!;
-  if (value.length < first.length + last.length) return false;
-  if (!value.startsWith(first) || !value.endsWith(last)) return false;
-  let at = first.length;
-  const end = value.length - last.length;
-  for (const middle of parts.slice(1, -1)) {
-    const found = value.indexOf(middle, at);
-    if (found === -1 || found + middle.length > end) return false;
-    at = found + middle.length;
-  }
-  return true;
-}
 
 /**
  * Whether `value` is allowed by a bound list. SECURITY: an empty list allows nothing; an empty
@@ -148,22 +120,11 @@ export async function readRole(
   storage: Storage,
   name: string,
 ): Promise<KubernetesRole | undefined> {
-  const raw = await getJson<unknown>(storage, roleKey(name));
-  if (raw === undefined) return undefined;
-  if (
-    !isPlainObject(raw) ||
-    !Array.isArray(raw.boundServiceAccountNames) ||
-    !Array.isArray(raw.boundServiceAccountNamespaces)
-  ) {
-    throw new CofferError('integrity_failure', 'stored role is malformed');
-  }
-  return { ...(raw as unknown as KubernetesRole), token: readTokenSettings(raw.token) };
-}
-
-export async function writeRole(
-  storage: Storage,
-  name: string,
-  role: KubernetesRole,
-): Promise<void> {
-  await putJson(storage, roleKey(name), role);
+  return readStoredRole<KubernetesRole>(
+    storage,
+    roleKey(name),
+    (raw) =>
+      Array.isArray(raw.boundServiceAccountNames) &&
+      Array.isArray(raw.boundServiceAccountNamespaces),
+  );
 }

@@ -11,20 +11,11 @@ import {
 } from 'jose';
 import { CofferError } from '../../../sdk/errors.js';
 import { isPlainObject } from '../../../sdk/json.js';
+import { isKeyMismatch, RSA_EC_ALGS } from '../token-signatures.js';
 import { DEFAULT_ISSUER, parsePemKey, type KubernetesConfig } from './config.js';
 
 /** The algorithms Kubernetes signs service account tokens with (never HS*, never none). */
-export const ALLOWED_ALGS: readonly string[] = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'PS256',
-  'PS384',
-  'PS512',
-];
+export const ALLOWED_ALGS: readonly string[] = RSA_EC_ALGS;
 
 /** Clock tolerance on exp/nbf for local verification, seconds. */
 export const CLOCK_SKEW_SECONDS = 60;
@@ -129,13 +120,7 @@ async function verifyLocally(
       });
       return payload;
     } catch (err) {
-      if (
-        err instanceof joseErrors.JWSSignatureVerificationFailed ||
-        err instanceof joseErrors.JOSENotSupported ||
-        err instanceof TypeError
-      ) {
-        continue;
-      }
+      if (isKeyMismatch(err)) continue;
       if (err instanceof joseErrors.JWTExpired) throw denied('token is expired');
       if (err instanceof joseErrors.JWTClaimValidationFailed) {
         throw denied(`claim "${err.claim}" is invalid`);

@@ -1,20 +1,19 @@
 // Test fixtures for the Kubernetes auth method: service account JWTs signed with real keys
 // (legacy and projected forms), a loopback TokenReview endpoint that behaves like the API
-// server's, and an engine harness over memory storage with a settable clock. Not part of the
-// build.
+// server's, and the engine on an auth mount (see ../testing.ts). Not part of the build.
 import { Buffer } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportSPKI, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
-import { expect } from 'vitest';
-import type { EngineResult, LoginGrant, Operation, SecretEngine } from '../../../sdk/engine.js';
+import type { LoginGrant } from '../../../sdk/engine.js';
 import type { JsonObject } from '../../../sdk/json.js';
-import { memoryStorage, testMount, testRequest } from '../../../sdk/testing.js';
+import { T0, type EngineHarness } from '../../../sdk/testing.js';
+import { authHarness, loginOf } from '../testing.js';
 import { createKubernetesEngine, type KubernetesEngineOptions } from './engine.js';
 
-/** 2026-01-01T00:00:00Z, the default test clock. */
-export const T0 = Date.UTC(2026, 0, 1);
+export { expectCoffer } from '../testing.js';
+export { T0 };
 
 export interface ClusterKey {
   readonly privateKey: CryptoKey;
@@ -182,60 +181,16 @@ export async function startTokenReviewServer(): Promise<TokenReviewServer> {
   return fake;
 }
 
-export interface Harness {
-  readonly engine: SecretEngine;
-  /** Epoch ms the next request sees; tests move it forward. */
-  nowMs: number;
-  remoteAddress: string;
-  call(operation: Operation, path: string, data?: Record<string, unknown>): Promise<EngineResult>;
-  data(operation: Operation, path: string, data?: Record<string, unknown>): Promise<JsonObject>;
+export interface Harness extends EngineHarness {
   login(data: Record<string, unknown>): Promise<LoginGrant>;
 }
 
 export function harness(options: KubernetesEngineOptions = {}): Harness {
-  const storage = memoryStorage();
-  const engine = createKubernetesEngine(options);
-  const mount = testMount({ path: 'auth/kubernetes/', type: 'kubernetes', options: {} });
-  const h: Harness = {
-    engine,
-    nowMs: T0,
-    remoteAddress: '127.0.0.1',
-    call(operation, path, data = {}) {
-      return engine.handle(
-        testRequest(operation, path, data, storage, {
-          mount,
-          now: () => h.nowMs,
-          remoteAddress: h.remoteAddress,
-        }),
-      );
-    },
-    async data(operation, path, data = {}) {
-      const result = await h.call(operation, path, data);
-      if (result.kind !== 'data') throw new Error(`expected a data result, got ${result.kind}`);
-      return result.data;
-    },
+  const h = authHarness(createKubernetesEngine(options), 'kubernetes');
+  const kubernetes: Pick<Harness, 'login'> = {
     async login(data) {
-      const result = await h.call('update', 'login', data);
-      if (result.kind !== 'login') throw new Error(`expected a login result, got ${result.kind}`);
-      return result.login;
+      return loginOf(await h.call('update', 'login', data));
     },
   };
-  return h;
-}
-
-/** Asserts that `promise` rejects with a CofferError of `code` (and a message matching `text`). */
-export async function expectCoffer(
-  promise: Promise<unknown>,
-  code: string,
-  text?: RegExp,
-): Promise<void> {
-  await expect(promise).rejects.toMatchObject(
-    text === undefined
-      ? { name: 'CofferError', code }
-      : {
-          name: 'CofferError',
-          code,
-          message: expect.stringMatching(text) as unknown as string,
-        },
-  );
+  return Object.assign(h, kubernetes);
 }

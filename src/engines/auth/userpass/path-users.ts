@@ -2,8 +2,8 @@
 // `users/:username/password` and `users/:username/policies`.
 import type { EngineRequest, EngineResult } from '../../../sdk/engine.js';
 import { CofferError, invalidField } from '../../../sdk/errors.js';
-import type { FieldValues } from '../../../sdk/fields.js';
 import { definePath, type PathSpec } from '../../../sdk/path.js';
+import { emptyWithWarnings, pathNameList, pathNamedRecord } from '../record-paths.js';
 import {
   DEFAULT_TOKEN_SETTINGS,
   renderTokenSettings,
@@ -12,7 +12,9 @@ import {
 } from '../token-fields.js';
 import { USER_PREFIX } from './keys.js';
 import type { UserpassDeps } from './deps.js';
-import { checkPassword, readUser, usernameForWrite, writeUser } from './users.js';
+import { checkPassword, readUser, usernameForWrite, writeUser, type UserEntry } from './users.js';
+
+const USER_NOT_FOUND = 'user not found';
 
 const USERNAME_FIELD = {
   username: {
@@ -42,76 +44,65 @@ const POLICIES_FIELDS = {
   policies: TOKEN_FIELDS.policies,
 } as const;
 
-function withWarnings(warnings: readonly string[]): EngineResult {
-  return warnings.length === 0 ? { kind: 'empty' } : { kind: 'empty', warnings };
-}
-
 export function pathUsersList(): PathSpec {
-  return definePath({
+  return pathNameList({
     pattern: 'users',
-    fields: {},
-    operations: {
-      async list(req) {
-        const keys = (await req.storage.list(USER_PREFIX)).filter((k) => !k.endsWith('/'));
-        if (keys.length === 0) throw new CofferError('not_found', 'no users');
-        return { kind: 'data', data: { keys } };
-      },
-    },
+    prefix: USER_PREFIX,
+    noun: 'users',
     help: 'Lists the usernames of this mount (canonical: trimmed and lowercase).',
   });
 }
 
 export function pathUser(deps: UserpassDeps): PathSpec {
-  async function write(
-    req: EngineRequest,
-    fields: FieldValues<typeof USER_FIELDS>,
-    params: Readonly<Record<string, string>>,
-  ): Promise<EngineResult> {
-    const name = usernameForWrite(params.username ?? '');
-    return deps.mutex.run(`user:${name}`, async () => {
-      const current = await readUser(req.storage, name);
-      if (current === undefined && fields.password === undefined) {
-        throw invalidField('password', 'is required when creating a user');
-      }
-      const { settings, warnings } = updateTokenSettings(
-        current?.token ?? DEFAULT_TOKEN_SETTINGS,
-        fields,
-      );
-      const passwordHash =
-        fields.password === undefined
-          ? current!.passwordHash
-          : await deps.hasher.hash(checkPassword(fields.password));
-      await writeUser(req.storage, name, { passwordHash, token: settings });
-      return withWarnings(warnings);
-    });
-  }
-
-  return definePath({
+  return pathNamedRecord({
     pattern: 'users/:username',
+    param: 'username',
     fields: USER_FIELDS,
-    operations: {
-      async read(req, _fields, params) {
-        const user = await readUser(req.storage, usernameForWrite(params.username ?? ''));
-        if (user === undefined) throw new CofferError('not_found', 'user not found');
-        // SECURITY: the password hash is never rendered.
-        return { kind: 'data', data: renderTokenSettings(user.token) };
-      },
-      create: write,
-      update: write,
-      async delete(req, _fields, params) {
-        const name = usernameForWrite(params.username ?? '');
-        await deps.mutex.run(`user:${name}`, async () => {
-          await req.storage.delete(`${USER_PREFIX}${name}`);
-          await deps.lockout.clear(req.storage, name);
-        });
-        return { kind: 'empty' };
-      },
-    },
-    exists: async (req, params) =>
-      (await readUser(req.storage, usernameForWrite(params.username ?? ''))) !== undefined,
+    canonicalName: usernameForWrite,
+    read: readUser,
+    // SECURITY: the password hash is never rendered.
+    render: (user) => renderTokenSettings(user.token),
+    notFound: USER_NOT_FOUND,
+    write: (req, fields, name) =>
+      deps.mutex.run(`user:${name}`, async () => {
+        const current = await readUser(req.storage, name);
+        if (current === undefined && fields.password === undefined) {
+          throw invalidField('password', 'is required when creating a user');
+        }
+        const { settings, warnings } = updateTokenSettings(
+          current?.token ?? DEFAULT_TOKEN_SETTINGS,
+          fields,
+        );
+        const passwordHash =
+          fields.password === undefined
+            ? current!.passwordHash
+            : await deps.hasher.hash(checkPassword(fields.password));
+        await writeUser(req.storage, name, { passwordHash, token: settings });
+        return emptyWithWarnings(warnings);
+      }),
+    delete: (req, name) =>
+      deps.mutex.run(`user:${name}`, async () => {
+        await req.storage.delete(`${USER_PREFIX}${name}`);
+        await deps.lockout.clear(req.storage, name);
+      }),
     help:
       'A user: its password (write only; stored as an argon2id hash) and the token_* fields ' +
       'of the tokens its logins get. Usernames are stored trimmed and lowercase.',
+  });
+}
+
+/** Replaces an existing user by `change` of it, under the user's lock; 404 for no such user. */
+async function changeUser(
+  deps: UserpassDeps,
+  req: EngineRequest,
+  name: string,
+  change: (user: UserEntry) => Promise<UserEntry>,
+): Promise<EngineResult> {
+  return deps.mutex.run(`user:${name}`, async () => {
+    const user = await readUser(req.storage, name);
+    if (user === undefined) throw new CofferError('not_found', USER_NOT_FOUND);
+    await writeUser(req.storage, name, await change(user));
+    return { kind: 'empty' };
   });
 }
 
@@ -123,15 +114,10 @@ export function pathUserPassword(deps: UserpassDeps): PathSpec {
       async update(req, fields, params) {
         const name = usernameForWrite(params.username ?? '');
         const password = checkPassword(fields.password ?? '');
-        return deps.mutex.run(`user:${name}`, async () => {
-          const user = await readUser(req.storage, name);
-          if (user === undefined) throw new CofferError('not_found', 'user not found');
-          await writeUser(req.storage, name, {
-            ...user,
-            passwordHash: await deps.hasher.hash(password),
-          });
-          return { kind: 'empty' };
-        });
+        return changeUser(deps, req, name, async (user) => ({
+          ...user,
+          passwordHash: await deps.hasher.hash(password),
+        }));
       },
     },
     help: "Replaces a user's password.",
@@ -148,15 +134,12 @@ export function pathUserPolicies(deps: UserpassDeps): PathSpec {
         if (fields.token_policies === undefined && fields.policies === undefined) {
           throw invalidField('token_policies', 'is required');
         }
-        return deps.mutex.run(`user:${name}`, async () => {
-          const user = await readUser(req.storage, name);
-          if (user === undefined) throw new CofferError('not_found', 'user not found');
+        return changeUser(deps, req, name, (user) => {
           const { settings } = updateTokenSettings(user.token, {
             token_policies: fields.token_policies,
             policies: fields.policies,
           });
-          await writeUser(req.storage, name, { ...user, token: settings });
-          return { kind: 'empty' };
+          return Promise.resolve({ ...user, token: settings });
         });
       },
     },
