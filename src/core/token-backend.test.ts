@@ -3,7 +3,8 @@ import type { AuthResult, EngineResult, Operation } from '../sdk/engine.js';
 import type { JsonObject } from '../sdk/json.js';
 import { memoryStorage, testMount, testRequest } from '../sdk/testing.js';
 import type { Caller } from './caller.js';
-import { createTokenBackend, globMatch } from './token-backend.js';
+import { globMatch } from '../sdk/text.js';
+import { createTokenBackend } from './token-backend.js';
 import { BATCH_TOKEN_PREFIX, SERVICE_TOKEN_PREFIX, TokenStore } from './token-store.js';
 
 const T0 = Date.UTC(2026, 0, 1);

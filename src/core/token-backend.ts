@@ -6,6 +6,7 @@ import { CofferError, invalidField } from '../sdk/errors.js';
 import { parseFields, type FieldSpecs, type FieldValues } from '../sdk/fields.js';
 import type { JsonObject } from '../sdk/json.js';
 import { compilePattern } from '../sdk/path.js';
+import { globMatch } from '../sdk/text.js';
 import type { Caller, InternalBackend } from './caller.js';
 import {
   normaliseCidr,
@@ -61,24 +62,6 @@ function defineRoute<F extends FieldSpecs>(route: Route<F>): Route<F> {
 /** Trim, lower-case, drop empties, dedupe and sort (no "root" collapsing). */
 function normaliseNames(names: readonly string[]): string[] {
   return [...new Set(names.map((n) => n.trim().toLowerCase()).filter((n) => n !== ''))].sort();
-}
-
-/** go-glob semantics: `*` matches any run of characters, everything else is literal. */
-export function globMatch(pattern: string, value: string): boolean {
-  const parts = pattern.split('*');
-  if (parts.length === 1) return pattern === value;
-  const first = parts[0]!;
-  const last = parts[parts.length - 1]!;
-  if (value.length < first.length + last.length) return false;
-  if (!value.startsWith(first) || !value.endsWith(last)) return false;
-  let position = first.length;
-  const end = value.length - last.length;
-  for (const middle of parts.slice(1, -1)) {
-    const index = value.indexOf(middle, position);
-    if (index === -1 || index + middle.length > end) return false;
-    position = index + middle.length;
-  }
-  return true;
 }
 
 function matchesAny(patterns: readonly string[], value: string): boolean {

@@ -4,7 +4,7 @@
 import { generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import type { JsonObject } from '../../sdk/json.js';
 import { auditLineHash, checkpointMessage } from '../../shared/audit-verify.js';
-import { rfc3339Nano } from './format.js';
+import { rfc3339Nano } from '../../sdk/text.js';
 
 /** Where a device's chain stands: the last line written and its hash. */
 export interface ChainState {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Caller } from '../caller.js';
 import type { TokenEntry } from '../token-store.js';
-import { auditAuthOf, auditResponseOf, formatAuditEntry, rfc3339Nano } from './format.js';
+import { rfc3339Nano } from '../../sdk/text.js';
+import { auditAuthOf, auditResponseOf, formatAuditEntry } from './format.js';
 import { deviceHasher, hmacString } from './hash.js';
 import { FIXED_NOW, sampleRecord } from './testing.js';
 

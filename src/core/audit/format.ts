@@ -2,6 +2,7 @@
 // the Vault-shaped JSON object one device writes for it, with every sensitive string HMAC'd.
 import type { AuthResult, EngineResult } from '../../sdk/engine.js';
 import type { JsonObject, JsonValue } from '../../sdk/json.js';
+import { rfc3339Nano } from '../../sdk/text.js';
 import type { Caller } from '../caller.js';
 import { hashStructure, type Hasher } from './hash.js';
 
@@ -112,16 +113,6 @@ export function auditResponseOf(
     ...(result.kind === 'wrapped' ? { wrapInfo: result.wrapInfo } : {}),
     ...(warnings.length === 0 ? {} : { warnings }),
   };
-}
-
-/**
- * Go's RFC3339Nano for an epoch-ms instant: UTC, fraction without trailing zeros, none at all
- * for a whole second ("2026-01-01T00:00:00.12Z", "2026-01-01T00:00:00Z").
- */
-export function rfc3339Nano(epochMs: number): string {
-  const iso = new Date(epochMs).toISOString(); // always ".mmmZ"
-  const fraction = iso.slice(20, 23).replace(/0+$/, '');
-  return `${iso.slice(0, 19)}${fraction === '' ? '' : `.${fraction}`}Z`;
 }
 
 function authBlock(auth: AuditAuth | undefined, hash: Hasher, options: FormatOptions): JsonObject {

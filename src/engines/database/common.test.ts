@@ -1,6 +1,7 @@
 // Shared helpers: names, allowed_roles globs, Vault's time format, statement fields, locks.
 import { describe, expect, it } from 'vitest';
-import { checkName, globMatch, KeyedLock, parseStatementList, rfc3339Nano } from './common.js';
+import { globMatch, rfc3339Nano } from '../../sdk/text.js';
+import { checkName, KeyedLock, parseStatementList } from './common.js';
 
 describe('common helpers', () => {
   it("accepts Vault's generic names only", () => {

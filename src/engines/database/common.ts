@@ -5,6 +5,7 @@ import type { EngineRequest, EngineResult } from '../../sdk/engine.js';
 import { CofferError, invalidField } from '../../sdk/errors.js';
 import type { FieldSpecs, FieldValues } from '../../sdk/fields.js';
 import type { JsonObject } from '../../sdk/json.js';
+import { globMatch } from '../../sdk/text.js';
 import { definePath, type PathSpec } from '../../sdk/path.js';
 import type { Storage } from '../../sdk/storage.js';
 
@@ -103,27 +104,6 @@ export function pathRecord<R, F extends FieldSpecs>(spec: RecordPathSpec<R, F>):
  */
 export function globListContains(patterns: readonly string[], value: string): boolean {
   return patterns.some((pattern) => globMatch(pattern, value));
-}
-
-export function globMatch(pattern: string, value: string): boolean {
-  const parts = pattern.split('*');
-  if (parts.length === 1) return pattern === value;
-  const first = parts[0]!;
-  const last = parts[parts.length - 1]!;
-  if (!value.startsWith(first)) return false;
-  let at = first.length;
-  for (let i = 1; i < parts.length - 1; i++) {
-    const found = value.indexOf(parts[i]!, at);
-    if (found === -1) return false;
-    at = found + parts[i]!.length;
-  }
-  return value.length - at >= last.length && value.endsWith(last);
-}
-
-/** Epoch ms as Go's RFC3339Nano prints it: UTC, fraction without trailing zeros. */
-export function rfc3339Nano(epochMs: number): string {
-  const iso = new Date(epochMs).toISOString();
-  return iso.replace(/\.(\d*?)0*Z$/, (_m, digits: string) => (digits === '' ? 'Z' : `.${digits}Z`));
 }
 
 /**

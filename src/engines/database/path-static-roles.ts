@@ -6,13 +6,13 @@ import type { EngineContext, EngineRequest, EngineResult } from '../../sdk/engin
 import type { FieldValues } from '../../sdk/fields.js';
 import { definePath, type PathSpec } from '../../sdk/path.js';
 import { getJson, putJson } from '../../sdk/storage.js';
+import { rfc3339Nano } from '../../sdk/text.js';
 import {
   checkName,
   checkNameField,
   parseStatementList,
   pathNameList,
   pathRecord,
-  rfc3339Nano,
 } from './common.js';
 import { driverKind } from './driver.js';
 import { generatePassword } from './password.js';

@@ -8,7 +8,7 @@ import {
   mappedMetadata,
   userName,
 } from './claims.js';
-import { globMatch } from '../glob.js';
+import { globMatch } from '../../../sdk/text.js';
 
 const CLAIMS = {
   sub: 'u1',

@@ -3,7 +3,7 @@
 // the user and groups claims, and claim mappings into token metadata.
 import { CofferError } from '../../../sdk/errors.js';
 import { isPlainObject } from '../../../sdk/json.js';
-import { globMatch } from '../glob.js';
+import { globMatch } from '../../../sdk/text.js';
 
 export type Claims = Readonly<Record<string, unknown>>;
 

@@ -1,7 +1,7 @@
 // Tests for Kubernetes roles: Vault's read shape, merge-on-update, the binding rules, list and
 // delete, and the glob matching the bindings use.
 import { describe, expect, it } from 'vitest';
-import { globMatch } from '../glob.js';
+import { globMatch } from '../../../sdk/text.js';
 import { boundAllows } from './role.js';
 import { expectCoffer, harness } from './testing.js';
 

@@ -5,7 +5,7 @@ import { invalidField } from '../../../sdk/errors.js';
 import type { FieldValues } from '../../../sdk/fields.js';
 import type { JsonObject } from '../../../sdk/json.js';
 import type { Storage } from '../../../sdk/storage.js';
-import { globMatch } from '../glob.js';
+import { globMatch } from '../../../sdk/text.js';
 import { readStoredRole } from '../record-paths.js';
 import {
   DEFAULT_TOKEN_SETTINGS,
