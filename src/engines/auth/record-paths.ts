@@ -6,6 +6,7 @@ import type { EngineRequest, EngineResult } from '../../sdk/engine.js';
 import type { FieldSpecs, FieldValues } from '../../sdk/fields.js';
 import { isPlainObject, type JsonObject } from '../../sdk/json.js';
 import { definePath, type PathSpec } from '../../sdk/path.js';
+import { pathNameList, pathNamedRecord } from '../../sdk/record-paths.js';
 import { getJson, putJson, type Storage } from '../../sdk/storage.js';
 import { readTokenSettings, type TokenSettings } from './token-fields.js';
 
@@ -43,32 +44,6 @@ export async function readStoredRole<R extends { readonly token: TokenSettings }
   return { ...(raw as unknown as R), token: readTokenSettings(raw.token) };
 }
 
-export interface NameListSpec {
-  /** The path listed, without its trailing slash ("role"). */
-  readonly pattern: string;
-  /** The storage prefix the records live under ("role/"). */
-  readonly prefix: string;
-  /** What a list of none says it has none of ("roles" gives "no roles"). */
-  readonly noun: string;
-  readonly help: string;
-}
-
-/** LIST `<pattern>/`: the names stored under `prefix` (sub-folders left out); 404 when none. */
-export function pathNameList(spec: NameListSpec): PathSpec {
-  return definePath({
-    pattern: spec.pattern,
-    fields: {},
-    operations: {
-      async list(req) {
-        const keys = (await req.storage.list(spec.prefix)).filter((k) => !k.endsWith('/'));
-        if (keys.length === 0) throw new CofferError('not_found', `no ${spec.noun}`);
-        return { kind: 'data', data: { keys } };
-      },
-    },
-    help: spec.help,
-  });
-}
-
 /** LIST `role/` of a mount whose roles live under `prefix`. */
 export function pathRoleList(prefix: string): PathSpec {
   return pathNameList({
@@ -79,61 +54,7 @@ export function pathRoleList(prefix: string): PathSpec {
   });
 }
 
-/** One named record's endpoint: the method supplies storage and its write and delete rules. */
-export interface NamedRecordSpec<R, F extends FieldSpecs> {
-  /** E.g. "role/:name"; `param` names the segment that holds the record's name. */
-  readonly pattern: string;
-  readonly param: string;
-  readonly fields: F;
-  /** The stored form of a name from the path; throws invalid_request for one it cannot be. */
-  readonly canonicalName: (raw: string) => string;
-  readonly read: (storage: Storage, name: string) => Promise<R | undefined>;
-  /** Vault's read shape. SECURITY: never a credential of the record. */
-  readonly render: (record: R) => JsonObject;
-  /** What a read of a missing record says ("role not found"). */
-  readonly notFound: string;
-  /** Creates or updates the record named `name` (already canonical). */
-  readonly write: (
-    req: EngineRequest,
-    fields: FieldValues<F>,
-    name: string,
-  ) => Promise<EngineResult>;
-  /** Removes the record and what belongs to it; a missing record is success. */
-  readonly delete: (req: EngineRequest, name: string) => Promise<void>;
-  readonly help: string;
-}
-
-/** Read, create/update and delete of one named record, with its existence check. */
-export function pathNamedRecord<R, F extends FieldSpecs>(spec: NamedRecordSpec<R, F>): PathSpec {
-  const nameOf = (params: Readonly<Record<string, string>>): string =>
-    spec.canonicalName(params[spec.param] ?? '');
-  async function write(
-    req: EngineRequest,
-    fields: FieldValues<F>,
-    params: Readonly<Record<string, string>>,
-  ): Promise<EngineResult> {
-    return spec.write(req, fields, nameOf(params));
-  }
-  return definePath({
-    pattern: spec.pattern,
-    fields: spec.fields,
-    operations: {
-      async read(req, _fields, params) {
-        const record = await spec.read(req.storage, nameOf(params));
-        if (record === undefined) throw new CofferError('not_found', spec.notFound);
-        return { kind: 'data', data: spec.render(record) };
-      },
-      create: write,
-      update: write,
-      async delete(req, _fields, params) {
-        await spec.delete(req, nameOf(params));
-        return { kind: 'empty' };
-      },
-    },
-    exists: async (req, params) => (await spec.read(req.storage, nameOf(params))) !== undefined,
-    help: spec.help,
-  });
-}
+export { pathNameList, pathNamedRecord };
 
 /** Where a method keeps its roles: the storage prefix and a role's key (its keys.ts). */
 export interface RoleKeys {

@@ -1,13 +1,15 @@
-// Small helpers shared by the database engine's paths: object names, the LIST paths and the
-// read/write/delete paths of named records,
-// allowed_roles globs, Vault's time format, and the statement-list field coercion.
-import type { EngineRequest, EngineResult } from '../../sdk/engine.js';
+// Small helpers shared by the database engine's paths: object names, the LIST and named-record
+// paths (the SDK's, with the engine's name rule), allowed_roles globs, and the statement-list
+// field coercion.
 import { CofferError, invalidField } from '../../sdk/errors.js';
-import type { FieldSpecs, FieldValues } from '../../sdk/fields.js';
-import type { JsonObject } from '../../sdk/json.js';
+import type { FieldSpecs } from '../../sdk/fields.js';
 import { globMatch } from '../../sdk/text.js';
-import { definePath, type PathSpec } from '../../sdk/path.js';
-import type { Storage } from '../../sdk/storage.js';
+import type { PathSpec } from '../../sdk/path.js';
+import {
+  pathNameList as sharedNameList,
+  pathNamedRecord,
+  type NamedRecordSpec,
+} from '../../sdk/record-paths.js';
 
 /**
  * Vault's GenericNameRegex: word characters, '-' and '.', not starting or ending with '-'
@@ -26,76 +28,24 @@ export function checkName(name: string): string {
   return name;
 }
 
-/** LIST `<pattern>/`: the names stored under `prefix`; 404 saying "no <noun>" when none. */
+/** LIST `<pattern>/` of the records under `prefix`; 404 saying "no <noun>" when none. */
 export function pathNameList(
   pattern: string,
   prefix: string,
   noun: string,
   help: string,
 ): PathSpec {
-  return definePath({
-    pattern,
-    fields: {},
-    operations: {
-      async list(req) {
-        const keys = await req.storage.list(prefix);
-        if (keys.length === 0) throw new CofferError('not_found', `no ${noun}`);
-        return { kind: 'data', data: { keys } };
-      },
-    },
-    help,
-  });
+  return sharedNameList({ pattern, prefix, noun, help });
 }
 
-/** A named record's endpoint (`<kind>/:name`): the path supplies storage and its rules. */
-export interface RecordPathSpec<R, F extends FieldSpecs> {
-  readonly pattern: string;
-  readonly fields: F;
-  readonly load: (storage: Storage, name: string) => Promise<R | undefined>;
-  /** What a read of a missing record says ("role not found"). */
-  readonly notFound: string;
-  /** Vault's read shape. SECURITY: never a password. */
-  readonly render: (record: R, req: EngineRequest) => JsonObject;
-  /** Creates or updates the record; `name` has passed checkName. */
-  readonly write: (
-    req: EngineRequest,
-    fields: FieldValues<F>,
-    name: string,
-  ) => Promise<EngineResult>;
-  /** Removes the record; a missing one is success. */
-  readonly delete: (req: EngineRequest, name: string) => Promise<void>;
-  readonly help: string;
-}
-
-/** Read, create/update and delete of `<kind>/:name`, with its existence check. */
-export function pathRecord<R, F extends FieldSpecs>(spec: RecordPathSpec<R, F>): PathSpec {
-  async function write(
-    req: EngineRequest,
-    fields: FieldValues<F>,
-    params: Readonly<Record<string, string>>,
-  ): Promise<EngineResult> {
-    return spec.write(req, fields, checkName(params.name!));
-  }
-  return definePath({
-    pattern: spec.pattern,
-    fields: spec.fields,
-    operations: {
-      async read(req, _fields, params) {
-        const record = await spec.load(req.storage, checkName(params.name!));
-        if (record === undefined) throw new CofferError('not_found', spec.notFound);
-        return { kind: 'data', data: spec.render(record, req) };
-      },
-      create: write,
-      update: write,
-      async delete(req, _fields, params) {
-        await spec.delete(req, checkName(params.name!));
-        return { kind: 'empty' };
-      },
-    },
-    exists: async (req, params) =>
-      (await spec.load(req.storage, checkName(params.name!))) !== undefined,
-    help: spec.help,
-  });
+/** A named record's endpoint (`<kind>/:name`), names checked by checkName. */
+export function pathRecord<R, F extends FieldSpecs>(
+  spec: Omit<NamedRecordSpec<R, F>, 'param' | 'canonicalName' | 'read'> & {
+    readonly load: NamedRecordSpec<R, F>['read'];
+  },
+): PathSpec {
+  const { load, ...rest } = spec;
+  return pathNamedRecord({ ...rest, read: load, param: 'name', canonicalName: checkName });
 }
 
 /**
