@@ -1,18 +1,10 @@
-import { testAuthMethod } from '../../test/helpers/test-auth-method.js';
+import { startAuthTestServer, type AuthTestServer } from '../../test/helpers/test-auth-method.js';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createUnsealedStack } from '../../test/helpers/stack.js';
-import type { Stack } from '../../test/helpers/stack.js';
-import {
-  CofferClient,
-  enableAuthMethod,
-  KUBERNETES_SA_TOKEN_PATH,
-  startOidcListener,
-} from '../client/index.js';
+import { CofferClient, KUBERNETES_SA_TOKEN_PATH, startOidcListener } from '../client/index.js';
 import type { RecordedRequest } from '../client/testing.js';
-import { kvEngineFactory } from '../engines/kv/engine.js';
 import { runCli } from './main.js';
 import { runCliForTest as run, TEST_TOKEN } from './testing.js';
 
@@ -182,34 +174,19 @@ const SECRET_ID = 'CANARY-cli-secret-id';
 const JWT = 'CANARY.cli.jwt';
 const CODE = 'CANARY-cli-oidc-code';
 
-const testAuthFactory = testAuthMethod({
-  password: PASSWORD,
-  secretId: SECRET_ID,
-  jwt: JWT,
-  code: CODE,
-});
-
-let stack: (Stack & { rootToken: string }) | undefined;
+let server: AuthTestServer | undefined;
 let address = '';
 
 beforeAll(async () => {
-  stack = await createUnsealedStack({
-    engines: new Map([
-      [kvEngineFactory.type, kvEngineFactory],
-      [testAuthFactory.type, testAuthFactory],
-    ]),
-  });
-  address = await stack.app.listen({ port: 0, host: '127.0.0.1' });
-  const rootClient = new CofferClient({ address, token: stack.rootToken });
-  for (const path of ['userpass', 'approle', 'jwt', 'kubernetes', 'oidc', 'corp-pass']) {
-    await enableAuthMethod(rootClient, path, { type: 'testauth' });
-  }
+  server = await startAuthTestServer(
+    { password: PASSWORD, secretId: SECRET_ID, jwt: JWT, code: CODE },
+    ['userpass', 'approle', 'jwt', 'kubernetes', 'oidc', 'corp-pass'],
+  );
+  address = server.address;
 });
 
 afterAll(async () => {
-  if (stack === undefined) return;
-  await stack.core.sealForShutdown();
-  await stack.app.close();
+  await server?.close();
 });
 
 interface LiveOptions {

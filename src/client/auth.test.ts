@@ -1,8 +1,5 @@
-import { testAuthMethod } from '../../test/helpers/test-auth-method.js';
+import { startAuthTestServer, type AuthTestServer } from '../../test/helpers/test-auth-method.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createUnsealedStack } from '../../test/helpers/stack.js';
-import type { Stack } from '../../test/helpers/stack.js';
-import { kvEngineFactory } from '../engines/kv/engine.js';
 import {
   disableAuthMethod,
   enableAuthMethod,
@@ -25,33 +22,21 @@ const SECRET_ID = 'CANARY-client-secret-id';
 const JWT = 'CANARY.client.jwt';
 const CODE = 'CANARY-client-code';
 
-const testAuthFactory = testAuthMethod({
-  password: PASSWORD,
-  secretId: SECRET_ID,
-  jwt: JWT,
-  code: CODE,
-});
-
-let stack: (Stack & { rootToken: string }) | undefined;
+let server: AuthTestServer | undefined;
+let stack: AuthTestServer['stack'] | undefined;
 let address = '';
 
 beforeAll(async () => {
-  stack = await createUnsealedStack({
-    engines: new Map([
-      [kvEngineFactory.type, kvEngineFactory],
-      [testAuthFactory.type, testAuthFactory],
-    ]),
-  });
-  address = await stack.app.listen({ port: 0, host: '127.0.0.1' });
-  for (const path of ['userpass', 'approle', 'jwt', 'kubernetes', 'oidc']) {
-    await enableAuthMethod(root(), path, { type: 'testauth' });
-  }
+  server = await startAuthTestServer(
+    { password: PASSWORD, secretId: SECRET_ID, jwt: JWT, code: CODE },
+    ['userpass', 'approle', 'jwt', 'kubernetes', 'oidc'],
+  );
+  stack = server.stack;
+  address = server.address;
 });
 
 afterAll(async () => {
-  if (stack === undefined) return;
-  await stack.core.sealForShutdown();
-  await stack.app.close();
+  await server?.close();
 });
 
 function root(): CofferClient {

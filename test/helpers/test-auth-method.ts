@@ -2,8 +2,10 @@
 // login shape Coffer's clients send, with fixed credentials, and grants a token whose
 // metadata says which method and name it saw. Not a mock of a real method: the real ones have
 // their own tests; this one exercises everything around them.
+import { kvEngineFactory } from '../../src/engines/kv/engine.js';
 import type { EngineFactory, EngineResult } from '../../src/sdk/engine.js';
 import { CofferError } from '../../src/sdk/errors.js';
+import { createUnsealedStack, type Stack } from './stack.js';
 
 export interface TestAuthCredentials {
   readonly password: string;
@@ -102,6 +104,40 @@ export function testAuthMethod(credentials: TestAuthCredentials): EngineFactory 
           return Promise.resolve({ kind: 'data', data: {} });
         },
       };
+    },
+  };
+}
+
+export interface AuthTestServer {
+  readonly stack: Stack & { readonly rootToken: string };
+  /** e.g. "http://127.0.0.1:41234". */
+  readonly address: string;
+  close(): Promise<void>;
+}
+
+/**
+ * An unsealed in-process server on a loopback port with KV v2 at secret/ and the test auth
+ * method enabled at each of `paths`.
+ */
+export async function startAuthTestServer(
+  credentials: TestAuthCredentials,
+  paths: readonly string[],
+): Promise<AuthTestServer> {
+  const factory = testAuthMethod(credentials);
+  const stack = await createUnsealedStack({
+    engines: new Map([
+      [kvEngineFactory.type, kvEngineFactory],
+      [factory.type, factory],
+    ]),
+  });
+  const address = await stack.app.listen({ port: 0, host: '127.0.0.1' });
+  for (const path of paths) await stack.core.authMounts.enable(path, { type: factory.type });
+  return {
+    stack,
+    address,
+    async close() {
+      await stack.core.sealForShutdown();
+      await stack.app.close();
     },
   };
 }
