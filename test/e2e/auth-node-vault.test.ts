@@ -10,6 +10,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { exportSPKI, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import vault from 'node-vault';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { vaultError } from '../helpers/node-vault.js';
 import { builtinEngines } from '../../src/engines/registry.js';
 import {
   encodedForms,
@@ -50,25 +51,6 @@ interface LookupData {
   readonly orphan: boolean;
   readonly renewable: boolean;
   readonly type: string;
-}
-
-interface CaughtVaultError {
-  readonly status: number;
-  readonly message: string;
-  readonly body: unknown;
-}
-
-/** Awaits a node-vault call that must fail with an HTTP status; returns status, message, body. */
-async function vaultError(call: Promise<unknown>): Promise<CaughtVaultError> {
-  let result: unknown;
-  try {
-    result = await call;
-  } catch (err) {
-    const e = err as { message?: string; response?: { statusCode?: number; body?: unknown } };
-    if (e.response?.statusCode === undefined) throw err;
-    return { status: e.response.statusCode, message: e.message ?? '', body: e.response.body };
-  }
-  throw new Error(`expected the call to fail, it resolved with ${JSON.stringify(result)}`);
 }
 
 async function expectPermissionDenied(call: Promise<unknown>): Promise<void> {

@@ -9,6 +9,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import vault from 'node-vault';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { vaultError } from '../helpers/node-vault.js';
 import {
   hvacMissingReason as missingReason,
   hvacPhaseState,
@@ -60,18 +61,6 @@ function auditEntries(text: string): Record<string, unknown>[] {
     }
     return parsed as Record<string, unknown>;
   });
-}
-
-/** Awaits a node-vault call that must fail; returns its HTTP status and message. */
-async function vaultError(call: Promise<unknown>): Promise<{ status: number; message: string }> {
-  try {
-    await call;
-  } catch (err) {
-    const e = err as { message?: string; response?: { statusCode?: number } };
-    if (e.response?.statusCode === undefined) throw err;
-    return { status: e.response.statusCode, message: e.message ?? '' };
-  }
-  throw new Error('expected the call to fail, it resolved');
 }
 
 afterAll(async () => {

@@ -5,6 +5,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import vault from 'node-vault';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { vaultError } from '../helpers/node-vault.js';
 import {
   findCanaries,
   killAllServers,
@@ -16,12 +17,6 @@ import { vaultRequest } from './vault-http.js';
 type Client = ReturnType<typeof vault>;
 
 /** What node-vault's ApiResponseError carries, plus the message it derived from `errors[0]`. */
-interface CaughtVaultError {
-  readonly status: number;
-  readonly message: string;
-  readonly body: unknown;
-}
-
 /** The `auth` block of a token creation or renewal. */
 interface AuthBlock {
   readonly client_token: string;
@@ -48,19 +43,6 @@ interface LookupData {
   readonly renewable: boolean;
   readonly orphan: boolean;
   readonly num_uses: number;
-}
-
-/** Awaits a node-vault call that must fail with an HTTP status; returns status, message, body. */
-async function vaultError(call: Promise<unknown>): Promise<CaughtVaultError> {
-  let result: unknown;
-  try {
-    result = await call;
-  } catch (err) {
-    const e = err as { message?: string; response?: { statusCode?: number; body?: unknown } };
-    if (e.response?.statusCode === undefined) throw err;
-    return { status: e.response.statusCode, message: e.message ?? '', body: e.response.body };
-  }
-  throw new Error(`expected the call to fail, it resolved with ${JSON.stringify(result)}`);
 }
 
 /**

@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import vault from 'node-vault';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { vaultError } from '../helpers/node-vault.js';
 import {
   createTempDir,
   findCanaries,
@@ -22,29 +23,6 @@ interface ErrorBody {
     readonly data?: unknown;
     readonly metadata?: { version?: number; deletion_time?: string; destroyed?: boolean };
   };
-}
-
-interface CaughtVaultError {
-  readonly status: number;
-  readonly message: string;
-  readonly body: ErrorBody | undefined;
-}
-
-/** Awaits a node-vault call that must fail; returns its status, message and body. */
-async function vaultError(call: Promise<unknown>): Promise<CaughtVaultError> {
-  let result: unknown;
-  try {
-    result = await call;
-  } catch (err) {
-    const e = err as { message?: string; response?: { statusCode?: number; body?: unknown } };
-    if (e.response?.statusCode === undefined) throw err;
-    return {
-      status: e.response.statusCode,
-      message: e.message ?? '',
-      body: e.response.body as ErrorBody | undefined,
-    };
-  }
-  throw new Error(`expected the call to fail, it resolved with ${JSON.stringify(result)}`);
 }
 
 // Canaries: values planted in secrets that must never show up in the server's logs.
@@ -92,7 +70,9 @@ describe('node-vault 0.12.0 against coffer server (SQLite), across a process res
     rootToken = init.root_token;
     client.token = rootToken;
     expect(await client.initialized()).toMatchObject({ initialized: true });
-    const again = await vaultError(client.init({ secret_shares: 5, secret_threshold: 3 }));
+    const again = await vaultError<ErrorBody>(
+      client.init({ secret_shares: 5, secret_threshold: 3 }),
+    );
     expect(again.status).toBe(400);
     expect(again.message).toContain('already initialized');
   });
@@ -133,7 +113,7 @@ describe('node-vault 0.12.0 against coffer server (SQLite), across a process res
     expect((await client.list('kv1/app')).data.keys).toEqual(['cache', 'db']);
     expect((await client.list('kv1/')).data.keys).toEqual(['app/', 'other']);
     await client.delete('kv1/other');
-    expect((await vaultError(client.read('kv1/other'))).status).toBe(404);
+    expect((await vaultError<ErrorBody>(client.read('kv1/other'))).status).toBe(404);
     expect((await client.list('kv1/')).data.keys).toEqual(['app/']);
   });
 
@@ -143,7 +123,7 @@ describe('node-vault 0.12.0 against coffer server (SQLite), across a process res
       options: { cas: 0 },
     });
     expect(first.data).toMatchObject({ version: 1, destroyed: false, deletion_time: '' });
-    const cas0 = await vaultError(
+    const cas0 = await vaultError<ErrorBody>(
       client.write('secret/data/x', { data: { v: 'nope' }, options: { cas: 0 } }),
     );
     expect(cas0.status).toBe(400);
@@ -153,7 +133,7 @@ describe('node-vault 0.12.0 against coffer server (SQLite), across a process res
       options: { cas: 1 },
     });
     expect(second.data.version).toBe(2);
-    const stale = await vaultError(
+    const stale = await vaultError<ErrorBody>(
       client.write('secret/data/x', { data: { v: 'nope' }, options: { cas: 1 } }),
     );
     expect(stale.status).toBe(400);
@@ -186,7 +166,7 @@ describe('node-vault 0.12.0 against coffer server (SQLite), across a process res
 
   it('KV v2: soft delete, undelete, destroy, patch', async () => {
     await client.delete('secret/data/x');
-    const deleted = await vaultError(client.read('secret/data/x'));
+    const deleted = await vaultError<ErrorBody>(client.read('secret/data/x'));
     expect(deleted.status).toBe(404);
     // A deleted version answers 404 WITH the envelope: data null, metadata set.
     expect(deleted.body?.data?.data ?? null).toBeNull();
@@ -197,7 +177,7 @@ describe('node-vault 0.12.0 against coffer server (SQLite), across a process res
     expect((await client.read('secret/data/x')).data.data).toEqual({ v: 'two', s: V2_SECRET_2 });
 
     await client.write('secret/destroy/x', { versions: [1] });
-    const destroyed = await vaultError(client.read('secret/data/x?version=1'));
+    const destroyed = await vaultError<ErrorBody>(client.read('secret/data/x?version=1'));
     expect(destroyed.status).toBe(404);
     expect(destroyed.body?.data?.metadata?.destroyed).toBe(true);
     const meta = await client.read('secret/metadata/x');
@@ -220,7 +200,7 @@ describe('node-vault 0.12.0 against coffer server (SQLite), across a process res
     expect((await client.mounts()).data['scratch/']).toBeDefined();
     await client.unmount({ mount_point: 'scratch' });
     expect((await client.mounts()).data['scratch/']).toBeUndefined();
-    expect((await vaultError(client.read('scratch/k'))).status).toBe(404);
+    expect((await vaultError<ErrorBody>(client.read('scratch/k'))).status).toBe(404);
   });
 
   it('restarts sealed after SIGTERM and unseals again with 3 keys', async () => {
@@ -237,7 +217,7 @@ describe('node-vault 0.12.0 against coffer server (SQLite), across a process res
       progress: 0,
     });
     expect(await client.health()).toMatchObject({ initialized: true, sealed: true });
-    const sealed = await vaultError(client.read('kv1/app/db'));
+    const sealed = await vaultError<ErrorBody>(client.read('kv1/app/db'));
     expect(sealed.status).toBe(503);
     expect(JSON.stringify(sealed.body)).not.toContain(KV1_PASSWORD);
 
@@ -270,7 +250,7 @@ describe('node-vault 0.12.0 against coffer server (SQLite), across a process res
       v: 'two',
       s: V2_SECRET_2,
     });
-    expect((await vaultError(client.read('secret/data/x?version=1'))).status).toBe(404);
+    expect((await vaultError<ErrorBody>(client.read('secret/data/x?version=1'))).status).toBe(404);
 
     const meta = await client.read('secret/metadata/x');
     expect(meta.data).toMatchObject({
