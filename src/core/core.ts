@@ -94,12 +94,9 @@ export const WAL_ROLLBACK_AGE_MS = 600_000;
 const WAL_SWEEP_INTERVAL_MS = 300_000;
 
 /** Operations that change a secret and so publish a change event. */
-const CHANGING_OPERATIONS: ReadonlySet<Operation> = new Set([
-  'create',
-  'update',
-  'patch',
-  'delete',
-]);
+function isChange(operation: Operation): operation is ChangeEvent['operation'] {
+  return operation !== 'read' && operation !== 'list';
+}
 
 type AuthedCaller = Caller & { readonly acl: Acl };
 
@@ -779,8 +776,7 @@ export class Core {
   async #rollbackNow(prepared: Prepared, walIds: readonly string[]): Promise<void> {
     const { target } = prepared;
     if (target.kind !== 'engine' || walIds.length === 0) return;
-    const entries = await this.#wal.entriesBefore(target.info.uuid, Number.MAX_SAFE_INTEGER);
-    for (const entry of entries.filter((e) => walIds.includes(e.id))) {
+    for (const entry of await this.#wal.entries(target.info.uuid, walIds)) {
       try {
         await target.engine.rollback?.(prepared.request, entry);
         await prepared.request.wal.delete(entry.id);
@@ -839,8 +835,7 @@ export class Core {
   #publishChange(prepared: Prepared, result: EngineResult): void {
     const { operation } = prepared.request;
     const { info } = prepared.target;
-    if (!CHANGING_OPERATIONS.has(operation) || info.path.startsWith('auth/')) return;
-    if (operation === 'read' || operation === 'list') return;
+    if (!isChange(operation) || info.path.startsWith('auth/')) return;
     const version = result.kind === 'data' ? result.data['version'] : undefined;
     this.#changes.publish({
       path: `${info.path}${prepared.request.path}`.replace(/\/+$/, ''),

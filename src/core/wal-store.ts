@@ -58,16 +58,31 @@ export class WalStore {
       .map((name) => name.slice(0, -1));
   }
 
+  /** The named entries of a mount that still exist. */
+  async entries(mountUuid: string, ids: readonly string[]): Promise<WalEntry[]> {
+    const out: WalEntry[] = [];
+    for (const id of ids) {
+      const entry = await this.#read(mountUuid, id);
+      if (entry !== undefined) out.push(entry);
+    }
+    return out;
+  }
+
   /** A mount's entries created before `before` (epoch ms), oldest first. */
   async entriesBefore(mountUuid: string, before: number): Promise<WalEntry[]> {
     const out: WalEntry[] = [];
     for (const id of await this.#storage.list(`${mountUuid}/`)) {
-      if (!ID_PATTERN.test(id)) continue;
-      const stored = await getJson<unknown>(this.#storage, `${mountUuid}/${id}`);
-      if (!isStoredEntry(stored) || stored.createdAt >= before) continue;
-      out.push({ id, kind: stored.kind, data: stored.data, createdAt: stored.createdAt });
+      const entry = await this.#read(mountUuid, id);
+      if (entry !== undefined && entry.createdAt < before) out.push(entry);
     }
     return out.sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  async #read(mountUuid: string, id: string): Promise<WalEntry | undefined> {
+    if (!ID_PATTERN.test(id)) return undefined;
+    const stored = await getJson<unknown>(this.#storage, `${mountUuid}/${id}`);
+    if (!isStoredEntry(stored)) return undefined;
+    return { id, kind: stored.kind, data: stored.data, createdAt: stored.createdAt };
   }
 
   async dropMount(mountUuid: string): Promise<void> {
