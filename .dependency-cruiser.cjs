@@ -22,6 +22,21 @@ module.exports = {
       to: { path: '^src/(core|barrier|physical|seal|http|config|client|cli)/' },
     },
     {
+      name: 'engines-never-import-each-other',
+      comment:
+        'What two engines share lives in the SDK (the versioned-secret model, field parsing).',
+      severity: 'error',
+      from: { path: '^src/engines/(?!auth/)([^/]+)/' },
+      to: { path: '^src/engines/', pathNot: '^src/engines/$1/' },
+    },
+    {
+      name: 'auth-methods-never-import-each-other',
+      comment: 'Auth methods share only the helpers directly under src/engines/auth/.',
+      severity: 'error',
+      from: { path: '^src/engines/auth/([^/]+)/' },
+      to: { path: '^src/engines/', pathNot: '^src/engines/auth/($1/|[^/]+\\.ts$)' },
+    },
+    {
       name: 'core-never-imports-http',
       severity: 'error',
       from: { path: '^src/(core|barrier|physical|seal)/' },

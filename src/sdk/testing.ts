@@ -1,5 +1,6 @@
 // Test fixtures for engines: an in-memory Storage, a request builder, and a harness that sends
 // an engine requests over memory storage with a settable clock. No HTTP, no core.
+import { expect } from 'vitest';
 import type {
   EngineContext,
   EngineRequest,
@@ -197,4 +198,15 @@ export function engineHarness<E extends SecretEngine>(
     },
   };
   return h;
+}
+
+/** Asserts that `promise` rejects with a CofferError of `code` (and `field`, when given). */
+export async function expectCoffer(
+  promise: Promise<unknown>,
+  code: string,
+  field?: string,
+): Promise<void> {
+  await expect(promise).rejects.toMatchObject(
+    field === undefined ? { name: 'CofferError', code } : { name: 'CofferError', code, field },
+  );
 }

@@ -11,7 +11,7 @@ import { pathKv1 } from './path-kv1.js';
 import { pathMetadata } from './path-metadata.js';
 import { pathSubkeys } from './path-subkeys.js';
 import type { StoreFor } from './v2-common.js';
-import { KeyLocks, VersionedStore } from './versioned-store.js';
+import { KeyLocks, VersionedStore } from '../../sdk/versioned-store.js';
 
 export type KvVersion = '1' | '2';
 

@@ -5,7 +5,7 @@ import { invalidField } from '../../sdk/errors.js';
 import type { EngineRequest, EngineResult } from '../../sdk/engine.js';
 import type { FieldValues } from '../../sdk/fields.js';
 import { definePath, type PathSpec } from '../../sdk/path.js';
-import type { ConfigPatch } from './versioned-store.js';
+import type { ConfigPatch } from '../../sdk/versioned-store.js';
 import { onlyFields, type StoreFor } from './v2-common.js';
 
 const FIELDS = {

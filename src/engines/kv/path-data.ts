@@ -5,7 +5,7 @@ import type { EngineRequest, EngineResult } from '../../sdk/engine.js';
 import { definePath, type PathSpec } from '../../sdk/path.js';
 import type { FieldValues } from '../../sdk/fields.js';
 import { mergePatchObject } from './merge-patch.js';
-import { validateKey } from './versioned-store.js';
+import { validateKey } from '../../sdk/versioned-store.js';
 import {
   onlyFields,
   parseCasOption,

@@ -4,7 +4,7 @@ import { CofferError } from '../../sdk/errors.js';
 import type { EngineRequest, EngineResult } from '../../sdk/engine.js';
 import type { FieldValues } from '../../sdk/fields.js';
 import { definePath, type PathSpec } from '../../sdk/path.js';
-import { validateKey, type VersionedStore } from './versioned-store.js';
+import { validateKey, type VersionedStore } from '../../sdk/versioned-store.js';
 import { onlyFields, type StoreFor } from './v2-common.js';
 
 const FIELDS = {

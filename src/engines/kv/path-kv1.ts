@@ -7,7 +7,7 @@ import { CofferError, invalidField } from '../../sdk/errors.js';
 import { isPlainObject, type JsonObject, type JsonValue } from '../../sdk/json.js';
 import { definePath, type PathSpec } from '../../sdk/path.js';
 import { getJson, putJson } from '../../sdk/storage.js';
-import { listFolder, validateKey } from './versioned-store.js';
+import { listFolder, validateKey } from '../../sdk/versioned-store.js';
 
 /** Storage prefix owned by this module. */
 export const KV1_ENTRY_PREFIX = 'entry/';

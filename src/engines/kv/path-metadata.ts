@@ -7,7 +7,12 @@ import type { EngineRequest, EngineResult } from '../../sdk/engine.js';
 import type { FieldValues } from '../../sdk/fields.js';
 import type { JsonObject } from '../../sdk/json.js';
 import { definePath, type PathSpec } from '../../sdk/path.js';
-import { listFolder, validateKey, type MetaPatch, type SecretMeta } from './versioned-store.js';
+import {
+  listFolder,
+  validateKey,
+  type MetaPatch,
+  type SecretMeta,
+} from '../../sdk/versioned-store.js';
 import {
   customMetadataJson,
   formatTime,

@@ -1,9 +1,10 @@
 // Test fixtures for the KV engine tests: an engine over memory storage with a settable clock,
 // and a matcher for CofferError codes. Not part of the build.
-import { expect } from 'vitest';
 import type { EngineResult, Operation, SecretEngine } from '../../sdk/engine.js';
 import type { JsonObject } from '../../sdk/json.js';
 import { memoryStorage, testMount, testRequest } from '../../sdk/testing.js';
+
+export { expectCoffer } from '../../sdk/testing.js';
 import { createKv1Engine, createKv2Engine } from './engine.js';
 
 /** 2026-01-01T00:00:00Z, the default test clock. */
@@ -45,15 +46,4 @@ export function harness(version: '1' | '2' = '2'): Harness {
     },
   };
   return h;
-}
-
-/** Asserts that `promise` rejects with a CofferError of `code` (and `field`, when given). */
-export async function expectCoffer(
-  promise: Promise<unknown>,
-  code: string,
-  field?: string,
-): Promise<void> {
-  await expect(promise).rejects.toMatchObject(
-    field === undefined ? { name: 'CofferError', code } : { name: 'CofferError', code, field },
-  );
 }

@@ -8,7 +8,7 @@ import {
   parseCasOption,
   versionMetadataJson,
 } from './v2-common.js';
-import type { SecretMeta } from './versioned-store.js';
+import type { SecretMeta } from '../../sdk/versioned-store.js';
 
 const META: SecretMeta = {
   key: 'k',

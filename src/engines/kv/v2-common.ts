@@ -9,7 +9,7 @@ import {
   type SecretMeta,
   type VersionRecord,
   type VersionedStore,
-} from './versioned-store.js';
+} from '../../sdk/versioned-store.js';
 
 /** Builds the store for one request (its storage view and clock, the mount's shared locks). */
 export type StoreFor = (req: EngineRequest) => VersionedStore;

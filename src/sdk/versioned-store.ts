@@ -18,9 +18,9 @@
 // KeyLocks instance (the engine keeps one per mount). Several nodes rely on writes being
 // forwarded to the leader.
 import { randomUUID } from 'node:crypto';
-import { CofferError, invalidField } from '../../sdk/errors.js';
-import type { JsonObject } from '../../sdk/json.js';
-import { encodeJson, getJson, type Storage, type StorageOp } from '../../sdk/storage.js';
+import { CofferError, invalidField } from './errors.js';
+import type { JsonObject } from './json.js';
+import { encodeJson, getJson, type Storage, type StorageOp } from './storage.js';
 
 /** Storage keys and prefixes owned by this module (never assembled elsewhere). */
 export const STORE_KEYS = Object.freeze({

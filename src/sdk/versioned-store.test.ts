@@ -1,8 +1,7 @@
 // Tests of the versioned-secret model itself, as the KV v2, AWS and GCP doors rely on it.
 import { describe, expect, it } from 'vitest';
-import type { Storage, StorageOp } from '../../sdk/storage.js';
-import { memoryStorage } from '../../sdk/testing.js';
-import { expectCoffer, T0 } from './testing.js';
+import type { Storage, StorageOp } from './storage.js';
+import { expectCoffer, memoryStorage, T0 } from './testing.js';
 import {
   DEFAULT_MAX_VERSIONS,
   KeyLocks,
