@@ -59,7 +59,15 @@ module.exports = {
       comment: 'The CLI, agent and UI use only the HTTP client.',
       severity: 'error',
       from: { path: '^src/(client|cli)/' },
-      to: { path: '^src/(?!client/|cli/|shared/)' },
+      to: { path: '^src/(?!client/|cli/|shared/|k8s/commands\\.ts$)' },
+    },
+    {
+      name: 'k8s-is-client-side',
+      comment:
+        'The operator and the injector are Coffer clients: they use the HTTP client, CLI pieces and shared code, never the server.',
+      severity: 'error',
+      from: { path: '^src/k8s/' },
+      to: { path: '^src/(?!client/|cli/|shared/|k8s/)' },
     },
   ],
   options: {

@@ -3,9 +3,11 @@
 import { readFileSync } from 'node:fs';
 import { ConnectionError } from '../client/index.js';
 import { AgentConfigError, parseAgentConfig } from './agent/config.js';
+import type { AgentConfig } from './agent/config.js';
 import { SpawnError } from './agent/supervisor.js';
 import { UsageError } from './args.js';
 import { defineCommand } from './command.js';
+import type { RunContext } from './command.js';
 import { resolveAddress } from './config.js';
 import { connectionMessage } from './command.js';
 
@@ -60,45 +62,57 @@ export const agentCommand = defineCommand({
       throw error;
     }
     if (flags['exit-after-auth'] === true) config = { ...config, exitAfterAuth: true };
-    // Loaded here, not at start-up: Handlebars costs every other command ~30 ms otherwise.
-    const { Agent, messageOf } = await import('./agent/agent.js');
-    const log = (line: string) => {
-      ctx.err(`coffer agent: ${line}`);
-    };
-    const agent = new Agent(config, {
-      address: agentAddress(flags.address, config.address, ctx.io.env),
-      env: ctx.io.env,
-      log,
-      stdout: process.stdout,
-      stderr: process.stderr,
-      ...(ctx.io.fetch === undefined ? {} : { fetch: ctx.io.fetch }),
-    });
-    const onStop = () => {
-      agent.stop();
-    };
-    const onHup = () => {
-      agent.rerender();
-    };
-    process.on('SIGINT', onStop);
-    process.on('SIGTERM', onStop);
-    process.on('SIGHUP', onHup);
-    try {
-      return await agent.run();
-    } catch (error) {
-      if (error instanceof ConnectionError) {
-        ctx.err(`Error: ${connectionMessage(error)}`);
-        return 1;
-      }
-      if (error instanceof SpawnError) {
-        ctx.err(`Error: ${error.message}`);
-        return error.exitCode;
-      }
-      ctx.err(`Error: ${messageOf(error)}`);
-      return 1;
-    } finally {
-      process.off('SIGINT', onStop);
-      process.off('SIGTERM', onStop);
-      process.off('SIGHUP', onHup);
-    }
+    return runAgent(ctx, config, flags.address);
   },
 });
+
+/**
+ * Runs the agent for `config` until it stops (or once, in init mode) and returns the exit code.
+ * Shared with `coffer k8s agent`, which takes the configuration from the environment.
+ */
+export async function runAgent(
+  ctx: RunContext,
+  config: AgentConfig,
+  addressFlag: string | undefined,
+): Promise<number> {
+  // Loaded here, not at start-up: Handlebars costs every other command ~30 ms otherwise.
+  const { Agent, messageOf } = await import('./agent/agent.js');
+  const log = (line: string) => {
+    ctx.err(`coffer agent: ${line}`);
+  };
+  const agent = new Agent(config, {
+    address: agentAddress(addressFlag, config.address, ctx.io.env),
+    env: ctx.io.env,
+    log,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    ...(ctx.io.fetch === undefined ? {} : { fetch: ctx.io.fetch }),
+  });
+  const onStop = () => {
+    agent.stop();
+  };
+  const onHup = () => {
+    agent.rerender();
+  };
+  process.on('SIGINT', onStop);
+  process.on('SIGTERM', onStop);
+  process.on('SIGHUP', onHup);
+  try {
+    return await agent.run();
+  } catch (error) {
+    if (error instanceof ConnectionError) {
+      ctx.err(`Error: ${connectionMessage(error)}`);
+      return 1;
+    }
+    if (error instanceof SpawnError) {
+      ctx.err(`Error: ${error.message}`);
+      return error.exitCode;
+    }
+    ctx.err(`Error: ${messageOf(error)}`);
+    return 1;
+  } finally {
+    process.off('SIGINT', onStop);
+    process.off('SIGTERM', onStop);
+    process.off('SIGHUP', onHup);
+  }
+}

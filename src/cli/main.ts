@@ -19,6 +19,7 @@ import { runCommand } from './commands-run.js';
 import { secretsGroup } from './commands-secrets.js';
 import { tokenGroup } from './commands-token.js';
 import { unwrapCommand } from './commands-unwrap.js';
+import { k8sGroup } from '../k8s/commands.js';
 
 export type { CliIo } from './command.js';
 
@@ -37,6 +38,7 @@ const ROOT: CommandGroup = defineGroup('Coffer: a self-hosted secrets manager (V
   run: runCommand,
   env: envCommand,
   agent: agentCommand,
+  k8s: k8sGroup,
   ...genericCommands,
 });
 
@@ -61,6 +63,7 @@ function rootHelp(): string {
     '    audit      Enable, disable and list audit devices; verify an audit log offline',
     '    auth       Enable, disable, list and tune auth methods',
     '    env        Print secrets as dotenv, shell, JSON or YAML variables',
+    '    k8s        Kubernetes: the CofferSecret operator, the injector webhook',
     '    lease      Look up, renew and revoke leases',
     '    operator   Initialize, unseal, seal and rotate the server',
     '    policy     Write, read, list, delete, format and explain ACL policies',
