@@ -100,8 +100,86 @@ export interface TokenReviewServer {
   close(): Promise<void>;
 }
 
-export async function startTokenReviewServer(): Promise<TokenReviewServer> {
+/** What a TokenReview stand-in answers: an HTTP status and a JSON body. */
+export interface TokenReviewAnswer {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+/** The TokenReview state and its answer, without a server (the Kubernetes API stand-in reuses it). */
+export type TokenReviewStandIn = Omit<TokenReviewServer, 'url' | 'close'> & {
+  answer(authorization: string | undefined, body: JsonObject): TokenReviewAnswer;
+};
+
+export function createTokenReviewStandIn(): TokenReviewStandIn {
   const reviews: ReviewRecord[] = [];
+  const fake: TokenReviewStandIn = {
+    reviews,
+    live: new Map(),
+    reviewerJwt: '',
+    failStatus: undefined,
+    overrideAccount: undefined,
+    answer(authorization, body) {
+      reviews.push({ authorization, body });
+      if (fake.failStatus !== undefined) {
+        return {
+          status: fake.failStatus,
+          body: { kind: 'Status', status: 'Failure', code: fake.failStatus },
+        };
+      }
+      const bearer = (authorization ?? '').replace(/^Bearer /, '');
+      if (bearer !== fake.reviewerJwt && !fake.live.has(bearer)) {
+        return {
+          status: 401,
+          body: { kind: 'Status', status: 'Failure', reason: 'Unauthorized', code: 401 },
+        };
+      }
+      const spec = (body.spec ?? {}) as { token?: string; audiences?: string[] };
+      const entry = fake.live.get(spec.token ?? '');
+      const wanted = spec.audiences ?? [];
+      const matching =
+        entry === undefined
+          ? []
+          : wanted.length === 0
+            ? [...entry.audiences]
+            : wanted.filter((a) => entry.audiences.includes(a));
+      if (entry === undefined || matching.length === 0) {
+        return {
+          status: 201,
+          body: {
+            apiVersion: 'authentication.k8s.io/v1',
+            kind: 'TokenReview',
+            status: {
+              authenticated: false,
+              error: entry === undefined ? '[invalid bearer token]' : 'token audiences are invalid',
+            },
+          },
+        };
+      }
+      const sa = fake.overrideAccount ?? entry.account;
+      return {
+        status: 201,
+        body: {
+          apiVersion: 'authentication.k8s.io/v1',
+          kind: 'TokenReview',
+          status: {
+            authenticated: true,
+            audiences: matching,
+            user: {
+              username: `system:serviceaccount:${sa.namespace}:${sa.name}`,
+              uid: sa.uid,
+              groups: ['system:serviceaccounts', `system:serviceaccounts:${sa.namespace}`],
+            },
+          },
+        },
+      };
+    },
+  };
+  return fake;
+}
+
+export async function startTokenReviewServer(): Promise<TokenReviewServer> {
+  const standIn = createTokenReviewStandIn();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -116,60 +194,13 @@ export async function startTokenReviewServer(): Promise<TokenReviewServer> {
         return;
       }
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as JsonObject;
-      reviews.push({ authorization: req.headers.authorization, body });
-      if (fake.failStatus !== undefined) {
-        send(fake.failStatus, { kind: 'Status', status: 'Failure', code: fake.failStatus });
-        return;
-      }
-      const bearer = (req.headers.authorization ?? '').replace(/^Bearer /, '');
-      if (bearer !== fake.reviewerJwt && !fake.live.has(bearer)) {
-        send(401, { kind: 'Status', status: 'Failure', reason: 'Unauthorized', code: 401 });
-        return;
-      }
-      const spec = (body.spec ?? {}) as { token?: string; audiences?: string[] };
-      const entry = fake.live.get(spec.token ?? '');
-      const wanted = spec.audiences ?? [];
-      const matching =
-        entry === undefined
-          ? []
-          : wanted.length === 0
-            ? [...entry.audiences]
-            : wanted.filter((a) => entry.audiences.includes(a));
-      if (entry === undefined || matching.length === 0) {
-        send(201, {
-          apiVersion: 'authentication.k8s.io/v1',
-          kind: 'TokenReview',
-          status: {
-            authenticated: false,
-            error: entry === undefined ? '[invalid bearer token]' : 'token audiences are invalid',
-          },
-        });
-        return;
-      }
-      const sa = fake.overrideAccount ?? entry.account;
-      send(201, {
-        apiVersion: 'authentication.k8s.io/v1',
-        kind: 'TokenReview',
-        status: {
-          authenticated: true,
-          audiences: matching,
-          user: {
-            username: `system:serviceaccount:${sa.namespace}:${sa.name}`,
-            uid: sa.uid,
-            groups: ['system:serviceaccounts', `system:serviceaccounts:${sa.namespace}`],
-          },
-        },
-      });
+      const answer = standIn.answer(req.headers.authorization, body);
+      send(answer.status, answer.body);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const fake: TokenReviewServer = {
+  return Object.assign(standIn, {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    reviews,
-    live: new Map(),
-    reviewerJwt: '',
-    failStatus: undefined,
-    overrideAccount: undefined,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => {
@@ -177,8 +208,7 @@ export async function startTokenReviewServer(): Promise<TokenReviewServer> {
         });
         server.closeAllConnections();
       }),
-  };
-  return fake;
+  });
 }
 
 export interface Harness extends EngineHarness {
