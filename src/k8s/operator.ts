@@ -446,12 +446,15 @@ export class Operator {
           this.#o.log(`lease renewal for ${entry.key} failed, will retry: ${error.message}`);
         },
         onRenewed: (lease, granted) => {
+          this.#o.log(`renewed lease ${lease.leaseId} of ${entry.key} for ${granted}s`);
           const id = [...entry.reads].find(([, r]) => r.lease?.leaseId === lease.leaseId)?.[0];
           const read = id === undefined ? undefined : entry.reads.get(id);
           if (id !== undefined && read !== undefined) {
             entry.reads.set(id, { ...read, expiresAt: Date.now() + granted * 1000 });
             this.#state.setLeases(entry.uid, entry.reads);
             this.#state.flush().catch(() => undefined);
+            // The status shows the new expiry.
+            this.#enqueue(entry.key);
           }
         },
       }),
@@ -892,5 +895,6 @@ export function messageOf(error: unknown): string {
   ) {
     return describeApiError(error);
   }
-  return error instanceof Error ? error.name : 'unexpected failure';
+  // Not an API answer (those can embed bodies): our own errors and network failures.
+  return error instanceof Error ? `${error.name}: ${error.message}` : 'unexpected failure';
 }

@@ -45,7 +45,12 @@ function encode(state: StateData): Record<string, string> {
   const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
   return {
     'hmac-key': b64(state.hmacKey),
-    'leases.json': b64(JSON.stringify(state.leases)),
+    // Sorted, so the same state always encodes the same (no write without a change).
+    'leases.json': b64(
+      JSON.stringify(
+        Object.fromEntries(Object.entries(state.leases).sort(([a], [b]) => (a < b ? -1 : 1))),
+      ),
+    ),
     ...(state.token === undefined ? {} : { token: b64(state.token) }),
   };
 }
