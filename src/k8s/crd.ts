@@ -188,10 +188,11 @@ export function parseSpec(resource: CofferSecret, scopes: readonly string[]): Co
   };
 }
 
-/** Expands "{namespace}" in each scope prefix and makes it end with "/". */
+/**
+ * Expands "{namespace}" in each scope prefix. A source path is in scope when "<path>/" starts
+ * with the prefix: "{namespace}/" allows "shop/app", "database/creds/{namespace}-" allows
+ * "database/creds/shop-app".
+ */
 export function scopesFor(patterns: readonly string[], namespace: string): string[] {
-  return patterns.map((p) => {
-    const expanded = p.replaceAll('{namespace}', namespace).replace(/^\/+/, '');
-    return expanded.endsWith('/') ? expanded : `${expanded}/`;
-  });
+  return patterns.map((p) => p.replaceAll('{namespace}', namespace).replace(/^\/+/, ''));
 }
