@@ -89,6 +89,8 @@ interface Entry {
   stale: Set<string>;
   watchPaths: Set<string>;
   lastMac: string | undefined;
+  /** The resourceVersion of the Secret as we last wrote or checked it. */
+  secretVersion: string | undefined;
 }
 
 const MAX_CONFLICT_RETRIES = 5;
@@ -302,9 +304,7 @@ export class Operator {
     if (resource === undefined) return;
     const entry = this.#entries.get(resource.metadata?.uid ?? '');
     // Our own writes come back as events: nothing to do when the Secret is as we left it.
-    if (event !== 'delete' && entry?.lastMac === secret.metadata?.annotations?.[MAC_ANNOTATION]) {
-      return;
-    }
+    if (event !== 'delete' && entry?.secretVersion === secret.metadata?.resourceVersion) return;
     this.#enqueue(owner);
   }
 
@@ -462,6 +462,7 @@ export class Operator {
       stale: new Set(),
       watchPaths: new Set(),
       lastMac: resource.status?.dataMac,
+      secretVersion: undefined,
     };
     entry.keeper.track([...kept.values()].map((r) => remainingLease(r, now)));
     this.#entries.set(uid, entry);
@@ -567,7 +568,8 @@ export class Operator {
     entry.watchPaths = new Set([...reads.values()].flatMap((r) => r.watchPaths));
     this.#subscribe(false);
 
-    const outcome = await this.#syncSecret(resource, spec, data, mac);
+    const { outcome, version } = await this.#syncSecret(resource, spec, data, mac);
+    entry.secretVersion = version;
     if (outcome === 'not-owned') {
       await this.#setStatus(resource, {
         ready: 'False',
@@ -613,7 +615,7 @@ export class Operator {
     spec: CofferSecretSpec,
     data: Record<string, string>,
     mac: string,
-  ): Promise<'created' | 'updated' | 'unchanged' | 'not-owned'> {
+  ): Promise<{ outcome: 'created' | 'updated' | 'unchanged' | 'not-owned'; version?: string }> {
     const { core } = this.#o.apis;
     const namespace = resource.metadata?.namespace ?? '';
     const name = spec.target.name;
@@ -645,7 +647,7 @@ export class Operator {
       }
       try {
         if (existing === undefined) {
-          await core.createNamespacedSecret({
+          const created = await core.createNamespacedSecret({
             namespace,
             body: {
               apiVersion: 'v1',
@@ -656,16 +658,17 @@ export class Operator {
             },
           });
           this.stats.secretWrites += 1;
-          return 'created';
+          return { outcome: 'created', ...versionOf(created) };
         }
-        if (!ownedBy(existing, resource.metadata?.uid ?? '')) return 'not-owned';
+        if (!ownedBy(existing, resource.metadata?.uid ?? '')) return { outcome: 'not-owned' };
         if (
           existing.type === spec.target.type &&
           existing.metadata?.annotations?.[MAC_ANNOTATION] === mac &&
           sameMap(existing.metadata?.labels, labels) &&
-          sameMap(existing.metadata?.annotations, annotations)
+          sameMap(existing.metadata?.annotations, annotations) &&
+          sameMap(existing.data, encoded)
         ) {
-          return 'unchanged';
+          return { outcome: 'unchanged', ...versionOf(existing) };
         }
         if (existing.type !== spec.target.type) {
           // The type of a Secret cannot change: replace it.
@@ -676,7 +679,7 @@ export class Operator {
           });
           continue;
         }
-        await core.replaceNamespacedSecret({
+        const replaced = await core.replaceNamespacedSecret({
           name,
           namespace,
           body: {
@@ -694,7 +697,7 @@ export class Operator {
           },
         });
         this.stats.secretWrites += 1;
-        return 'updated';
+        return { outcome: 'updated', ...versionOf(replaced) };
       } catch (error) {
         const status = statusOf(error);
         if ((status === 409 || status === 404) && attempt < MAX_CONFLICT_RETRIES) {
@@ -876,6 +879,11 @@ export class Operator {
     }
     if (dropped) this.#state.flush().catch(() => undefined);
   }
+}
+
+function versionOf(secret: V1Secret): { version?: string } {
+  const version = secret.metadata?.resourceVersion;
+  return version === undefined ? {} : { version };
 }
 
 function remainingLease(read: StoredRead, now: number): SecretLease {

@@ -284,9 +284,33 @@ describe('operator: CofferSecret → Secret, pushed by change events', () => {
     expect(logs).toContain('changed under us (409)');
   });
 
+  it('a Secret deleted or edited by hand is put back', async () => {
+    cluster.api.remove('secrets', 'default', 'app-secrets');
+    await until('recreated', () => secretData('app-secrets'));
+    const edited = cluster.api.get('secrets', 'default', 'app-secrets')!;
+    cluster.api.seed('secrets', {
+      ...edited,
+      data: { password: Buffer.from('tampered').toString('base64') },
+    });
+    await until('repaired', () =>
+      secretData('app-secrets')?.['password'] === 'after-conflict' ? true : undefined,
+    );
+  });
+
   it('a compacted watch history (410) makes it list again, and changes still arrive', async () => {
+    // Bookmarks would keep the operator's resourceVersion current (that is what they are
+    // for); without them, a change it does not watch leaves it behind the compaction.
+    cluster.api.bookmarksPaused = true;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    cluster.api.seed('deployments', {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'unrelated', namespace: 'default' },
+      spec: { template: { spec: { containers: [] } } },
+    });
     cluster.api.compact();
     cluster.api.dropWatches();
+    cluster.api.bookmarksPaused = false;
     await until('relisted', () => (logs.includes('(410); listing again') ? true : undefined));
     await cluster.call('POST', 'secret/data/app', {
       data: { username: 'app', password: 'after-410' },

@@ -147,6 +147,8 @@ export class KubeApiStandIn {
   readonly tokenReview: TokenReviewStandIn;
   /** How often a watch with allowWatchBookmarks gets a BOOKMARK. */
   bookmarkMs = 1_000;
+  /** While true, no BOOKMARK is sent (so a client's resourceVersion can fall behind). */
+  bookmarksPaused = false;
   readonly #server: http.Server;
   readonly #types: readonly ResourceType[];
   readonly #store = new Map<string, Map<string, Obj>>();
@@ -657,6 +659,7 @@ export class KubeApiStandIn {
     const bookmarks =
       query.get('allowWatchBookmarks') === 'true'
         ? setInterval(() => {
+            if (this.bookmarksPaused) return;
             write('BOOKMARK', {
               kind: type.kind,
               apiVersion,
