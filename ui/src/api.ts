@@ -1,0 +1,125 @@
+// The UI's one way to the server: the typed client from src/client (browser entry only), a
+// session that holds the token, and the error text every screen shows.
+// SECURITY: the token lives in this module's memory and in sessionStorage (this tab only,
+// gone when it closes); never in a URL, localStorage, a cookie or the console.
+import {
+  ApiError,
+  ClientError,
+  CofferClient,
+  ConnectionError,
+  resultantAcl,
+} from '../../src/client/browser.js';
+import type { ResultantAcl, TokenInfo } from '../../src/client/browser.js';
+
+export * from '../../src/client/browser.js';
+
+const STORAGE_KEY = 'coffer.session.token';
+
+/** A client without a token: sign-in, share links, the OIDC callback. */
+export function anonymousClient(): CofferClient {
+  return new CofferClient({ address: window.location.origin });
+}
+
+/** Which screens the signed-in token may use (from sys/capabilities-self). */
+export interface NavAccess {
+  readonly policies: boolean;
+  readonly explain: boolean;
+  readonly tokens: boolean;
+  readonly auth: boolean;
+  readonly leases: boolean;
+  readonly audit: boolean;
+  readonly mounts: boolean;
+}
+
+export interface Session {
+  readonly client: CofferClient;
+  readonly info: TokenInfo;
+  readonly acl: ResultantAcl | undefined;
+  readonly nav: NavAccess;
+}
+
+/** Paths whose capabilities decide the navigation. */
+const NAV_PATHS = {
+  policies: 'sys/policies/acl',
+  explain: 'sys/policies/explain',
+  tokens: 'auth/token/create',
+  auth: 'sys/auth',
+  leases: 'sys/leases/lookup/',
+  audit: 'sys/audit',
+  mounts: 'sys/mounts',
+} as const;
+
+function granted(caps: readonly string[] | undefined): boolean {
+  return caps !== undefined && caps.length > 0 && !caps.includes('deny');
+}
+
+/** Checks `token`, learns what it may do, and keeps it for this tab. */
+export async function openSession(token: string): Promise<Session> {
+  const client = new CofferClient({ address: window.location.origin, token });
+  const { info } = await client.lookupSelf();
+  const paths = Object.values(NAV_PATHS);
+  const none: Record<string, string[]> = {};
+  const caps = await client.capabilities(paths).catch(() => none);
+  const acl = await resultantAcl(client).catch(() => undefined);
+  const nav = Object.fromEntries(
+    Object.entries(NAV_PATHS).map(([name, path]) => [name, granted(caps[path])]),
+  ) as unknown as NavAccess;
+  sessionStorage.setItem(STORAGE_KEY, token);
+  return { client, info, acl, nav };
+}
+
+/** The session this tab had before a reload, if its token still works. */
+export async function resumeSession(): Promise<Session | undefined> {
+  const token = sessionStorage.getItem(STORAGE_KEY);
+  if (token === null || token === '') return undefined;
+  try {
+    return await openSession(token);
+  } catch {
+    sessionStorage.removeItem(STORAGE_KEY);
+    return undefined;
+  }
+}
+
+/** Revokes the token (the server forgets it) and forgets it here, even if revoking failed. */
+export async function closeSession(session: Session): Promise<void> {
+  try {
+    await session.client.revokeSelf();
+  } finally {
+    sessionStorage.removeItem(STORAGE_KEY);
+  }
+}
+
+/** What a person is shown for any failure: the API's own message, with its status. */
+export function errorText(error: unknown): string {
+  if (error instanceof ApiError) {
+    const what = error.errors.length > 0 ? error.errors.join('; ') : 'no message';
+    return `${statusText(error.status)}: ${what}`;
+  }
+  if (error instanceof ConnectionError) return `Cannot reach the server (${error.reason})`;
+  if (error instanceof ClientError) return error.message;
+  if (error instanceof Error) return error.message;
+  return 'Something went wrong';
+}
+
+function statusText(status: number): string {
+  const names: Record<number, string> = {
+    400: 'Invalid request',
+    403: 'Permission denied',
+    404: 'Not found',
+    405: 'Not allowed',
+    409: 'Conflict',
+    429: 'Too many requests',
+    500: 'Server error',
+    503: 'Unavailable',
+  };
+  return `${names[status] ?? 'Error'} (HTTP ${status})`;
+}
+
+/** True for the API's 404 (nothing there), which screens show as emptiness, not failure. */
+export function isNotFound(error: unknown): boolean {
+  return error instanceof ApiError && error.status === 404;
+}
+
+export function isDenied(error: unknown): boolean {
+  return error instanceof ApiError && error.status === 403;
+}
