@@ -112,7 +112,8 @@ export class CofferClient {
       throw new ClientError('token contains characters that cannot be sent in an HTTP header');
     }
     this.#token = options.token === '' ? undefined : options.token;
-    this.#fetch = options.fetch ?? globalThis.fetch;
+    // Bound: a browser refuses fetch called as a method of another object ("Illegal invocation").
+    this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
   }
 
   /**

@@ -38,31 +38,32 @@ export interface Session {
   readonly nav: NavAccess;
 }
 
-/** Paths whose capabilities decide the navigation. */
-const NAV_PATHS = {
-  policies: 'sys/policies/acl',
-  explain: 'sys/policies/explain',
-  tokens: 'auth/token/create',
-  auth: 'sys/auth',
-  leases: 'sys/leases/lookup/',
-  audit: 'sys/audit',
-  mounts: 'sys/mounts',
+/** The path and capabilities each screen needs (sudo where the API demands it). */
+const NAV_NEEDS = {
+  policies: { path: 'sys/policies/acl', needs: ['list'] },
+  explain: { path: 'sys/policies/explain', needs: ['update'] },
+  tokens: { path: 'auth/token/create', needs: ['update'] },
+  auth: { path: 'sys/auth', needs: ['read'] },
+  leases: { path: 'sys/leases/lookup/x/', needs: ['list', 'sudo'] },
+  audit: { path: 'sys/audit', needs: ['read', 'sudo'] },
+  mounts: { path: 'sys/mounts', needs: ['read'] },
 } as const;
 
-function granted(caps: readonly string[] | undefined): boolean {
-  return caps !== undefined && caps.length > 0 && !caps.includes('deny');
+function granted(caps: readonly string[] | undefined, needs: readonly string[]): boolean {
+  if (caps === undefined) return false;
+  return caps.includes('root') || needs.every((need) => caps.includes(need));
 }
 
 /** Checks `token`, learns what it may do, and keeps it for this tab. */
 export async function openSession(token: string): Promise<Session> {
   const client = new CofferClient({ address: window.location.origin, token });
   const { info } = await client.lookupSelf();
-  const paths = Object.values(NAV_PATHS);
+  const paths = Object.values(NAV_NEEDS).map((n) => n.path);
   const none: Record<string, string[]> = {};
   const caps = await client.capabilities(paths).catch(() => none);
   const acl = await resultantAcl(client).catch(() => undefined);
   const nav = Object.fromEntries(
-    Object.entries(NAV_PATHS).map(([name, path]) => [name, granted(caps[path])]),
+    Object.entries(NAV_NEEDS).map(([name, n]) => [name, granted(caps[n.path], n.needs)]),
   ) as unknown as NavAccess;
   sessionStorage.setItem(STORAGE_KEY, token);
   return { client, info, acl, nav };

@@ -258,7 +258,11 @@ function Entries(props: { entries: readonly Record<string, unknown>[]; filter: s
                 {open === i ? 'Hide' : 'Show'}
                 <span className="visually-hidden"> entry {i + 1}</span>
               </button>
-              {open === i ? <pre className="json">{JSON.stringify(entry, null, 2)}</pre> : null}
+              {open === i ? (
+                <pre className="json" tabIndex={0} aria-label={`Entry ${i + 1} as written`}>
+                  {JSON.stringify(entry, null, 2)}
+                </pre>
+              ) : null}
             </td>
           </tr>
         ))}

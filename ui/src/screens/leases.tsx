@@ -156,16 +156,18 @@ export function LeaseRow(props: { session: Session; leaseId: string; onRevoked: 
         <ErrorBox error={lease.error} />
         {info === undefined ? null : <Expiry info={info} />}
       </td>
-      <td className="row">
-        <ErrorBox error={action.error} />
-        {info?.renewable === true ? (
-          <button type="button" className="small" onClick={renew} disabled={action.busy}>
-            Renew<span className="visually-hidden"> {props.leaseId}</span>
+      <td>
+        <div className="row">
+          <ErrorBox error={action.error} />
+          {info?.renewable === true ? (
+            <button type="button" className="small" onClick={renew} disabled={action.busy}>
+              Renew<span className="visually-hidden"> {props.leaseId}</span>
+            </button>
+          ) : null}
+          <button type="button" className="small danger" onClick={revoke} disabled={action.busy}>
+            Revoke<span className="visually-hidden"> {props.leaseId}</span>
           </button>
-        ) : null}
-        <button type="button" className="small danger" onClick={revoke} disabled={action.busy}>
-          Revoke<span className="visually-hidden"> {props.leaseId}</span>
-        </button>
+        </div>
       </td>
     </tr>
   );

@@ -191,7 +191,11 @@ function MountNode(props: {
       </button>{' '}
       <span className="badge">
         {mount.shape === 'other' ? mount.type : mount.shape === 'kv2' ? 'kv v2' : 'kv v1'}
-      </span>
+      </span>{' '}
+      <Link {...secretRoute(mount.path, '')} className="small-link">
+        open
+        <span className="visually-hidden"> folder {mount.path}</span>
+      </Link>
       {open ? (
         <FolderNode session={props.session} mount={mount} folder="" selected={props.selected} />
       ) : null}
@@ -858,38 +862,40 @@ function VersionsTab(props: {
                       ? `deleted ${formatTime(v.deletion_time)}`
                       : 'active'}
                 </td>
-                <td className="row">
-                  {v.destroyed === true ? null : deleted ? (
-                    <button
-                      type="button"
-                      className="small"
-                      onClick={() => {
-                        act('undelete', v.number);
-                      }}
-                    >
-                      Undelete<span className="visually-hidden"> version {v.number}</span>
-                    </button>
-                  ) : (
-                    <button
-                      type="button"
-                      className="small"
-                      onClick={() => {
-                        act('delete', v.number);
-                      }}
-                    >
-                      Delete<span className="visually-hidden"> version {v.number}</span>
-                    </button>
-                  )}
-                  {v.destroyed === true ? null : (
-                    <ConfirmButton
-                      label={`Destroy ${v.number}`}
-                      danger
-                      question={`Destroy version ${v.number} of ${path}? Its data is removed for good.`}
-                      onConfirm={() => {
-                        act('destroy', v.number);
-                      }}
-                    />
-                  )}
+                <td>
+                  <div className="row">
+                    {v.destroyed === true ? null : deleted ? (
+                      <button
+                        type="button"
+                        className="small"
+                        onClick={() => {
+                          act('undelete', v.number);
+                        }}
+                      >
+                        Undelete<span className="visually-hidden"> version {v.number}</span>
+                      </button>
+                    ) : (
+                      <button
+                        type="button"
+                        className="small"
+                        onClick={() => {
+                          act('delete', v.number);
+                        }}
+                      >
+                        Delete<span className="visually-hidden"> version {v.number}</span>
+                      </button>
+                    )}
+                    {v.destroyed === true ? null : (
+                      <ConfirmButton
+                        label={`Destroy ${v.number}`}
+                        danger
+                        question={`Destroy version ${v.number} of ${path}? Its data is removed for good.`}
+                        onConfirm={() => {
+                          act('destroy', v.number);
+                        }}
+                      />
+                    )}
+                  </div>
                 </td>
               </tr>
             );
