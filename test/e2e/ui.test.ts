@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestProvider, type TestProvider } from '../../src/engines/auth/jwt/testing.js';
 import { postgresFixture, type DatabaseFixture } from '../integration/database-fixtures.js';
 import {
   createTempDir,
@@ -51,6 +52,7 @@ let context: BrowserContext;
 let page: Page;
 let pg: DatabaseFixture | undefined;
 let shareToken = '';
+let provider: TestProvider | undefined;
 /** Everything the browser did that a secret must never appear in. */
 const requestUrls: string[] = [];
 const pageUrls: string[] = [];
@@ -63,6 +65,7 @@ async function api(method: string, path: string, body?: unknown) {
     token: rootToken,
     ...(body === undefined ? {} : { body }),
   });
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, read by shape
   return (res.body ?? {}) as Record<string, any>;
 }
 
@@ -116,7 +119,7 @@ async function count(locator: Locator, n: number): Promise<void> {
 }
 
 async function localStorageText(p: Page): Promise<string> {
-  return p.evaluate(() => JSON.stringify({ ...window.localStorage }));
+  return p.evaluate('JSON.stringify({ ...window.localStorage })');
 }
 
 async function signInWithToken(p: Page, token: string): Promise<void> {
@@ -221,6 +224,7 @@ describe.skipIf(!haveChromium)('the web UI in Chromium', { timeout: 60_000 }, ()
   afterAll(async () => {
     writeFileSync(join(ARTIFACTS, 'axe.json'), JSON.stringify(axeReport, null, 2));
     await context?.close();
+    await provider?.close();
     await killAllServers();
     await pg?.teardown();
     dir.remove();
@@ -327,6 +331,30 @@ describe.skipIf(!haveChromium)('the web UI in Chromium', { timeout: 60_000 }, ()
     expect(after.data.versions['2'].deletion_time).toBe('');
   });
 
+  it('shows a check-and-set conflict as such, and saves custom metadata', async () => {
+    await page.getByRole('button', { name: 'Edit' }).click();
+    // Someone else writes version 3 while this editor holds version 2.
+    await api('POST', 'secret/data/app/db', {
+      data: { username: 'admin', password: canaries.secondValue, api_key: canaries.apiKey },
+    });
+    await page.getByLabel('Value 1').fill('someone-else-lost');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await hasText(page.locator('.conflict'), 'someone saved a newer version');
+    await hasText(page.getByRole('alert').first(), 'check-and-set parameter did not match');
+    await page.getByRole('button', { name: 'Load the latest version' }).click();
+    await hasText(page.getByTestId('version'), 'Version 3');
+    expect((await api('GET', 'secret/data/app/db')).data.data.username).toBe('admin');
+
+    await page.getByRole('tab', { name: 'Metadata' }).click();
+    await page.getByLabel('Key 1').fill('owner');
+    await page.getByLabel('Value 1').fill('team-payments');
+    await page.getByRole('button', { name: 'Save metadata' }).click();
+    await expect
+      .poll(async () => (await api('GET', 'secret/metadata/app/db')).data.custom_metadata)
+      .toEqual({ owner: 'team-payments' });
+    await page.getByRole('tab', { name: 'Data', exact: true }).click();
+  });
+
   it('shares by a one-time link that opens once, and fails the second time', async () => {
     await page.getByRole('tab', { name: 'Share' }).click();
     await page.getByRole('button', { name: 'Create one-time link' }).click();
@@ -370,7 +398,7 @@ describe.skipIf(!haveChromium)('the web UI in Chromium', { timeout: 60_000 }, ()
     // The caret sits at the error.
     const caret = await page
       .getByLabel('Policy text (HCL or JSON)')
-      .evaluate((el) => (el as HTMLTextAreaElement).selectionStart);
+      .evaluate((el) => (el as unknown as { selectionStart: number }).selectionStart);
     expect(caret).toBe('path "secret/data/team/*" {\n'.length + 25);
     await shot(page, '06-policy-syntax-error');
     await axe(page, 'policy-error');
@@ -458,7 +486,66 @@ describe.skipIf(!haveChromium)('the web UI in Chromium', { timeout: 60_000 }, ()
       body: { accessor },
     });
     expect(lookup.status).toBe(400);
-    await shot(page, '10-tokens');
+    await shot(page, '12-tokens');
+  });
+
+  it('lists auth methods with their users, and leases with their expiry', async () => {
+    await page.getByRole('link', { name: 'Auth methods' }).click();
+    await page.getByRole('link', { name: 'userpass/' }).click();
+    await page.getByRole('button', { name: 'alice' }).click();
+    await hasText(page.locator('.detail'), 'reader');
+    await page.getByRole('link', { name: 'Explain access with these policies' }).click();
+    expect(await page.getByLabel('Policies, comma-separated').inputValue()).toBe('reader');
+    if (pg !== undefined) {
+      await page.getByRole('link', { name: 'Databases' }).click();
+      await page.getByRole('button', { name: 'Issue credentials for app' }).click();
+      await page.getByTestId('db-creds').waitFor();
+      await page.getByRole('link', { name: 'Leases', exact: true }).click();
+      await page.locator('input[name=lease-prefix]').fill('database/creds/app/');
+      await page.getByRole('button', { name: 'Go' }).click();
+      await hasText(page.locator('table'), 'left');
+      await shot(page, '10-leases');
+      await axe(page, 'leases');
+      await page.getByRole('button', { name: 'Revoke all under database/creds/app/' }).click();
+      await page
+        .getByRole('dialog')
+        .getByRole('button', { name: /Revoke all/ })
+        .click();
+      await visible(page.getByText('Revoked every lease under database/creds/app/'));
+      const left = await vaultRequest(server.url, 'LIST', 'sys/leases/lookup/database/creds/app/', {
+        token: rootToken,
+      });
+      expect(left.status).toBe(404);
+    }
+  });
+
+  it('signs in with OIDC through the provider redirect', async () => {
+    provider = await startTestProvider({ now: () => Date.now() });
+    provider.user = { sub: 'oidc-carol' };
+    await api('POST', 'sys/auth/oidc', { type: 'oidc' });
+    await api('POST', 'auth/oidc/config', {
+      oidc_discovery_url: provider.issuer,
+      oidc_client_id: provider.clientId,
+      oidc_client_secret: provider.clientSecret,
+      default_role: 'web',
+    });
+    await api('POST', 'auth/oidc/role/web', {
+      role_type: 'oidc',
+      user_claim: 'sub',
+      allowed_redirect_uris: [`${server.url}/ui/oidc/callback`],
+      token_policies: ['reader'],
+    });
+    const p = await newPage();
+    await p.goto(`${server.url}/ui/`);
+    await p.getByRole('tab', { name: 'OIDC' }).click();
+    await p.getByRole('button', { name: 'Continue with OIDC' }).click();
+    await p.getByRole('button', { name: 'Sign out' }).waitFor();
+    await hasText(p.locator('.who'), 'reader');
+    // The provider's code was taken out of the address bar.
+    expect(p.url()).toBe(`${server.url}/ui/secrets`);
+    await p.getByRole('button', { name: 'Sign out' }).click();
+    await p.getByRole('heading', { name: 'Sign in to Coffer' }).waitFor();
+    await p.close();
   });
 
   it('signs out by revoking the token', async () => {
@@ -469,7 +556,7 @@ describe.skipIf(!haveChromium)('the web UI in Chromium', { timeout: 60_000 }, ()
       body: { accessor: adminAccessor },
     });
     expect(lookup.status).toBe(400);
-    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
   });
 
   it('a userpass user sees only what the policy allows and gets the API message on a denied write', async () => {
@@ -486,8 +573,8 @@ describe.skipIf(!haveChromium)('the web UI in Chromium', { timeout: 60_000 }, ()
       await count(nav.getByRole('link', { name: hidden }), 0);
     }
     await openSecret(p, 'secret/', 'app/', 'db');
-    await expect.poll(() => p.getByTestId('version').textContent()).toContain('Version 2');
-    await shot(p, '11-limited-user-narrow');
+    await expect.poll(() => p.getByTestId('version').textContent()).toContain('Version 3');
+    await shot(p, '13-limited-user-narrow');
     await axe(p, 'limited-narrow');
     await p.getByRole('button', { name: 'Edit' }).click();
     await p.getByLabel('Value 1').fill('changed');

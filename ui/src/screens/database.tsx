@@ -169,7 +169,7 @@ function Role(props: { session: Session; mount: string; name: string }) {
           Issue credentials<span className="visually-hidden"> for {props.name}</span>
         </button>
         <Link to={`leases/${props.mount}creds/${props.name}/`} className="small-link">
-          leases
+          leases<span className="visually-hidden"> of role {props.name}</span>
         </Link>
       </div>
       <ErrorBox error={action.error} />
