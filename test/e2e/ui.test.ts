@@ -102,7 +102,7 @@ async function axe(p: Page, name: string): Promise<void> {
 }
 
 /** Playwright-style waits for vitest's expect: poll the page until the condition holds. */
-const WAIT_MS = 10_000;
+const WAIT_MS = 20_000;
 async function visible(locator: Locator): Promise<void> {
   await locator.first().waitFor({ state: 'visible', timeout: WAIT_MS });
   expect(await locator.first().isVisible()).toBe(true);
@@ -140,7 +140,7 @@ async function openSecret(p: Page, mountLabel: string, folder: string, name: str
   await tree.getByRole('link', { name, exact: true }).click();
 }
 
-describe.skipIf(!haveChromium)('the web UI in Chromium', { timeout: 60_000 }, () => {
+describe.skipIf(!haveChromium)('the web UI in Chromium', { timeout: 90_000 }, () => {
   beforeAll(async () => {
     rmSync(ARTIFACTS, { recursive: true, force: true });
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -562,10 +562,18 @@ describe.skipIf(!haveChromium)('the web UI in Chromium', { timeout: 60_000 }, ()
   it('a userpass user sees only what the policy allows and gets the API message on a denied write', async () => {
     const p = await newPage(390);
     await p.goto(`${server.url}/ui/`);
-    await p.getByRole('tab', { name: 'Username' }).click();
-    await p.locator('input[name=username]').fill('alice');
-    await p.locator('input[name=password]').fill(canaries.userPassword!);
-    await p.getByRole('button', { name: 'Sign in' }).click();
+    // By keyboard only: arrow keys between the sign-in tabs, Tab between fields, Enter.
+    await p.getByRole('tab', { name: 'Token' }).focus();
+    await p.keyboard.press('ArrowRight');
+    expect(await p.getByRole('tab', { name: 'Username' }).getAttribute('aria-selected')).toBe(
+      'true',
+    );
+    await p.keyboard.press('Tab');
+    await p.keyboard.press('Tab');
+    await p.keyboard.type('alice');
+    await p.keyboard.press('Tab');
+    await p.keyboard.type(canaries.userPassword!);
+    await p.keyboard.press('Enter');
     await p.getByRole('button', { name: 'Sign out' }).waitFor();
     const nav = p.getByRole('navigation', { name: 'Main' });
     await visible(nav.getByRole('link', { name: 'Secrets' }));
