@@ -550,6 +550,7 @@ describe.skipIf(!haveChromium)('the web UI in Chromium', { timeout: 90_000 }, ()
 
   it('signs out by revoking the token', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Revoke the token and sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in to Coffer' }).waitFor();
     const lookup = await vaultRequest(server.url, 'POST', 'auth/token/lookup-accessor', {
       token: rootToken,

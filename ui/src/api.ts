@@ -14,6 +14,10 @@ import type { ResultantAcl, TokenInfo } from '../../src/client/browser.js';
 export * from '../../src/client/browser.js';
 
 const STORAGE_KEY = 'coffer.session.token';
+const ORIGIN_KEY = 'coffer.session.origin';
+
+/** How the session's token came: a login here (the UI owns it) or pasted by the person. */
+export type TokenOrigin = 'login' | 'pasted';
 
 /** A client without a token: sign-in, share links, the OIDC callback. */
 export function anonymousClient(): CofferClient {
@@ -36,6 +40,7 @@ export interface Session {
   readonly info: TokenInfo;
   readonly acl: ResultantAcl | undefined;
   readonly nav: NavAccess;
+  readonly origin: TokenOrigin;
 }
 
 /** The path and capabilities each screen needs (sudo where the API demands it). */
@@ -55,7 +60,7 @@ function granted(caps: readonly string[] | undefined, needs: readonly string[]):
 }
 
 /** Checks `token`, learns what it may do, and keeps it for this tab. */
-export async function openSession(token: string): Promise<Session> {
+export async function openSession(token: string, origin: TokenOrigin): Promise<Session> {
   const client = new CofferClient({ address: window.location.origin, token });
   const { info } = await client.lookupSelf();
   const paths = Object.values(NAV_NEEDS).map((n) => n.path);
@@ -66,7 +71,8 @@ export async function openSession(token: string): Promise<Session> {
     Object.entries(NAV_NEEDS).map(([name, n]) => [name, granted(caps[n.path], n.needs)]),
   ) as unknown as NavAccess;
   sessionStorage.setItem(STORAGE_KEY, token);
-  return { client, info, acl, nav };
+  sessionStorage.setItem(ORIGIN_KEY, origin);
+  return { client, info, acl, nav, origin };
 }
 
 /** The session this tab had before a reload, if its token still works. */
@@ -74,19 +80,25 @@ export async function resumeSession(): Promise<Session | undefined> {
   const token = sessionStorage.getItem(STORAGE_KEY);
   if (token === null || token === '') return undefined;
   try {
-    return await openSession(token);
+    const origin = sessionStorage.getItem(ORIGIN_KEY) === 'login' ? 'login' : 'pasted';
+    return await openSession(token, origin);
   } catch {
     sessionStorage.removeItem(STORAGE_KEY);
+    sessionStorage.removeItem(ORIGIN_KEY);
     return undefined;
   }
 }
 
-/** Revokes the token (the server forgets it) and forgets it here, even if revoking failed. */
-export async function closeSession(session: Session): Promise<void> {
+/**
+ * Revokes the token (the server forgets it) and forgets it here, even if revoking failed.
+ * `revoke: false` only forgets it (for a token the person pasted and still uses elsewhere).
+ */
+export async function closeSession(session: Session, revoke = true): Promise<void> {
   try {
-    await session.client.revokeSelf();
+    if (revoke) await session.client.revokeSelf();
   } finally {
     sessionStorage.removeItem(STORAGE_KEY);
+    sessionStorage.removeItem(ORIGIN_KEY);
   }
 }
 

@@ -1,6 +1,6 @@
 // The application shell: session (sign in, resume after reload, sign out), the navigation the
 // token's capabilities allow, and the screen for the current route.
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import type { ReactNode } from 'react';
 import { closeSession, resumeSession } from './api.js';
 import type { NavAccess, Session } from './api.js';
@@ -56,9 +56,9 @@ export function App() {
     setSignOutError(undefined);
   }, []);
 
-  const signOut = () => {
+  const signOut = (revoke: boolean) => {
     if (session === undefined) return;
-    closeSession(session).then(
+    closeSession(session, revoke).then(
       () => {
         setSession(undefined);
         navigate('');
@@ -118,9 +118,7 @@ export function App() {
             Signed in as <strong>{session.info.display_name ?? 'token'}</strong>
             <span className="policies"> ({session.info.policies.join(', ')})</span>
           </span>
-          <button type="button" onClick={signOut}>
-            Sign out
-          </button>
+          <SignOutButton origin={session.origin} onSignOut={signOut} />
         </div>
       }
       nav={
@@ -175,6 +173,63 @@ function Screen(props: {
         </section>
       );
   }
+}
+
+/**
+ * Sign-out revokes the token. A token the UI got from a login is revoked at once; for a token
+ * the person pasted (maybe the one they use everywhere), revoking is the default but they may
+ * keep it valid.
+ */
+function SignOutButton(props: { origin: Session['origin']; onSignOut: (revoke: boolean) => void }) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  if (props.origin === 'login') {
+    return (
+      <button
+        type="button"
+        onClick={() => {
+          props.onSignOut(true);
+        }}
+      >
+        Sign out
+      </button>
+    );
+  }
+  return (
+    <>
+      <button type="button" onClick={() => dialog.current?.showModal()}>
+        Sign out
+      </button>
+      <dialog ref={dialog} aria-labelledby="sign-out-title">
+        <p id="sign-out-title">
+          Signing out revokes the token you signed in with, so it stops working everywhere.
+        </p>
+        <div className="row">
+          <button
+            type="button"
+            className="primary"
+            onClick={() => {
+              dialog.current?.close();
+              props.onSignOut(true);
+            }}
+          >
+            Revoke the token and sign out
+          </button>
+          <button
+            type="button"
+            onClick={() => {
+              dialog.current?.close();
+              props.onSignOut(false);
+            }}
+          >
+            Sign out, keep the token valid
+          </button>
+          <button type="button" onClick={() => dialog.current?.close()}>
+            Cancel
+          </button>
+        </div>
+      </dialog>
+    </>
+  );
 }
 
 /** Header, skip link and the main landmark; `nav` (signed in) adds the side navigation. */

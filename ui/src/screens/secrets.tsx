@@ -43,12 +43,24 @@ function toMount(entry: UiMount): Mount {
   };
 }
 
-/** The mounts this token can use: all of them when it may list them, else those its ACL names. */
+const byPath = (a: Mount, b: Mount) => a.path.localeCompare(b.path);
+
+/**
+ * The mounts this token can use: every mount when it may list them (root through
+ * sys/internal/ui/mounts/, others through sys/mounts), otherwise those its rules name.
+ */
 export async function discoverMounts(session: Session): Promise<Mount[]> {
   try {
-    return (await listSecretMounts(session.client))
-      .map(toMount)
-      .sort((a, b) => a.path.localeCompare(b.path));
+    return (await listSecretMounts(session.client)).map(toMount).sort(byPath);
+  } catch (error) {
+    if (!isDenied(error)) throw error;
+  }
+  try {
+    const table = await session.client.mounts();
+    return Object.entries(table)
+      .filter(([, entry]) => entry.type !== 'system' && entry.type !== 'identity')
+      .map(([path, entry]) => toMount({ ...entry, path }))
+      .sort(byPath);
   } catch (error) {
     if (!isDenied(error) || session.acl === undefined) throw error;
   }
@@ -61,7 +73,7 @@ export async function discoverMounts(session: Session): Promise<Mount[]> {
       // Not inside a mount, or nothing granted there: not shown.
     }
   }
-  return [...found.values()].sort((a, b) => a.path.localeCompare(b.path));
+  return [...found.values()].sort(byPath);
 }
 
 /** Where a KV v2-shaped path lives: `<mount><segment>/<key>`. */

@@ -46,7 +46,7 @@ function TokenForm(props: { onSignedIn: (session: Session) => void }) {
   const submit = (event: SyntheticEvent) => {
     event.preventDefault();
     void action.run(async () => {
-      props.onSignedIn(await openSession(token.trim()));
+      props.onSignedIn(await openSession(token.trim(), 'pasted'));
     });
   };
   return (
@@ -88,7 +88,7 @@ function UserpassForm(props: { onSignedIn: (session: Session) => void }) {
         password,
       });
       setPassword('');
-      props.onSignedIn(await openSession(result.auth.client_token));
+      props.onSignedIn(await openSession(result.auth.client_token, 'login'));
     });
   };
   return (
@@ -211,7 +211,7 @@ export function OidcCallback(props: { onSignedIn: (session: Session) => void }) 
       state: params.get('state') ?? '',
       code: params.get('code') ?? '',
     });
-    return openSession(auth.auth.client_token);
+    return openSession(auth.auth.client_token, 'login');
   }, []);
   const { onSignedIn } = props;
   useEffect(() => {
