@@ -329,6 +329,15 @@ describe.skipIf(!haveChromium)('the web UI in Chromium', { timeout: 90_000 }, ()
     await visible(page.getByRole('button', { name: 'Reveal value of api_key' }));
     const after = await api('GET', 'secret/metadata/app/db');
     expect(after.data.versions['2'].deletion_time).toBe('');
+    // Destroy version 1 for good, from the version history.
+    await page.getByRole('tab', { name: 'Versions' }).click();
+    await page.getByRole('button', { name: 'Destroy 1' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Destroy 1' }).click();
+    await expect
+      .poll(async () => (await api('GET', 'secret/metadata/app/db')).data.versions['1'].destroyed)
+      .toBe(true);
+    await hasText(page.locator('tbody tr').filter({ hasText: 'destroyed' }), 'destroyed');
+    await page.getByRole('tab', { name: 'Data', exact: true }).click();
   });
 
   it('shows a check-and-set conflict as such, and saves custom metadata', async () => {
@@ -504,6 +513,8 @@ describe.skipIf(!haveChromium)('the web UI in Chromium', { timeout: 90_000 }, ()
       await page.locator('input[name=lease-prefix]').fill('database/creds/app/');
       await page.getByRole('button', { name: 'Go' }).click();
       await hasText(page.locator('table'), 'left');
+      await page.getByRole('button', { name: /^Renew/ }).click();
+      await count(page.locator('td .error'), 0);
       await shot(page, '10-leases');
       await axe(page, 'leases');
       await page.getByRole('button', { name: 'Revoke all under database/creds/app/' }).click();
