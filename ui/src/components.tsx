@@ -391,3 +391,66 @@ export function Title(props: { children: ReactNode }) {
     </h1>
   );
 }
+
+/** A labelled text input bound to a string. */
+export function TextField(props: {
+  label: string;
+  name: string;
+  value: string;
+  onChange: (value: string) => void;
+  type?: 'text' | 'password';
+  autoComplete?: string;
+  required?: boolean;
+  placeholder?: string;
+}) {
+  return (
+    <label>
+      {props.label}
+      <input
+        name={props.name}
+        type={props.type ?? 'text'}
+        autoComplete={props.autoComplete}
+        required={props.required}
+        placeholder={props.placeholder}
+        spellCheck={false}
+        value={props.value}
+        onChange={(e) => {
+          props.onChange(e.target.value);
+        }}
+      />
+    </label>
+  );
+}
+
+/** A secret's keys and their values, each masked until revealed. */
+export function DataTable(props: {
+  data: Readonly<Record<string, unknown>>;
+  caption: string;
+  revealAll?: boolean;
+}) {
+  return (
+    <table>
+      <caption className="visually-hidden">{props.caption}</caption>
+      <thead>
+        <tr>
+          <th scope="col">Key</th>
+          <th scope="col">Value</th>
+        </tr>
+      </thead>
+      <tbody>
+        {Object.entries(props.data).map(([key, value]) => (
+          <tr key={key}>
+            <th scope="row">{key}</th>
+            <td>
+              <Masked
+                value={value}
+                label={`value of ${key}`}
+                revealAll={props.revealAll === true}
+              />
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}

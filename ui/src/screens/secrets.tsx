@@ -11,9 +11,9 @@ import {
   dataOfRows,
   ErrorBox,
   formatTime,
+  DataTable,
   KeyValueRows,
   Loading,
-  Masked,
   Notice,
   rowsOf,
   Tabs,
@@ -757,25 +757,7 @@ function DataTab(props: {
             : 'This version is deleted. Undelete it to read its data again.'}
         </Notice>
       ) : (
-        <table>
-          <caption className="visually-hidden">Keys and values</caption>
-          <thead>
-            <tr>
-              <th scope="col">Key</th>
-              <th scope="col">Value</th>
-            </tr>
-          </thead>
-          <tbody>
-            {Object.entries(data).map(([key, value]) => (
-              <tr key={key}>
-                <th scope="row">{key}</th>
-                <td>
-                  <Masked value={value} label={`value of ${key}`} revealAll={revealAll} />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <DataTable data={data} caption="Keys and values" revealAll={revealAll} />
       )}
       <ErrorBox error={action.error} />
       <div className="row">
@@ -917,39 +899,36 @@ function VersionsTab(props: {
       <ErrorBox error={action.error} />
       <fieldset className="row">
         <legend>Compare two versions</legend>
-        <label>
-          From
-          <select
-            value={a}
-            onChange={(e) => {
-              setLeft(Number(e.target.value));
-            }}
-          >
-            {versions.map((v) => (
-              <option key={v.number} value={v.number}>
-                {v.number}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          To
-          <select
-            value={b}
-            onChange={(e) => {
-              setRight(Number(e.target.value));
-            }}
-          >
-            {versions.map((v) => (
-              <option key={v.number} value={v.number}>
-                {v.number}
-              </option>
-            ))}
-          </select>
-        </label>
+        <VersionSelect label="From" value={a} versions={versions} onChange={setLeft} />
+        <VersionSelect label="To" value={b} versions={versions} onChange={setRight} />
       </fieldset>
       <VersionDiff session={session} mount={mount} path={path} from={a} to={b} />
     </div>
+  );
+}
+
+function VersionSelect(props: {
+  label: string;
+  value: number;
+  versions: readonly { number: number }[];
+  onChange: (version: number) => void;
+}) {
+  return (
+    <label>
+      {props.label}
+      <select
+        value={props.value}
+        onChange={(e) => {
+          props.onChange(Number(e.target.value));
+        }}
+      >
+        {props.versions.map((v) => (
+          <option key={v.number} value={v.number}>
+            {v.number}
+          </option>
+        ))}
+      </select>
+    </label>
   );
 }
 

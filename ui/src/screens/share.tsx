@@ -8,11 +8,11 @@ import { anonymousClient, CofferClient, lookupWrapping, wrapData } from '../api.
 import type { Session } from '../api.js';
 import {
   CopyButton,
+  DataTable,
   ErrorBox,
   formatSeconds,
   formatTime,
   Loading,
-  Masked,
   Notice,
   Title,
   useAction,
@@ -149,25 +149,7 @@ export function ShareOpenScreen() {
       {opened === undefined ? null : (
         <div className="stack">
           <Notice>Opened. Copy what you need now: this page is the only copy you will see.</Notice>
-          <table>
-            <caption className="visually-hidden">Shared keys and values</caption>
-            <thead>
-              <tr>
-                <th scope="col">Key</th>
-                <th scope="col">Value</th>
-              </tr>
-            </thead>
-            <tbody>
-              {Object.entries(opened).map(([key, value]) => (
-                <tr key={key}>
-                  <th scope="row">{key}</th>
-                  <td>
-                    <Masked value={value} label={`value of ${key}`} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <DataTable data={opened} caption="Shared keys and values" />
         </div>
       )}
     </section>

@@ -11,7 +11,7 @@ import {
   openSession,
 } from '../api.js';
 import type { Session } from '../api.js';
-import { ErrorBox, Loading, Tabs, useAction, useAsync } from '../components.js';
+import { ErrorBox, Loading, Tabs, TextField, useAction, useAsync } from '../components.js';
 import { navigate } from '../router.js';
 
 /** What the OIDC redirect needs after the round trip; no secret (the nonce binds, not grants). */
@@ -93,41 +93,24 @@ function UserpassForm(props: { onSignedIn: (session: Session) => void }) {
   };
   return (
     <form onSubmit={submit} className="stack">
-      <label>
-        Username
-        <input
-          name="username"
-          autoComplete="username"
-          required
-          value={username}
-          onChange={(e) => {
-            setUsername(e.target.value);
-          }}
-        />
-      </label>
-      <label>
-        Password
-        <input
-          name="password"
-          type="password"
-          autoComplete="current-password"
-          required
-          value={password}
-          onChange={(e) => {
-            setPassword(e.target.value);
-          }}
-        />
-      </label>
-      <label>
-        Mount path
-        <input
-          name="mount"
-          value={mount}
-          onChange={(e) => {
-            setMount(e.target.value);
-          }}
-        />
-      </label>
+      <TextField
+        label="Username"
+        name="username"
+        value={username}
+        onChange={setUsername}
+        autoComplete="username"
+        required
+      />
+      <TextField
+        label="Password"
+        name="password"
+        value={password}
+        onChange={setPassword}
+        type="password"
+        autoComplete="current-password"
+        required
+      />
+      <TextField label="Mount path" name="mount" value={mount} onChange={setMount} />
       <ErrorBox error={action.error} />
       <button type="submit" className="primary" disabled={action.busy}>
         {action.busy ? 'Signing in…' : 'Sign in'}
@@ -160,26 +143,13 @@ function OidcForm() {
         You will be sent to your identity provider, then back here. The role must allow the redirect
         URI <code>{oidcRedirectUri()}</code>.
       </p>
-      <label>
-        Mount path
-        <input
-          name="oidc-mount"
-          value={mount}
-          onChange={(e) => {
-            setMount(e.target.value);
-          }}
-        />
-      </label>
-      <label>
-        Role (empty for the default role)
-        <input
-          name="oidc-role"
-          value={role}
-          onChange={(e) => {
-            setRole(e.target.value);
-          }}
-        />
-      </label>
+      <TextField label="Mount path" name="oidc-mount" value={mount} onChange={setMount} />
+      <TextField
+        label="Role (empty for the default role)"
+        name="oidc-role"
+        value={role}
+        onChange={setRole}
+      />
       <ErrorBox error={action.error} />
       <button type="submit" className="primary" disabled={action.busy}>
         {action.busy ? 'Redirecting…' : 'Continue with OIDC'}
