@@ -1,4 +1,9 @@
 /** Layer rules from ARCHITECTURE.md, checked by `npm run depcheck` (part of `npm run check`). */
+const { builtinModules } = require('node:module');
+
+/** Any Node built-in, as dependency-cruiser names it ("fs/promises", "node:test"). */
+const NODE_BUILTIN = `^(node:)?(${builtinModules.map((m) => m.replace(/[/.]/g, '\\$&')).join('|')})$`;
+
 module.exports = {
   forbidden: [
     {
@@ -68,6 +73,28 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/k8s/' },
       to: { path: '^src/(?!client/|cli/|shared/|k8s/)' },
+    },
+    {
+      name: 'ui-uses-only-the-browser-client',
+      comment:
+        'The web UI reaches the server only through the typed client, by its browser entry ' +
+        '(src/client/browser.ts); never server code, never the Node-only parts of the client.',
+      severity: 'error',
+      from: { path: '^ui/' },
+      to: { path: '^src/', pathNot: '^src/client/browser\\.ts$' },
+    },
+    {
+      name: 'browser-client-never-reaches-node',
+      comment: 'What the UI bundles from the client must run in a browser: no node: modules.',
+      severity: 'error',
+      from: { path: '^src/client/browser\\.ts$' },
+      to: { path: NODE_BUILTIN, reachable: true },
+    },
+    {
+      name: 'browser-client-stays-in-the-client',
+      severity: 'error',
+      from: { path: '^src/client/browser\\.ts$' },
+      to: { path: '^src/(?!client/)', reachable: true },
     },
   ],
   options: {

@@ -34,6 +34,13 @@ export default tseslint.config(
     },
   },
   {
+    // The web UI (ui/) is typed against the DOM, with its own tsconfig.
+    files: ['ui/**/*.ts', 'ui/**/*.tsx'],
+    languageOptions: {
+      parserOptions: { project: './ui/tsconfig.json', tsconfigRootDir: import.meta.dirname },
+    },
+  },
+  {
     // Only main (and the CLI's entry) read argv and the environment; everything else gets them
     // injected.
     files: ['src/**/*.ts'],
@@ -65,7 +72,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    files: ['src/**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts', 'ui/**/*.test.ts'],
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',
       '@typescript-eslint/no-unsafe-member-access': 'off',

@@ -7,13 +7,12 @@ import {
   login,
   loginRequest,
   newClientNonce,
-  OIDC_CALLBACK_PATH,
   oidcAuthUrl,
   oidcCallback,
   readAuthTune,
-  startOidcListener,
   tuneAuthMethod,
 } from './auth.js';
+import { OIDC_CALLBACK_PATH, startOidcListener } from './oidc-listener.js';
 import { CofferClient } from './client.js';
 import { ApiError, ClientError } from './errors.js';
 

@@ -14,7 +14,7 @@ import {
 import { leaseInfoOf, leaseRenewalOf, leaseRenewBody, leaseRevokeRequest } from './leases.js';
 import type { LeaseLookup, LeaseRenewal, LeaseRevokeTarget } from './leases.js';
 import { aclPolicyOf, explanationOf, policyPath } from './policies.js';
-import type { AclPolicy, PolicyExplanation, PolicyOperation } from './policies.js';
+import type { AclPolicy, ExplainSubject, PolicyExplanation, PolicyOperation } from './policies.js';
 import {
   authOf,
   capabilitiesOf,
@@ -112,7 +112,8 @@ export class CofferClient {
       throw new ClientError('token contains characters that cannot be sent in an HTTP header');
     }
     this.#token = options.token === '' ? undefined : options.token;
-    this.#fetch = options.fetch ?? globalThis.fetch;
+    // Bound: a browser refuses fetch called as a method of another object ("Illegal invocation").
+    this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
   }
 
   /**
@@ -395,11 +396,22 @@ export class CofferClient {
 
   /**
    * Asks which rule of which of the caller's policies decides `path` (and, with `operation`,
-   * whether that operation is allowed).
+   * whether that operation is allowed). With `subject`, explains for the token behind an
+   * accessor or for a set of policies (a role's) instead; the server checks the caller may.
    */
-  async explainPolicy(path: string, operation?: PolicyOperation): Promise<PolicyExplanation> {
+  async explainPolicy(
+    path: string,
+    operation?: PolicyOperation,
+    subject?: ExplainSubject,
+  ): Promise<PolicyExplanation> {
     const body: Record<string, unknown> = { path: requireNonEmpty(path, 'path') };
     if (operation !== undefined) body['operation'] = operation;
+    if (subject !== undefined && 'accessor' in subject) {
+      body['accessor'] = requireNonEmpty(subject.accessor, 'accessor');
+    } else if (subject !== undefined) {
+      if (subject.policies.length === 0) throw new ClientError('name at least one policy');
+      body['policies'] = subject.policies.map((p) => requireNonEmpty(p, 'policy'));
+    }
     return explanationOf(await this.request('POST', 'sys/policies/explain', { body }));
   }
 

@@ -8,16 +8,19 @@ export {
   login,
   loginRequest,
   newClientNonce,
+  oidcAuthUrl,
+  oidcCallback,
+  readAuthTune,
+  tuneAuthMethod,
+} from './auth.js';
+export {
   OIDC_CALLBACK_PATH,
   OIDC_CALLBACK_TIMEOUT_MS,
   OIDC_DEFAULT_LISTEN_ADDRESS,
   OIDC_DEFAULT_PORT,
-  oidcAuthUrl,
-  oidcCallback,
-  readAuthTune,
   startOidcListener,
-  tuneAuthMethod,
-} from './auth.js';
+} from './oidc-listener.js';
+export type { OidcListener } from './oidc-listener.js';
 export type {
   AuthMethodEntry,
   EnableAuthOptions,
@@ -25,16 +28,41 @@ export type {
   LoginRequest,
   OidcAuthUrlRequest,
   OidcCallbackParams,
-  OidcListener,
   TuneAuthOptions,
 } from './auth.js';
 export { CofferClient, DEFAULT_ADDRESS, DEFAULT_TIMEOUT_MS } from './client.js';
+export {
+  auditHash,
+  listAuditDevices,
+  listLeases,
+  listSecretMounts,
+  lookupWrapping,
+  mountOf,
+  readAuditLog,
+  resultantAcl,
+  wrapData,
+} from './console.js';
+export type {
+  AclPath,
+  AuditDevice,
+  AuditLogView,
+  AuditVerification,
+  ResultantAcl,
+  UiMount,
+  WrapLookup,
+} from './console.js';
 export type { CofferClientOptions } from './client.js';
 export { ApiError, ClientError, ConnectionError } from './errors.js';
 export type { ApiErrorDetails } from './errors.js';
 export * from './kv-path.js';
 export { POLICY_OPERATIONS, policyPath } from './policies.js';
-export type { AclPolicy, PolicyExplanation, PolicyMatch, PolicyOperation } from './policies.js';
+export type {
+  AclPolicy,
+  ExplainSubject,
+  PolicyExplanation,
+  PolicyMatch,
+  PolicyOperation,
+} from './policies.js';
 export { tokenCreateRequest } from './tokens.js';
 export type {
   CapabilityReport,

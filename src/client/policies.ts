@@ -22,6 +22,10 @@ export const POLICY_OPERATIONS: readonly PolicyOperation[] = [
   'delete',
 ];
 
+/** Whose rules `sys/policies/explain` evaluates when not the caller's own. */
+export type ExplainSubject =
+  { readonly accessor: string } | { readonly policies: readonly string[] };
+
 /** One rule of one policy that matches the explained path. */
 export interface PolicyMatch {
   readonly policy: string;

@@ -16,6 +16,7 @@ const EXACT = new Set([
 const PREFIXES = [
   'sys/auth/',
   'sys/audit/',
+  'sys/audit-log/',
   'sys/raw/',
   'sys/rotate/',
   'sys/config/auditing/',

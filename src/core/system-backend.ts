@@ -13,9 +13,11 @@ import { builtinMountEntries, renderMount, resolveType } from './mount-render.js
 import { normaliseMountPath, type MountTable } from './mount-table.js';
 import { authMountPaths, listAuthMounts } from './system-auth.js';
 import { auditPaths, type AuditPathDeps } from './audit/paths.js';
+import { auditLogViewPaths } from './audit/log-view.js';
 import { policyPaths, type PolicyPathDeps } from './system-policies.js';
 import { leasePaths, type LeasePathDeps } from './system-leases.js';
 import { toolPaths } from './system-tools.js';
+import { uiPaths } from './system-ui.js';
 import { wrappingPaths, type ResponseWrapper } from './wrapping.js';
 
 export function createSystemBackend(
@@ -126,6 +128,8 @@ export function createSystemBackend(
     ...authMountPaths(deps),
     ...policyPaths(deps),
     ...auditPaths(deps),
+    ...auditLogViewPaths(deps),
+    ...uiPaths(deps),
     ...toolPaths(),
     ...leasePaths(deps),
     ...wrappingPaths(deps),

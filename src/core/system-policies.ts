@@ -61,6 +61,48 @@ export function policyPaths(deps: PolicyPathDeps): PathSpec<FieldSpecs, Caller>[
         } as const);
   };
 
+  /**
+   * Whose policies `sys/policies/explain` evaluates: the caller's, or (asked for by accessor or
+   * by a policy list) someone else's. SECURITY: explaining for others shows their rules, so it
+   * needs what already shows them: update on sys/capabilities-accessor for an accessor, read on
+   * every named policy for a policy list.
+   */
+  const explainSubject = async (
+    caller: Caller,
+    accessor: string | undefined,
+    names: string[] | undefined,
+  ): Promise<readonly string[]> => {
+    if (accessor !== undefined && names !== undefined) {
+      throw invalidField('accessor', 'give an accessor or policies, not both');
+    }
+    if (accessor === undefined && names === undefined) return caller.entry.policies;
+    const own = caller.isRoot ? undefined : await aclFor(caller.entry);
+    const denied = (path: string, capability: 'read' | 'update'): boolean =>
+      own !== undefined && !own.capabilities(path).includes(capability);
+    if (accessor !== undefined) {
+      if (denied('sys/capabilities-accessor', 'update')) {
+        throw new CofferError(
+          'permission_denied',
+          'permission denied: explaining for an accessor needs update on sys/capabilities-accessor',
+        );
+      }
+      const found = await tokens.lookupByAccessor(accessor);
+      if (found === undefined) throw invalidField('accessor', 'is not a valid accessor');
+      return found.policies;
+    }
+    const list = (names ?? []).map((name) => normalisePolicyName(name));
+    if (list.length === 0) throw invalidField('policies', 'must name at least one policy');
+    for (const name of list) {
+      if (denied(`sys/policies/acl/${name}`, 'read')) {
+        throw new CofferError(
+          'permission_denied',
+          `permission denied: explaining for policy "${name}" needs read on sys/policies/acl/${name}`,
+        );
+      }
+    }
+    return list;
+  };
+
   const listPolicies = definePath<FieldSpecs, Caller>({
     pattern: 'policies/acl',
     fields: {},
@@ -198,6 +240,8 @@ export function policyPaths(deps: PolicyPathDeps): PathSpec<FieldSpecs, Caller>[
     {
       path: { type: 'string'; description: string; required: true };
       operation: { type: 'string'; description: string };
+      accessor: { type: 'string'; description: string };
+      policies: { type: 'string-list'; description: string };
     },
     Caller
   >({
@@ -205,6 +249,18 @@ export function policyPaths(deps: PolicyPathDeps): PathSpec<FieldSpecs, Caller>[
     fields: {
       path: { type: 'string', description: 'The path to explain.', required: true },
       operation: { type: 'string', description: 'read, list, create, update, patch or delete.' },
+      accessor: {
+        type: 'string',
+        description:
+          'Explain for the token behind this accessor instead of the caller (needs update on ' +
+          'sys/capabilities-accessor).',
+      },
+      policies: {
+        type: 'string-list',
+        description:
+          "Explain for this set of policies (a role's token_policies) instead of the caller " +
+          '(needs read on each sys/policies/acl/<name>).',
+      },
     },
     help: "Which rule of which of the caller's policies allows or denies a path.",
     operations: {
@@ -213,7 +269,8 @@ export function policyPaths(deps: PolicyPathDeps): PathSpec<FieldSpecs, Caller>[
         if (operation !== undefined && !OPERATIONS.includes(operation)) {
           throw invalidField('operation', 'must be read, list, create, update, patch or delete');
         }
-        const acl = await aclFor(caller.entry);
+        const subject = await explainSubject(caller, fields.accessor, fields.policies);
+        const acl = await policies.acl(subject);
         const path = (fields.path ?? '').replace(/^\/+/, '');
         const result = acl.explain(path, operation);
         return {
@@ -224,7 +281,7 @@ export function policyPaths(deps: PolicyPathDeps): PathSpec<FieldSpecs, Caller>[
             ...(result.allowed === undefined ? {} : { allowed: result.allowed }),
             capabilities: [...result.capabilities],
             is_root: result.isRoot,
-            policies: [...caller.entry.policies],
+            policies: [...subject],
             matches: result.matches.map((m) => ({
               policy: m.policy,
               pattern: m.pattern,

@@ -13,6 +13,7 @@ import type { JsonObject } from '../sdk/json.js';
 import { DEFAULT_BODY_LIMITS, parseBody, type BodyLimits } from './body.js';
 import { errorReply } from './error-response.js';
 import { registerEventsRoute } from './events-route.js';
+import { registerUiRoute } from './ui-route.js';
 import { METHOD_HEADER } from './list-method.js';
 import { parseVaultUrl } from './vault-path.js';
 
@@ -194,6 +195,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   registerSysRoutes(app, deps);
   registerEventsRoute(app, { core, tokenOf: requestToken });
+  registerUiRoute(app);
 
   app.all('/v1/*', async (req, reply) => {
     const wrapTtlSeconds = wrapTtlOf(req);

@@ -2,6 +2,7 @@
 // salt and checkpoint key), the batching writer every audit line goes through, fail-closed
 // recording, sys/audit-hash, rotation (reopen) and the hash chain state of each device.
 import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import { CofferError, invalidField } from '../../sdk/errors.js';
 import type { JsonObject } from '../../sdk/json.js';
 import { encodeJson, getJson, putJson, type Storage } from '../../sdk/storage.js';
@@ -94,6 +95,26 @@ interface StoredDevice {
   /** Epoch ms. */
   readonly createdAt: number;
 }
+
+/** Where a device's log stands, for `sys/audit-log` (see AuditBroker.logSnapshot). */
+export type AuditLogSnapshot =
+  | {
+      readonly path: string;
+      readonly type: 'file';
+      readonly filePath: string;
+      /** The file's size when the lane was idle: everything before it is whole lines. */
+      readonly sizeBytes: number;
+      /** Base64 SPKI of the checkpoint key. */
+      readonly publicKey: string;
+      /** The server's chain head at that moment: the last line's seq and SHA-256. */
+      readonly head: ChainState;
+    }
+  | {
+      readonly path: string;
+      readonly type: 'socket';
+      readonly publicKey: string;
+      readonly head: ChainState;
+    };
 
 interface StoredTable {
   readonly version: number;
@@ -407,6 +428,42 @@ export class AuditBroker {
       throw new CofferError('invalid_request', `unknown audit backend ${path}`);
     }
     return hmacString(active.salt, input);
+  }
+
+  /**
+   * For `sys/audit-log` (the web UI's audit view): flushes what is queued, then reports where a
+   * device's log ends now and its chain head. Taken on the writing lane, so `sizeBytes` falls
+   * between two batches (on a line boundary) and the head is exactly the file's last line.
+   * Reading the file happens afterwards, off the lane; lines appended meanwhile are past `sizeBytes`.
+   */
+  async logSnapshot(rawPath: string): Promise<AuditLogSnapshot> {
+    this.#requireOpen();
+    const path = normaliseAuditPath(rawPath);
+    return this.#onLane(async () => {
+      await this.#flushNow();
+      const active = this.#devices.get(path);
+      if (active === undefined) throw new CofferError('not_found', 'no audit device at that path');
+      const { config, stored, chain } = active;
+      const head = { seq: chain.seq, lastHash: chain.lastHash };
+      if (config.type !== 'file') {
+        return { path, type: config.type, publicKey: stored.publicKey, head };
+      }
+      let sizeBytes = 0;
+      try {
+        sizeBytes = (await stat(config.filePath)).size;
+      } catch (error) {
+        this.#warn(path, config.type, error, 'audit file could not be inspected');
+        throw new CofferError('internal', 'audit: the audit file could not be read');
+      }
+      return {
+        path,
+        type: 'file',
+        filePath: config.filePath,
+        sizeBytes,
+        publicKey: stored.publicKey,
+        head,
+      };
+    });
   }
 
   hasDevices(): boolean {
