@@ -16,6 +16,7 @@ import { auditPaths, type AuditPathDeps } from './audit/paths.js';
 import { policyPaths, type PolicyPathDeps } from './system-policies.js';
 import { leasePaths, type LeasePathDeps } from './system-leases.js';
 import { toolPaths } from './system-tools.js';
+import { doorCredentialPaths, type DoorCredentialPathDeps } from './system-door-credentials.js';
 import { wrappingPaths, type ResponseWrapper } from './wrapping.js';
 
 export function createSystemBackend(
@@ -27,7 +28,7 @@ export function createSystemBackend(
     beforeUnmount: (info: MountInfo) => Promise<void>;
   } & PolicyPathDeps &
     AuditPathDeps &
-    LeasePathDeps & { wrapper: ResponseWrapper },
+    LeasePathDeps & { wrapper: ResponseWrapper } & DoorCredentialPathDeps,
 ): InternalBackend {
   const { mounts, barrier } = deps;
 
@@ -129,5 +130,6 @@ export function createSystemBackend(
     ...toolPaths(),
     ...leasePaths(deps),
     ...wrappingPaths(deps),
+    ...doorCredentialPaths(deps),
   ]);
 }
