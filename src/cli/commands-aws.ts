@@ -50,7 +50,7 @@ const create = defineCommand({
       ...(flags.ttl === undefined ? {} : { ttl: flags.ttl }),
       ...(flags['account-id'] === undefined ? {} : { account_id: flags['account-id'] }),
     });
-    const data = (response?.data ?? {});
+    const data = response?.data ?? {};
     if (ctx.field !== undefined) return ctx.printField(data);
     if (ctx.format === 'json') {
       ctx.json(response);
