@@ -3,6 +3,7 @@
 import type { AesGcmBarrier } from '../barrier/aes-gcm-barrier.js';
 import type { SealManager, SealStatus } from '../seal/seal-manager.js';
 import type {
+  DoorMethod,
   EngineContext,
   EngineFactory,
   EngineRequest,
@@ -56,6 +57,12 @@ export interface CoreRequest {
    * check) the core resolves to its token instead of `token`. See door-credentials.ts.
    */
   readonly credential?: { readonly api: string; readonly id: string };
+  /**
+   * Which door and which of its methods this request is (`{api: 'aws', method:
+   * 'secretsmanager.GetSecretValue'}`): recorded in the audit entry and handed to the engine.
+   * Absent for the Vault door.
+   */
+  readonly door?: DoorMethod;
 }
 
 export interface CoreDeps {
@@ -496,6 +503,7 @@ export class Core {
       data: req.data,
       ...(req.token === undefined ? {} : { clientToken: req.token }),
       ...(req.remoteAddress === undefined ? {} : { remoteAddress: req.remoteAddress }),
+      ...(req.door === undefined ? {} : { door: req.door }),
     };
     if (req.path === WRAPPING_LOOKUP_PATH) return this.#wrappingLookup(req, request);
     let caller: AuthedCaller | undefined;
@@ -575,6 +583,7 @@ export class Core {
             path: req.path,
             data: req.data,
             ...(req.remoteAddress === undefined ? {} : { remoteAddress: req.remoteAddress }),
+            ...(req.door === undefined ? {} : { door: req.door }),
           },
         },
         err,
@@ -716,6 +725,7 @@ export class Core {
       requestId: req.requestId,
       ...(req.remoteAddress === undefined ? {} : { remoteAddress: req.remoteAddress }),
       ...(caller === undefined ? {} : { displayName: caller.entry.displayName }),
+      ...(req.door === undefined ? {} : { door: doorOf(req.door, caller) }),
     });
     if (req.operation === 'update') {
       const exists =
@@ -1060,6 +1070,15 @@ export class Core {
     }
     return { kind: 'engine', ...routed.mount, relativePath: routed.relativePath };
   }
+}
+
+/** The door as an engine sees it: the method, plus the caller's principal when it has one. */
+function doorOf(
+  door: DoorMethod,
+  caller: AuthedCaller | undefined,
+): NonNullable<EngineRequest['door']> {
+  const principal = caller?.entry.meta?.['principal_arn'] ?? caller?.entry.meta?.['principal'];
+  return Object.freeze({ ...door, ...(principal === undefined ? {} : { principal }) });
 }
 
 /** A door credential that does not resolve to a live token. */
