@@ -15,6 +15,7 @@ import { errorReply } from './error-response.js';
 import { registerEventsRoute } from './events-route.js';
 import { METHOD_HEADER } from './list-method.js';
 import { parseVaultUrl } from './vault-path.js';
+import { registerAwsDoor } from './aws/door.js';
 
 export interface AppDeps {
   readonly core: Core;
@@ -25,6 +26,8 @@ export interface AppDeps {
   readonly maxRequestSizeBytes?: number;
   readonly bodyLimits?: BodyLimits;
   readonly now: () => number;
+  /** The AWS Secrets Manager door (`POST /`) and the aws-sm mount it serves; absent = off. */
+  readonly awsDoor?: { readonly mountPath: string };
 }
 
 const TOKEN_HEADER = 'x-vault-token';
@@ -194,6 +197,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   registerSysRoutes(app, deps);
   registerEventsRoute(app, { core, tokenOf: requestToken });
+  if (deps.awsDoor !== undefined) {
+    registerAwsDoor(app, { core, logger, now: deps.now, mountPath: deps.awsDoor.mountPath });
+  }
 
   app.all('/v1/*', async (req, reply) => {
     const wrapTtlSeconds = wrapTtlOf(req);
