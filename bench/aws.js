@@ -21,7 +21,10 @@ const TYPE = 'application/x-amz-json-1.1';
 
 /** A SigV4 signature as every AWS client computes it (the door replays it within 5 minutes). */
 function sign(host, target, body, when = new Date()) {
-  const amzDate = when.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const amzDate = when
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
   const date = amzDate.slice(0, 8);
   const scope = `${date}/us-east-1/secretsmanager/aws4_request`;
   const signed = 'content-type;host;x-amz-date;x-amz-target';
@@ -46,9 +49,18 @@ export async function runAwsBench(options = {}) {
   const server = await startCoffer({ storage: 'inmem', awsKey: KEY });
   try {
     const host = new URL(server.url).host;
-    const create = JSON.stringify({ Name: 'bench', SecretString: VALUE, ClientRequestToken: 'b'.repeat(32) });
-    const created = await fetch(server.url, { method: 'POST', headers: sign(host, 'secretsmanager.CreateSecret', create), body: create });
-    if (!created.ok) throw new Error(`CreateSecret failed: HTTP ${created.status} ${await created.text()}`);
+    const create = JSON.stringify({
+      Name: 'bench',
+      SecretString: VALUE,
+      ClientRequestToken: 'b'.repeat(32),
+    });
+    const created = await fetch(server.url, {
+      method: 'POST',
+      headers: sign(host, 'secretsmanager.CreateSecret', create),
+      body: create,
+    });
+    if (!created.ok)
+      throw new Error(`CreateSecret failed: HTTP ${created.status} ${await created.text()}`);
     const kv = await fetch(`${server.url}/v1/secret/data/bench`, {
       method: 'POST',
       headers: { 'x-vault-token': server.rootToken, 'content-type': 'application/json' },
@@ -62,17 +74,29 @@ export async function runAwsBench(options = {}) {
       variants: [
         {
           name: 'KV v2 read, Vault door, root token',
-          request: () => ({ url: server.url, method: 'GET', path: '/v1/secret/data/bench', headers: { 'x-vault-token': server.rootToken } }),
+          request: () => ({
+            url: server.url,
+            method: 'GET',
+            path: '/v1/secret/data/bench',
+            headers: { 'x-vault-token': server.rootToken },
+          }),
         },
         {
           name: 'GetSecretValue, AWS door, root key (SigV4)',
           // Signed afresh each round: a signature stays valid for 5 minutes.
-          request: () => ({ url: server.url, method: 'POST', path: '/', headers: sign(host, 'secretsmanager.GetSecretValue', get), body: get }),
+          request: () => ({
+            url: server.url,
+            method: 'POST',
+            path: '/',
+            headers: sign(host, 'secretsmanager.GetSecretValue', get),
+            body: get,
+          }),
         },
       ],
     });
     // SigV4 verification alone: parse + clock + canonical request + HMAC, per request.
-    const { parseAuthorization, checkClock, verifySignature, headerValues } = await importDist('http/aws/sigv4.js');
+    const { parseAuthorization, checkClock, verifySignature, headerValues } =
+      await importDist('http/aws/sigv4.js');
     const headers = sign(host, 'secretsmanager.GetSecretValue', get);
     const raw = ['host', host, ...Object.entries(headers).flat()];
     const body = Buffer.from(get);
@@ -80,20 +104,45 @@ export async function runAwsBench(options = {}) {
     for (let i = 0; i < settings.verifications; i++) {
       const auth = parseAuthorization(headers.authorization, headers['x-amz-date']);
       checkClock(auth, Date.now());
-      verifySignature({ auth, secret: KEY.secret, method: 'POST', path: '/', headers: headerValues(raw), body });
+      verifySignature({
+        auth,
+        secret: KEY.secret,
+        method: 'POST',
+        path: '/',
+        headers: headerValues(raw),
+        body,
+      });
     }
     const verifyUs = Number(process.hrtime.bigint() - start) / 1000 / settings.verifications;
     const [kvRow, awsRow] = rows;
     const perRequestUs = 1e6 / awsRow.perSecond;
     printTable(
       `AWS GetSecretValue vs KV v2 read, same server (${settings.connections} connections, ${settings.rounds} rounds x ${settings.durationMs / 1000} s)`,
-      [['variant', 'l'], ['requests/s', 'r'], ['p50 ms', 'r'], ['p99 ms', 'r'], ['ratio to KV (min-max)', 'r']],
-      rows.map((r) => [r.name, num(r.perSecond), num(r.latencyMs.p50, 2), num(r.latencyMs.p99, 2), ratioText(r)]),
+      [
+        ['variant', 'l'],
+        ['requests/s', 'r'],
+        ['p50 ms', 'r'],
+        ['p99 ms', 'r'],
+        ['ratio to KV (min-max)', 'r'],
+      ],
+      rows.map((r) => [
+        r.name,
+        num(r.perSecond),
+        num(r.latencyMs.p50, 2),
+        num(r.latencyMs.p99, 2),
+        ratioText(r),
+      ]),
     );
     process.stdout.write(
       `SigV4 verification: ${num(verifyUs, 1)} µs per request (${num((100 * verifyUs) / perRequestUs, 1)}% of one GetSecretValue's server time at ${num(awsRow.perSecond)} req/s)\n`,
     );
-    const result = { settings, kv: kvRow, aws: awsRow, ratio: awsRow.ratio, verifyMicroseconds: verifyUs };
+    const result = {
+      settings,
+      kv: kvRow,
+      aws: awsRow,
+      ratio: awsRow.ratio,
+      verifyMicroseconds: verifyUs,
+    };
     writeResult('aws', result);
     return result;
   } finally {
