@@ -73,8 +73,20 @@ export function rotationJob(key: string): string {
   return `rotate/${key}`;
 }
 
-/** How long a step may run before the job that guards it resumes it (after a crash). */
-const STEP_GUARD_MS = 120_000;
+/**
+ * How long a step may run before the job that guards it resumes it (after a crash): longer
+ * than every attempt the function gets, so a live step is never run twice at once.
+ */
+function stepGuardMs(fn: RotationFunction): number {
+  switch (fn.type) {
+    case 'webhook':
+      return fn.timeoutMs * (fn.retries + 1) + 5_000 * fn.retries + 10_000;
+    case 'command':
+      return fn.timeoutMs + 10_000;
+    case 'builtin':
+      return 120_000;
+  }
+}
 
 function settingsOf(meta: SecretMeta): RotationSettings | undefined {
   return meta.rotation as RotationSettings | undefined;
@@ -383,7 +395,7 @@ export async function rotationJobRun(env: ActionEnv, name: string): Promise<void
   let run = settings.run!;
   for (;;) {
     // SECURITY (convergence): the guard is stored before the step runs.
-    await env.ctx.schedule.set(name, env.ctx.now() + STEP_GUARD_MS);
+    await env.ctx.schedule.set(name, env.ctx.now() + stepGuardMs(fn));
     await invoke(env, fn, { SecretId: arn, ClientRequestToken: run.token, Step: run.step }, key);
     const index = STEPS.indexOf(run.step);
     const done = run.testOnly === true || index === STEPS.length - 1;
