@@ -1,5 +1,6 @@
 // `npm run bench`: runs every bench in sequence (same process, one at a time) and prints a
 // summary of the ratios each one measured.
+import { runAwsBench } from './aws.js';
 import { runDatabaseBench } from './database.js';
 import { runKvReadBench } from './kv-read.js';
 import { runKvWriteBench } from './kv-write.js';
@@ -21,6 +22,7 @@ const leases = await runLeasesBench();
 const logins = await runLoginsBench();
 const database = await runDatabaseBench();
 const runOverhead = await runRunOverheadBench();
+const aws = await runAwsBench();
 const [single, group] = write.rows;
 const [bare, inmem, limited, audited, sqlite] = read.rows;
 
@@ -123,6 +125,12 @@ printTable(
       `p99 ${num(runOverhead.changes.p99Ms, 1)} ms`,
       '',
     ],
+    [
+      'aws',
+      `GetSecretValue (AWS door, SigV4) ${num(aws.aws.perSecond)} req/s`,
+      `KV v2 read (Vault door) ${num(aws.kv.perSecond)} req/s`,
+      `${ratioText(aws.aws)}; SigV4 verify ${num(aws.verifyMicroseconds, 1)} µs`,
+    ],
   ],
 );
 process.stdout.write(`load average now: ${machineInfo().loadAverage1m}\n`);
@@ -143,5 +151,7 @@ const file = writeResult('summary', {
   runOverheadMs: runOverhead.starts.overheadMs,
   runChangeP50Ms: runOverhead.changes.p50Ms,
   runChangeP99Ms: runOverhead.changes.p99Ms,
+  awsGetToKvRead: aws.ratio,
+  awsSigV4VerifyMicroseconds: aws.verifyMicroseconds,
 });
 process.stdout.write(`wrote ${file}\n`);

@@ -24,6 +24,8 @@ export interface AssembleOptions {
   readonly maxRequestSizeBytes?: number;
   /** Engines and auth methods by type; default the built-in ones (tests add their own). */
   readonly engines?: ReadonlyMap<string, EngineFactory>;
+  /** The AWS door's mount path ("aws/"); absent = the door is off. */
+  readonly awsDoorMount?: string;
 }
 
 export interface AssembledServer {
@@ -59,6 +61,7 @@ export function assembleServer(options: AssembleOptions): AssembledServer {
     ...(options.maxRequestSizeBytes === undefined
       ? {}
       : { maxRequestSizeBytes: options.maxRequestSizeBytes }),
+    ...(options.awsDoorMount === undefined ? {} : { awsDoor: { mountPath: options.awsDoorMount } }),
   });
   return { barrier, seal, core, app };
 }

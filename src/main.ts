@@ -23,6 +23,8 @@ const USAGE = `Usage: coffer server --dev [options] | coffer server --config FIL
   --dev-root-token-id ID      Use ID as the root token instead of a random one.
   --dev-in-memory             Keep dev data in memory instead of a temporary SQLite file.
   --dev-storage-path FILE     Keep dev data in this SQLite file (must not exist yet).
+  --dev-aws-access-key-id ID  With --dev-aws-secret-access-key: an AWS key pair with the root
+  --dev-aws-secret-access-key KEY   policy for the AWS Secrets Manager door (mounted at aws/).
 `;
 
 interface ServerFlags {
@@ -32,6 +34,8 @@ interface ServerFlags {
   devRootTokenId?: string;
   devInMemory: boolean;
   devStoragePath?: string;
+  devAwsAccessKeyId?: string;
+  devAwsSecretAccessKey?: string;
 }
 
 class UsageError extends Error {}
@@ -43,6 +47,8 @@ function parseFlags(argv: readonly string[]): ServerFlags {
     'dev-listen-address',
     'dev-root-token-id',
     'dev-storage-path',
+    'dev-aws-access-key-id',
+    'dev-aws-secret-access-key',
   ]);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -73,6 +79,12 @@ function parseFlags(argv: readonly string[]): ServerFlags {
       case 'dev-storage-path':
         flags.devStoragePath = value!;
         break;
+      case 'dev-aws-access-key-id':
+        flags.devAwsAccessKeyId = value!;
+        break;
+      case 'dev-aws-secret-access-key':
+        flags.devAwsSecretAccessKey = value!;
+        break;
       case 'help':
       case 'h':
         throw new UsageError('');
@@ -82,6 +94,14 @@ function parseFlags(argv: readonly string[]): ServerFlags {
   }
   if (!flags.dev && flags.config === undefined) {
     throw new UsageError('either --dev or --config FILE is required');
+  }
+  if ((flags.devAwsAccessKeyId === undefined) !== (flags.devAwsSecretAccessKey === undefined)) {
+    throw new UsageError(
+      '--dev-aws-access-key-id and --dev-aws-secret-access-key must be given together',
+    );
+  }
+  if (flags.devAwsAccessKeyId !== undefined && !flags.dev) {
+    throw new UsageError('--dev-aws-access-key-id needs --dev');
   }
   return flags;
 }
@@ -202,6 +222,7 @@ export async function runServer(argv: readonly string[], env: Env): Promise<void
     defaultLeaseTtlSeconds: config.defaultLeaseTtlSeconds,
     maxLeaseTtlSeconds: config.maxLeaseTtlSeconds,
     maxRequestSizeBytes: config.listener.maxRequestSizeBytes,
+    ...(config.awsMount === undefined ? {} : { awsDoorMount: config.awsMount }),
   });
 
   let devBanner: string[] = [];
@@ -213,6 +234,17 @@ export async function runServer(argv: readonly string[], env: Env): Promise<void
     });
     await core.unseal(shares[0]!);
     await core.mounts.enable('secret/', { type: 'kv', options: { version: '2' } });
+    if (config.awsMount !== undefined) {
+      await core.mounts.enable(config.awsMount, { type: 'aws-sm', options: {} });
+    }
+    if (flags.devAwsAccessKeyId !== undefined) {
+      await core.doorCredentials.create('aws', {
+        id: flags.devAwsAccessKeyId,
+        policies: ['root'],
+        displayName: 'dev',
+        fields: { secret_access_key: flags.devAwsSecretAccessKey },
+      });
+    }
     devBanner = [
       'WARNING! dev mode is enabled! In this mode, Coffer runs entirely unsealed with a',
       'single unseal key and a known root token. Do not run dev mode in production!',
@@ -252,6 +284,9 @@ export async function runServer(argv: readonly string[], env: Env): Promise<void
     `                 Version: ${version}`,
     `                 Storage: ${physical.type}`,
     `                    Seal: ${seal.type}`,
+    ...(config.awsMount === undefined
+      ? []
+      : [`   AWS Secrets Manager: ${listener.url} (aws_mount ${config.awsMount})`]),
     '',
     ...devBanner,
     '',

@@ -27,7 +27,7 @@ const VERSION = JSON.parse(
  */
 
 /**
- * @param {{ storage: 'inmem' } | { storage: 'sqlite', path: string, groupCommit: boolean }} options
+ * @param {({ storage: 'inmem' } | { storage: 'sqlite', path: string, groupCommit: boolean }) & { awsKey?: { id: string, secret: string } }} options
  *   SQLite always runs with synchronous=FULL (a write is on disk before it is acknowledged).
  * @returns {Promise<RunningCoffer>}
  */
@@ -56,10 +56,20 @@ export async function startCoffer(options) {
       version: VERSION,
       defaultLeaseTtlSeconds: 2_764_800,
       maxLeaseTtlSeconds: 2_764_800,
+      ...(options.awsKey === undefined ? {} : { awsDoorMount: 'aws/' }),
     });
     const { shares, rootToken } = await core.initialize({ secretShares: 1, secretThreshold: 1 });
     await core.unseal(shares[0]);
     await core.mounts.enable('secret/', { type: 'kv', options: { version: '2' } });
+    if (options.awsKey !== undefined) {
+      // The AWS door at aws/ with a root key pair, like --dev-aws-access-key-id.
+      await core.mounts.enable('aws/', { type: 'aws-sm', options: {} });
+      await core.doorCredentials.create('aws', {
+        id: options.awsKey.id,
+        policies: ['root'],
+        fields: { secret_access_key: options.awsKey.secret },
+      });
+    }
     const listener = await listen.startListener(app, { host: '127.0.0.1', port: 0 });
     return {
       url: listener.url,

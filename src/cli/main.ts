@@ -7,6 +7,7 @@ import { defineGroup, groupHelp } from './command.js';
 import type { CliIo, Command, CommandGroup } from './command.js';
 import { agentCommand } from './commands-agent.js';
 import { auditGroup } from './commands-audit.js';
+import { awsGroup } from './commands-aws.js';
 import { authGroup } from './commands-auth.js';
 import { envCommand } from './commands-env.js';
 import { genericCommands } from './commands-generic.js';
@@ -39,6 +40,7 @@ const ROOT: CommandGroup = defineGroup('Coffer: a self-hosted secrets manager (V
   env: envCommand,
   agent: agentCommand,
   k8s: k8sGroup,
+  aws: awsGroup,
   ...genericCommands,
 });
 
@@ -62,6 +64,7 @@ function rootHelp(): string {
     '    agent      Log in, render secrets into files, supervise a program',
     '    audit      Enable, disable and list audit devices; verify an audit log offline',
     '    auth       Enable, disable, list and tune auth methods',
+    '    aws        Issue and revoke access keys for the AWS Secrets Manager door',
     '    env        Print secrets as dotenv, shell, JSON or YAML variables',
     '    k8s        Kubernetes: the CofferSecret operator, the injector webhook',
     '    lease      Look up, renew and revoke leases',

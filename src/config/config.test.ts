@@ -81,6 +81,7 @@ describe('parseServerConfig: files', () => {
       defaultLeaseTtlSeconds: 3600,
       maxLeaseTtlSeconds: 768 * 3600,
       ui: true,
+      awsMount: 'aws/',
     } satisfies ServerConfig);
   });
 
@@ -111,6 +112,7 @@ describe('parseServerConfig: files', () => {
       defaultLeaseTtlSeconds: DEFAULT_LEASE_TTL_SECONDS,
       maxLeaseTtlSeconds: DEFAULT_LEASE_TTL_SECONDS,
       ui: false,
+      awsMount: 'aws/',
     });
     expect(DEFAULT_LEASE_TTL_SECONDS).toBe(2_764_800);
     expect(DEFAULT_MAX_REQUEST_SIZE_BYTES).toBe(33_554_432);
@@ -463,6 +465,18 @@ log_level = "info"
 });
 
 describe('devServerConfig', () => {
+  it('aws_mount: defaults to aws/, "" turns the door off, nonsense is refused', () => {
+    const base = 'storage "inmem" {}\nlistener "tcp" { tls_disable = true }\n';
+    expect(parseServerConfig(base, {}).awsMount).toBe('aws/');
+    expect(parseServerConfig(`${base}aws_mount = "cloud/aws/"`, {}).awsMount).toBe('cloud/aws/');
+    expect(parseServerConfig(`${base}aws_mount = ""`, {}).awsMount).toBeUndefined();
+    for (const bad of ['aws', 'sys/', 'auth/aws/', '/aws/', 'a//b/']) {
+      expect(() => parseServerConfig(`${base}aws_mount = ${JSON.stringify(bad)}`, {})).toThrow(
+        /aws_mount/,
+      );
+    }
+  });
+
   it('keeps data in memory unless a storage path is given', () => {
     const config = devServerConfig({ address: '127.0.0.1:0' });
     expect(config).toEqual({
@@ -472,6 +486,7 @@ describe('devServerConfig', () => {
       defaultLeaseTtlSeconds: 2_764_800,
       maxLeaseTtlSeconds: 2_764_800,
       ui: false,
+      awsMount: 'aws/',
     });
     expect(Object.isFrozen(config.listener)).toBe(true);
     expect(

@@ -46,6 +46,26 @@ export interface ServerConfig {
   readonly defaultLeaseTtlSeconds: number;
   readonly maxLeaseTtlSeconds: number;
   readonly ui: boolean;
+  /**
+   * The aws-sm mount the AWS Secrets Manager door (`POST /`) serves ("aws/" by default);
+   * undefined when `aws_mount = ""` turns the door off.
+   */
+  readonly awsMount?: string;
+}
+
+/** Where the AWS door looks for its mount unless `aws_mount` says otherwise. */
+export const DEFAULT_AWS_MOUNT = 'aws/';
+
+/** Why an `aws_mount` value makes no sense, or undefined. */
+export function awsMountProblem(value: string): string | undefined {
+  if (value === '') return undefined;
+  if (!/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*\/$/.test(value)) {
+    return 'must be a mount path such as "aws/" (ending in "/"), or "" to turn the door off';
+  }
+  if (/^(sys|auth|cubbyhole|identity)\//.test(value)) {
+    return 'must not be a reserved path (sys/, auth/, cubbyhole/, identity/)';
+  }
+  return undefined;
 }
 
 export interface ServerConfigOptions {
@@ -119,6 +139,7 @@ export function devServerConfig(options: {
     defaultLeaseTtlSeconds: DEFAULT_LEASE_TTL_SECONDS,
     maxLeaseTtlSeconds: DEFAULT_LEASE_TTL_SECONDS,
     ui: false,
+    awsMount: DEFAULT_AWS_MOUNT,
   });
 }
 
@@ -178,6 +199,7 @@ interface Draft {
   maxLeaseTtlSeconds: number;
   maxLeaseTtlAt: Position | undefined;
   ui: boolean;
+  awsMount: string;
 }
 
 const TOP_LEVEL_KEYS = [
@@ -190,6 +212,7 @@ const TOP_LEVEL_KEYS = [
   'max_lease_ttl',
   'disable_mlock',
   'ui',
+  'aws_mount',
 ] as const;
 
 function configError(at: Position | undefined, field: string, why: string): CofferError {
@@ -213,6 +236,7 @@ function readFile(body: HclBody, baseDir: string | undefined): Draft {
     maxLeaseTtlSeconds: DEFAULT_LEASE_TTL_SECONDS,
     maxLeaseTtlAt: undefined,
     ui: false,
+    awsMount: DEFAULT_AWS_MOUNT,
   };
   const seen = new Set<string>();
   for (const item of body.items) {
@@ -244,6 +268,7 @@ function readFile(body: HclBody, baseDir: string | undefined): Draft {
       case 'max_lease_ttl':
       case 'disable_mlock':
       case 'ui':
+      case 'aws_mount':
         break;
     }
     checkAttribute(item, key, seen);
@@ -276,6 +301,13 @@ function readFile(body: HclBody, baseDir: string | undefined): Draft {
       case 'ui':
         draft.ui = readBool(item, key);
         break;
+      case 'aws_mount': {
+        const value = readString(item, key);
+        const problem = awsMountProblem(value);
+        if (problem !== undefined) throw configError(item, key, problem);
+        draft.awsMount = value;
+        break;
+      }
     }
   }
   if (draft.storage === undefined) {
@@ -612,6 +644,7 @@ function finish(draft: Draft): ServerConfig {
     defaultLeaseTtlSeconds: draft.defaultLeaseTtlSeconds,
     maxLeaseTtlSeconds: draft.maxLeaseTtlSeconds,
     ui: draft.ui,
+    ...(draft.awsMount === '' ? {} : { awsMount: draft.awsMount }),
   };
 }
 

@@ -3,6 +3,7 @@
 import type { AesGcmBarrier } from '../barrier/aes-gcm-barrier.js';
 import type { SealManager, SealStatus } from '../seal/seal-manager.js';
 import type {
+  DoorMethod,
   EngineContext,
   EngineFactory,
   EngineRequest,
@@ -23,6 +24,7 @@ import { auditAuthOf, auditResponseOf, type AuditRequest } from './audit/format.
 import type { Caller, InternalBackend } from './caller.js';
 import { ChangeBus, type ChangeEvent } from './change-events.js';
 import { createCubbyholeBackend, destroyCubbyhole } from './cubbyhole-backend.js';
+import { DoorCredentialStore } from './door-credentials.js';
 import { CORE_KEYS } from './keys.js';
 import { LEASE_KEYS } from './lease-keys.js';
 import { LeaseManager, type LeaseRecord, type LeaseRenewal } from './lease-manager.js';
@@ -50,6 +52,17 @@ export interface CoreRequest {
   readonly remoteAddress?: string;
   /** X-Vault-Wrap-TTL: wrap the response in a single-use token with this TTL. */
   readonly wrapTtlSeconds?: number;
+  /**
+   * A cloud door's caller: the door credential (already verified by the door's signature
+   * check) the core resolves to its token instead of `token`. See door-credentials.ts.
+   */
+  readonly credential?: { readonly api: string; readonly id: string };
+  /**
+   * Which door and which of its methods this request is (`{api: 'aws', method:
+   * 'secretsmanager.GetSecretValue'}`): recorded in the audit entry and handed to the engine.
+   * Absent for the Vault door.
+   */
+  readonly door?: DoorMethod;
 }
 
 export interface CoreDeps {
@@ -154,6 +167,7 @@ export class Core {
   readonly #authMounts: MountTable;
   readonly #scheduler: Scheduler;
   readonly #wal: WalStore;
+  readonly #doorCredentials: DoorCredentialStore;
   readonly #changes = new ChangeBus();
   /** Ends every open change subscription (called on seal). */
   readonly #subscriptionEnds = new Set<(reason: string) => void>();
@@ -254,6 +268,11 @@ export class Core {
       now: deps.now,
     });
     this.#wrapper = new ResponseWrapper({ tokens: this.#tokens, barrier: deps.barrier });
+    this.#doorCredentials = new DoorCredentialStore({
+      storage: prefixedStorage(deps.barrier, CORE_KEYS.doorCredentialPrefix),
+      tokens: this.#tokens,
+      now: deps.now,
+    });
     this.#system = createSystemBackend({
       mounts: this.#mounts,
       authMounts: this.#authMounts,
@@ -264,6 +283,7 @@ export class Core {
       audit: this.#audit,
       leases: this.#leases,
       wrapper: this.#wrapper,
+      doorCredentials: this.#doorCredentials,
     });
     this.#tokenBackend = createTokenBackend({
       tokens: this.#tokens,
@@ -298,6 +318,15 @@ export class Core {
   /** Due scheduled jobs run on their own; tests and `sys` read the queue here. */
   get scheduler(): Scheduler {
     return this.#scheduler;
+  }
+
+  /**
+   * Door credentials (AWS access keys): the doors look up verification material here before
+   * they call handleRequest with `credential`; the dev server issues its fixed key pair here.
+   */
+  get doorCredentials(): DoorCredentialStore {
+    if (!this.#ready) throw new CofferError('sealed', 'Vault is sealed');
+    return this.#doorCredentials;
   }
 
   /** The lease manager, for tests and benchmarks that wait for expiry to settle. */
@@ -400,6 +429,7 @@ export class Core {
     this.#authMounts.clear();
     this.#leases.close();
     this.#tokens.close();
+    this.#doorCredentials.close();
     this.#policies.close();
     this.#mounts.clear();
     this.#seal.seal();
@@ -463,8 +493,9 @@ export class Core {
    * only requests served without a token are the paths an auth method declares
    * unauthenticated (its login), and `sys/wrapping/lookup`.
    */
-  async handleRequest(req: CoreRequest): Promise<EngineResult> {
+  async handleRequest(original: CoreRequest): Promise<EngineResult> {
     if (!this.#ready) throw new CofferError('sealed', 'Vault is sealed');
+    const req = original.credential === undefined ? original : await this.#withCredential(original);
     const request: AuditRequest = {
       id: req.requestId,
       operation: req.operation,
@@ -472,15 +503,17 @@ export class Core {
       data: req.data,
       ...(req.token === undefined ? {} : { clientToken: req.token }),
       ...(req.remoteAddress === undefined ? {} : { remoteAddress: req.remoteAddress }),
+      ...(req.door === undefined ? {} : { door: req.door }),
     };
     if (req.path === WRAPPING_LOOKUP_PATH) return this.#wrappingLookup(req, request);
     let caller: AuthedCaller | undefined;
-    if (!this.#isUnauthenticated(req.path)) {
+    if (!this.#isUnauthenticated(req.path) || req.credential !== undefined) {
       try {
         caller = await this.#authenticate(req.token, req.remoteAddress);
       } catch (err) {
-        await this.#auditRefusal({ request }, err);
-        throw err;
+        const refusal = req.credential === undefined ? err : credentialRefused();
+        await this.#auditRefusal({ request }, refusal);
+        throw refusal;
       }
     }
     try {
@@ -530,6 +563,34 @@ export class Core {
       // A use-limited token is revoked after the request that used its last use.
       if (caller !== undefined) await this.#tokens.completeUse(caller.token, caller.entry);
     }
+  }
+
+  /**
+   * A door's request names a credential: the core presents the credential's own token. An
+   * unknown, revoked or expired credential is refused (and audited) like a bad token, with
+   * `field: 'credential'` so the door can answer in its own words.
+   */
+  async #withCredential(req: CoreRequest): Promise<CoreRequest> {
+    const { api, id } = req.credential!;
+    const record = await this.#doorCredentials.lookup(api, id);
+    if (record === undefined) {
+      const err = credentialRefused();
+      await this.#auditRefusal(
+        {
+          request: {
+            id: req.requestId,
+            operation: req.operation,
+            path: req.path,
+            data: req.data,
+            ...(req.remoteAddress === undefined ? {} : { remoteAddress: req.remoteAddress }),
+            ...(req.door === undefined ? {} : { door: req.door }),
+          },
+        },
+        err,
+      );
+      throw err;
+    }
+    return { ...req, token: record.token };
   }
 
   /**
@@ -664,6 +725,7 @@ export class Core {
       requestId: req.requestId,
       ...(req.remoteAddress === undefined ? {} : { remoteAddress: req.remoteAddress }),
       ...(caller === undefined ? {} : { displayName: caller.entry.displayName }),
+      ...(req.door === undefined ? {} : { door: doorOf(req.door, caller) }),
     });
     if (req.operation === 'update') {
       const exists =
@@ -1008,6 +1070,22 @@ export class Core {
     }
     return { kind: 'engine', ...routed.mount, relativePath: routed.relativePath };
   }
+}
+
+/** The door as an engine sees it: the method, plus the caller's principal when it has one. */
+function doorOf(
+  door: DoorMethod,
+  caller: AuthedCaller | undefined,
+): NonNullable<EngineRequest['door']> {
+  const principal = caller?.entry.meta?.['principal_arn'] ?? caller?.entry.meta?.['principal'];
+  return Object.freeze({ ...door, ...(principal === undefined ? {} : { principal }) });
+}
+
+/** A door credential that does not resolve to a live token. */
+function credentialRefused(): CofferError {
+  return new CofferError('permission_denied', 'unknown, revoked or expired door credential', {
+    field: 'credential',
+  });
 }
 
 function leaseInfo(lease: LeaseRecord): LeaseInfo {

@@ -18,6 +18,7 @@ import { policyPaths, type PolicyPathDeps } from './system-policies.js';
 import { leasePaths, type LeasePathDeps } from './system-leases.js';
 import { toolPaths } from './system-tools.js';
 import { uiPaths } from './system-ui.js';
+import { doorCredentialPaths, type DoorCredentialPathDeps } from './system-door-credentials.js';
 import { wrappingPaths, type ResponseWrapper } from './wrapping.js';
 
 export function createSystemBackend(
@@ -29,7 +30,7 @@ export function createSystemBackend(
     beforeUnmount: (info: MountInfo) => Promise<void>;
   } & PolicyPathDeps &
     AuditPathDeps &
-    LeasePathDeps & { wrapper: ResponseWrapper },
+    LeasePathDeps & { wrapper: ResponseWrapper } & DoorCredentialPathDeps,
 ): InternalBackend {
   const { mounts, barrier } = deps;
 
@@ -133,5 +134,6 @@ export function createSystemBackend(
     ...toolPaths(),
     ...leasePaths(deps),
     ...wrappingPaths(deps),
+    ...doorCredentialPaths(deps),
   ]);
 }

@@ -108,6 +108,11 @@ export interface CreateTokenOptions {
   readonly issuerExpiresAt?: number;
   readonly role?: string;
   readonly boundCidrs?: readonly string[];
+  /**
+   * Internal callers only (door credentials): the token never expires, whatever its policies,
+   * and lives until it is revoked. Never reachable from a request field.
+   */
+  readonly neverExpires?: boolean;
 }
 
 export interface CreatedToken {
@@ -598,7 +603,7 @@ export class TokenStore {
     let ttl = requested;
     let period = derived.periodSeconds;
     const warnings: string[] = [];
-    if (period > 0 || requested > 0 || !isRoot) {
+    if (options.neverExpires !== true && (period > 0 || requested > 0 || !isRoot)) {
       const computed = calculateTtl({
         requestedSeconds: requested,
         fallbackSeconds: this.#defaultTtlSeconds,

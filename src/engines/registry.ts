@@ -7,6 +7,8 @@ import { kubernetesAuthFactory } from './auth/kubernetes/engine.js';
 import { databaseEngineFactory } from './database/engine.js';
 import { userpassAuthFactory } from './auth/userpass/engine.js';
 import { kvEngineFactory } from './kv/engine.js';
+import { awsEngineFactory } from './aws-secrets/engine.js';
+import { createOutbound } from '../shared/outbound.js';
 
 const BUILTIN: readonly EngineFactory[] = [
   kvEngineFactory,
@@ -16,6 +18,8 @@ const BUILTIN: readonly EngineFactory[] = [
   jwtAuthFactory,
   oidcAuthFactory,
   kubernetesAuthFactory,
+  // Rotation webhooks go through the outbound chokepoint like every other outbound call.
+  awsEngineFactory({ rotation: { outbound: createOutbound() } }),
 ];
 
 export function builtinEngines(): ReadonlyMap<string, EngineFactory> {

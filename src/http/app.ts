@@ -16,6 +16,7 @@ import { registerEventsRoute } from './events-route.js';
 import { registerUiRoute } from './ui-route.js';
 import { METHOD_HEADER } from './list-method.js';
 import { parseVaultUrl } from './vault-path.js';
+import { registerAwsDoor } from './aws/door.js';
 
 export interface AppDeps {
   readonly core: Core;
@@ -26,6 +27,8 @@ export interface AppDeps {
   readonly maxRequestSizeBytes?: number;
   readonly bodyLimits?: BodyLimits;
   readonly now: () => number;
+  /** The AWS Secrets Manager door (`POST /`) and the aws-sm mount it serves; absent = off. */
+  readonly awsDoor?: { readonly mountPath: string };
 }
 
 const TOKEN_HEADER = 'x-vault-token';
@@ -196,6 +199,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerSysRoutes(app, deps);
   registerEventsRoute(app, { core, tokenOf: requestToken });
   registerUiRoute(app);
+  if (deps.awsDoor !== undefined) {
+    registerAwsDoor(app, { core, logger, now: deps.now, mountPath: deps.awsDoor.mountPath });
+  }
 
   app.all('/v1/*', async (req, reply) => {
     const wrapTtlSeconds = wrapTtlOf(req);

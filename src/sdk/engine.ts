@@ -79,6 +79,14 @@ export interface EngineContext {
   readonly wal: WriteAheadLog;
 }
 
+/** Which cloud door, and which of its methods, a request came through (absent: the Vault API). */
+export interface DoorMethod {
+  /** 'aws' or 'gcp'. */
+  readonly api: string;
+  /** The door's own method name: `secretsmanager.GetSecretValue`, or a gRPC method name. */
+  readonly method: string;
+}
+
 /** A new, frozen object per call; engines never mutate it. */
 export interface EngineRequest extends EngineContext {
   readonly operation: Operation;
@@ -91,6 +99,11 @@ export interface EngineRequest extends EngineContext {
   readonly remoteAddress?: string;
   /** The calling token's display name ("userpass-alice"), for generated usernames. */
   readonly displayName?: string;
+  /**
+   * Set when the request came through a cloud door: its method, and the caller's principal
+   * (the door credential's principal ARN) for the door's own resource policies.
+   */
+  readonly door?: DoorMethod & { readonly principal?: string };
 }
 
 /**

@@ -29,6 +29,12 @@ export interface CofferErrorOptions {
   readonly cause?: unknown;
   /** For `rate_limited`: whole seconds until a retry can succeed (the Retry-After header). */
   readonly retryAfterSeconds?: number;
+  /**
+   * The error's name in a cloud door's own vocabulary, where it is finer than ErrorCode
+   * (`InvalidParameterException`, `ResourceExistsException`). Set by door engines; the door's
+   * adapter renders it, the Vault door ignores it. Never a value.
+   */
+  readonly doorCode?: string;
 }
 
 /**
@@ -40,6 +46,7 @@ export class CofferError extends Error {
   readonly code: ErrorCode;
   readonly field: string | undefined;
   readonly retryAfterSeconds: number | undefined;
+  readonly doorCode: string | undefined;
 
   constructor(code: ErrorCode, message: string, options: CofferErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -47,6 +54,7 @@ export class CofferError extends Error {
     this.code = code;
     this.field = options.field;
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.doorCode = options.doorCode;
   }
 }
 

@@ -83,6 +83,12 @@ export interface SecretMeta {
   readonly deletionScheduledAt?: number;
   /** Epoch ms at which the secret expires (GCP expire_time). */
   readonly expiresAt?: number;
+  /**
+   * Door-owned attributes, one opaque object per door ("aws": ARN suffix, KMS key id, replica
+   * regions; "gcp": etag, replication). Written in the same batch as the versions, so a door's
+   * view of a secret never disagrees with its versions after a crash.
+   */
+  readonly attributes?: Readonly<Record<string, JsonObject>>;
   /** Kept versions by decimal number. Destroyed versions stay listed; trimmed ones do not. */
   readonly versions: Readonly<Record<string, VersionRecord>>;
 }
@@ -111,6 +117,8 @@ export interface MetaPatch {
   readonly rotation?: JsonObject | null;
   readonly deletionScheduledAt?: number | null;
   readonly expiresAt?: number | null;
+  /** Replaces the named doors' attribute objects; `null` removes one. */
+  readonly attributes?: Readonly<Record<string, JsonObject | null>>;
 }
 
 export interface WriteVersionOptions {
@@ -121,6 +129,19 @@ export interface WriteVersionOptions {
   readonly expectedCurrentVersion?: number;
   /** Labels to put on the new version; they are taken off whichever version held them. */
   readonly labels?: readonly string[];
+  /**
+   * A caller-chosen stable id for the new version (AWS: the ClientRequestToken becomes the
+   * VersionId). Must not be the id of another kept version of the secret (invalid_request).
+   */
+  readonly id?: string;
+  /** Secret-level changes committed in the same batch as the version (computed under the lock). */
+  readonly metaPatch?: MetaPatch | ((current: SecretMeta) => MetaPatch);
+  /**
+   * Label changes on existing versions, committed in the same batch (AWS: the version that
+   * loses AWSCURRENT gets AWSPREVIOUS). Returns the new label lists by version number; applied
+   * before the new version takes `labels`.
+   */
+  readonly relabel?: (current: SecretMeta) => Readonly<Record<string, readonly string[]>>;
 }
 
 export interface WrittenVersion {
@@ -152,6 +173,12 @@ export interface VersionedStoreOptions {
   readonly now: () => number;
   /** Version id generator; random UUIDs by default. */
   readonly newId?: () => string;
+  /**
+   * Which versions trimming may drop when a secret has more than its maximum: 'any' (Vault:
+   * the oldest, labelled or not; the default) or 'unlabelled' (AWS: versions holding a staging
+   * label are kept whatever their age; only the oldest unlabelled ones go).
+   */
+  readonly trim?: 'any' | 'unlabelled';
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -329,6 +356,14 @@ function applyMetaPatch(meta: SecretMeta, patch: MetaPatch): SecretMeta {
   }
   if (patch.expiresAt === null) delete next.expiresAt;
   else if (patch.expiresAt !== undefined) next.expiresAt = patch.expiresAt;
+  if (patch.attributes !== undefined) {
+    const attributes: Record<string, JsonObject> = { ...(meta.attributes ?? {}) };
+    for (const [door, value] of Object.entries(patch.attributes)) {
+      if (value === null) Reflect.deleteProperty(attributes, door);
+      else attributes[door] = value;
+    }
+    next.attributes = attributes;
+  }
   return next;
 }
 
@@ -347,12 +382,14 @@ export class VersionedStore {
   readonly #locks: KeyLocks;
   readonly #now: () => number;
   readonly #newId: () => string;
+  readonly #trim: 'any' | 'unlabelled';
 
   constructor(storage: Storage, options: VersionedStoreOptions) {
     this.#storage = storage;
     this.#locks = options.locks ?? new KeyLocks();
     this.#now = options.now;
     this.#newId = options.newId ?? randomUUID;
+    this.#trim = options.trim ?? 'any';
   }
 
   /** Store-wide defaults (Vault's mount `config`). */
@@ -431,9 +468,26 @@ export class VersionedStore {
     return this.#locks.run(key, async () => {
       const config = await this.readConfig();
       const existing = await this.readMeta(key);
-      const meta = existing ?? freshMeta(key, this.#now());
+      let meta = existing ?? freshMeta(key, this.#now());
       this.#checkCas(config, meta, options.expectedCurrentVersion);
-      return this.#commitVersion(config, meta, value, options.labels ?? []);
+      if (options.id !== undefined && versionById(meta, options.id) !== undefined) {
+        throw invalidField('id', 'a version of this secret already has this id');
+      }
+      if (options.metaPatch !== undefined) {
+        const patch = options.metaPatch;
+        meta = applyMetaPatch(meta, typeof patch === 'function' ? patch(meta) : patch);
+      }
+      if (options.relabel !== undefined) {
+        const versions: Record<string, VersionRecord> = { ...meta.versions };
+        for (const [n, labels] of Object.entries(options.relabel(meta))) {
+          const version = versions[n];
+          if (version === undefined) continue;
+          labels.forEach(checkLabel);
+          versions[n] = { ...version, labels: [...new Set(labels)] };
+        }
+        meta = { ...meta, versions };
+      }
+      return this.#commitVersion(config, meta, value, options.labels ?? [], options.id);
     });
   }
 
@@ -467,6 +521,7 @@ export class VersionedStore {
         meta,
         derive(current),
         options.labels ?? [],
+        options.id,
       );
       return { outcome: 'written', ...written };
     });
@@ -495,13 +550,14 @@ export class VersionedStore {
     meta: SecretMeta,
     value: JsonObject,
     labels: readonly string[],
+    id: string | undefined,
   ): Promise<WrittenVersion> {
     const now = this.#now();
     const number = meta.currentVersion + 1;
     const deletedAt = scheduledDeletion(now, config, meta);
     const version: VersionRecord = {
       number,
-      id: this.#newId(),
+      id: id ?? this.#newId(),
       createdAt: now,
       state: 'enabled',
       ...(deletedAt === undefined ? {} : { deletedAt }),
@@ -516,7 +572,17 @@ export class VersionedStore {
     // Vault's sliding window: oldest_version stays 0 until the first trim.
     let oldestVersion = meta.oldestVersion;
     const limit = Math.max(meta.maxVersions, config.maxVersions) || DEFAULT_MAX_VERSIONS;
-    if (number - oldestVersion >= limit) {
+    if (this.#trim === 'unlabelled') {
+      const kept = Object.values(versions).sort((a, b) => a.number - b.number);
+      let excess = kept.length - limit;
+      for (const v of kept) {
+        if (excess <= 0) break;
+        if (v.labels.length > 0) continue;
+        Reflect.deleteProperty(versions, String(v.number));
+        ops.push({ op: 'delete', key: valueKey(meta.key, v.number) });
+        excess--;
+      }
+    } else if (number - oldestVersion >= limit) {
       const cut = number - limit;
       for (const n of Object.keys(versions)) {
         if (Number(n) <= cut) {
@@ -682,6 +748,68 @@ export class VersionedStore {
       await this.#storage.batch(ops);
       return true;
     });
+  }
+
+  /**
+   * Replaces the labels of some versions (by number) and applies a secret-level patch, in one
+   * locked batch. `change` sees the current metadata and returns the new label lists of the
+   * versions it changes, or undefined to change nothing. It may throw to refuse (e.g. a label
+   * that is not where the caller said). Undefined when the secret does not exist.
+   */
+  async changeLabels(
+    key: string,
+    change: (
+      meta: SecretMeta,
+      now: number,
+    ) =>
+      | { readonly labels: Readonly<Record<string, readonly string[]>>; readonly patch?: MetaPatch }
+      | undefined,
+  ): Promise<SecretMeta | undefined> {
+    validateKey(key);
+    return this.#locks.run(key, async () => {
+      const meta = await this.readMeta(key);
+      if (meta === undefined) return undefined;
+      const result = change(meta, this.#now());
+      if (result === undefined) return meta;
+      const versions: Record<string, VersionRecord> = { ...meta.versions };
+      for (const [n, labels] of Object.entries(result.labels)) {
+        const version = versions[n];
+        if (version === undefined) {
+          throw new CofferError('not_found', 'version not found', { field: 'version' });
+        }
+        labels.forEach(checkLabel);
+        versions[n] = { ...version, labels: [...new Set(labels)] };
+      }
+      const seen = new Set<string>();
+      for (const v of Object.values(versions)) {
+        for (const label of v.labels) {
+          if (seen.has(label))
+            throw new CofferError('internal', 'a label would be on two versions');
+          seen.add(label);
+        }
+      }
+      const next = applyMetaPatch({ ...meta, versions }, result.patch ?? {});
+      await this.#storage.put(metaKey(key), encodeJson(next));
+      return next;
+    });
+  }
+
+  /**
+   * Every secret key under a folder ('' or ending in '/'), at any depth, sorted. One storage
+   * list per folder: for a door's "list all secrets", not for hot paths.
+   */
+  async listKeys(folder: string): Promise<string[]> {
+    validateFolder(folder);
+    const out: string[] = [];
+    const pending = [folder];
+    while (pending.length > 0) {
+      const current = pending.pop()!;
+      for (const child of await this.#storage.list(`${STORE_KEYS.metaPrefix}${current}`)) {
+        if (child.endsWith('/')) pending.push(`${current}${child}`);
+        else out.push(`${current}${child}`);
+      }
+    }
+    return out.sort();
   }
 
   /** Direct children of a folder ('' or ending in '/'): secret names and 'sub/' folders. */

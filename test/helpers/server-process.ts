@@ -23,6 +23,10 @@ export interface DevOptions {
   readonly rootTokenId?: string;
   /** Keep data in memory (`--dev-in-memory`). Default true. */
   readonly inMemory?: boolean;
+  /** `--dev-aws-access-key-id` / `--dev-aws-secret-access-key`: a root AWS key pair. */
+  readonly awsKey?: { readonly id: string; readonly secret: string };
+  /** `--dev-storage-path`: keep dev data in this SQLite file (restart tests). */
+  readonly storagePath?: string;
 }
 
 export interface StartServerOptions {
@@ -79,8 +83,13 @@ function serverArgs(options: StartServerOptions, configFile: string | undefined)
   if (configFile !== undefined) return ['server', '--config', configFile];
   const dev: DevOptions = typeof options.dev === 'object' ? options.dev : {};
   const args = ['server', '--dev', '--dev-listen-address', '127.0.0.1:0'];
-  if (dev.inMemory ?? true) args.push('--dev-in-memory');
+  if (dev.storagePath !== undefined) args.push('--dev-storage-path', dev.storagePath);
+  else if (dev.inMemory ?? true) args.push('--dev-in-memory');
   if (dev.rootTokenId !== undefined) args.push('--dev-root-token-id', dev.rootTokenId);
+  if (dev.awsKey !== undefined) {
+    args.push('--dev-aws-access-key-id', dev.awsKey.id);
+    args.push('--dev-aws-secret-access-key', dev.awsKey.secret);
+  }
   return args;
 }
 

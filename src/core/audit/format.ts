@@ -38,6 +38,8 @@ export interface AuditRequest {
   readonly remoteAddress?: string;
   readonly remotePort?: number;
   readonly wrapTtlSeconds?: number;
+  /** The cloud door and its method (`aws`, `secretsmanager.GetSecretValue`); in clear. */
+  readonly door?: { readonly api: string; readonly method: string };
 }
 
 export interface AuditWrapInfo {
@@ -150,6 +152,10 @@ function requestBlock(request: AuditRequest, hash: Hasher, options: FormatOption
   out['remote_address'] = request.remoteAddress ?? '';
   if (request.remotePort !== undefined) out['remote_port'] = request.remotePort;
   out['wrap_ttl'] = request.wrapTtlSeconds ?? 0;
+  // Like path and operation, the door's method name is written in clear.
+  if (request.door !== undefined) {
+    out['door'] = { api: request.door.api, method: request.door.method };
+  }
   return out;
 }
 
