@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUnsealedStack } from '../../test/helpers/stack.js';
 import { AUDIT_FAILED_MESSAGE } from '../core/audit/audit-broker.js';
+import { createInmemBackend } from '../physical/inmem.js';
+import type { PhysicalBackend } from '../physical/physical.js';
 import { verifyAuditLog } from '../shared/audit-verify.js';
 import { encodedForms, findCanaries } from '../../test/helpers/server-process.js';
 
@@ -138,5 +140,68 @@ describe('audit trail through the pipeline', () => {
     expect(res.statusCode).toBe(500);
     expect(res.body).not.toContain(CANARY);
     expect(res.json().errors).toEqual([AUDIT_FAILED_MESSAGE]);
+  });
+});
+
+describe('audit fail-closed on the response side', () => {
+  it('a device that fails after the request line is written refuses the read and returns no secret', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'coffer-audit-resp-'));
+    const file = join(dir, 'audit.log');
+    const inner = createInmemBackend();
+    let armed = false;
+    let broke = false;
+    let s: Stack | undefined;
+    // The physical read of the secret happens between the request line and the response
+    // line: once the request line for the read is in the file, the device is broken there.
+    const physical: PhysicalBackend = {
+      type: inner.type,
+      put: (key, value) => inner.put(key, value),
+      delete: (key) => inner.delete(key),
+      list: (prefix) => inner.list(prefix),
+      batch: (ops) => inner.batch(ops),
+      close: () => inner.close(),
+      get: async (key) => {
+        if (armed && !broke && s !== undefined) {
+          const logged = readFileSync(file, 'utf8').split('\n');
+          const requestLine = logged.some(
+            (line) =>
+              line.includes('"type":"request"') && line.includes('"path":"secret/data/app"'),
+          );
+          if (requestLine) {
+            broke = true;
+            breakFile(file);
+            await s.core.reopenAudit();
+          }
+        }
+        return inner.get(key);
+      },
+    };
+    try {
+      s = await createUnsealedStack({ physical });
+      const headers = { 'x-vault-token': s.rootToken };
+      const enable = await s.app.inject({
+        method: 'POST',
+        url: '/v1/sys/audit/file',
+        headers,
+        payload: { type: 'file', options: { file_path: file } },
+      });
+      expect(enable.statusCode).toBe(204);
+      const write = await s.app.inject({
+        method: 'POST',
+        url: '/v1/secret/data/app',
+        headers,
+        payload: { data: { password: CANARY } },
+      });
+      expect(write.statusCode).toBe(200);
+
+      armed = true;
+      const res = await s.app.inject({ method: 'GET', url: '/v1/secret/data/app', headers });
+      expect(broke).toBe(true);
+      expect(res.statusCode).toBe(500);
+      expect(res.body).not.toContain(CANARY);
+      expect(res.json().errors).toEqual([AUDIT_FAILED_MESSAGE]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
