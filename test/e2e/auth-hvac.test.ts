@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtinEngines } from '../../src/engines/registry.js';
+import { isCi, missingRegistration, skipUnlessCi } from '../helpers/skips.js';
 import {
   hvacMissingReason as missingReason,
   hvacPhaseState,
@@ -28,15 +29,7 @@ import {
 } from '../helpers/server-process.js';
 
 const SCRIPT = fileURLToPath(new URL('./hvac_auth_scenario.py', import.meta.url));
-const isCi = process.env.CI === 'true';
 const registered = builtinEngines();
-
-/** Why a phase is skipped ('' when its auth method type is registered). */
-function missingRegistration(type: string): string {
-  return registered.has(type)
-    ? ''
-    : `src/engines/registry.ts does not register the "${type}" auth method yet`;
-}
 
 /** Each phase, in order, with the auth method type it needs and what it checks. */
 const PHASES: readonly (readonly [phase: string, type: string, title: string])[] = [
@@ -48,7 +41,7 @@ const PHASES: readonly (readonly [phase: string, type: string, title: string])[]
 ];
 
 describe('hvac 0.11.2 (Debian): auth methods against a coffer dev server', () => {
-  if (hvacVersion === undefined && !isCi) {
+  if (hvacVersion === undefined && !isCi()) {
     console.warn(`[hvac auth e2e] skipped: ${missingReason}`);
     it.skip(`hvac auth scenario (skipped: ${missingReason})`, () => {});
     return;
@@ -149,8 +142,8 @@ describe('hvac 0.11.2 (Debian): auth methods against a coffer dev server', () =>
   beforeAll(async () => {
     if (hvacVersion === undefined) return;
     server = await startServer({ dev: { rootTokenId: rootToken } });
-    if (missingRegistration('jwt') === '') state = { ...state, jwt: await jwtState() };
-    if (missingRegistration('kubernetes') === '') {
+    if (missingRegistration(registered, 'jwt') === '') state = { ...state, jwt: await jwtState() };
+    if (missingRegistration(registered, 'kubernetes') === '') {
       state = { ...state, kubernetes: await kubernetesState() };
     }
   });
@@ -169,15 +162,14 @@ describe('hvac 0.11.2 (Debian): auth methods against a coffer dev server', () =>
   });
 
   it('finds python3-hvac for /usr/bin/python3', () => {
-    if (hvacVersion === undefined) throw new Error(`CI=true but ${missingReason}`);
+    if (hvacVersion === undefined) throw new Error(`CI is set but ${missingReason}`);
     console.info(`[hvac auth e2e] hvac ${hvacVersion}`);
     expect(hvacVersion).toMatch(/^\d+\.\d+/);
   });
 
   for (const [phase, type, title] of PHASES) {
-    const missing = missingRegistration(type);
-    if (missing !== '') {
-      console.warn(`[hvac auth e2e] phase ${phase} skipped: ${missing}`);
+    const missing = missingRegistration(registered, type);
+    if (skipUnlessCi(missing, `hvac auth e2e: phase ${phase}`)) {
       it.skip(`phase ${phase}: ${title} (skipped: ${missing})`, () => {});
       continue;
     }

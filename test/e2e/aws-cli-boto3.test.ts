@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isCi } from '../helpers/skips.js';
 import {
   createTempDir,
   startServer,
@@ -24,7 +25,7 @@ const botoMissing =
   botoProbe.status === 0
     ? ''
     : `${PYTHON} cannot import boto3: install the Debian package python3-boto3`;
-const CI = process.env['CI'] === 'true';
+const CI = isCi();
 
 describe('Debian awscli and python3-boto3 against the AWS door', () => {
   let server: ServerProcess;

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtinEngines } from '../../src/engines/registry.js';
+import { missingRegistration, skipUnlessCi } from '../helpers/skips.js';
 import { startTestProvider } from '../../src/engines/auth/jwt/testing.js';
 import type { TestProvider } from '../../src/engines/auth/jwt/testing.js';
 import {
@@ -23,6 +24,11 @@ import type { CliResult, ServerProcess, TempDir } from '../helpers/server-proces
 const ROOT_TOKEN = `e2e-root-${randomBytes(12).toString('hex')}`;
 const PASSWORD = `CANARY-e2e-password-${randomBytes(6).toString('hex')}`;
 const REGISTERED = builtinEngines();
+
+/** True (skip) when `type` is not registered; under CI that fails the file instead. */
+function unregistered(type: string): boolean {
+  return skipUnlessCi(missingRegistration(REGISTERED, type), `cli-auth e2e: ${type}`);
+}
 const TOKEN_FILE = '.coffer-token';
 
 let server: ServerProcess | undefined;
@@ -99,7 +105,7 @@ afterAll(async () => {
   temp?.remove();
 });
 
-describe.skipIf(!REGISTERED.has('userpass'))('coffer auth and login -method=userpass', () => {
+describe.skipIf(unregistered('userpass'))('coffer auth and login -method=userpass', () => {
   it('enables userpass, logs in with the password from stdin and stores the token', async () => {
     expect(await ok(['auth', 'enable', '-description=People', 'userpass'], asRoot)).toBe(
       'Success! Enabled userpass auth method at: userpass/\n',
@@ -176,7 +182,7 @@ describe.skipIf(!REGISTERED.has('userpass'))('coffer auth and login -method=user
   });
 });
 
-describe.skipIf(!REGISTERED.has('approle'))('coffer login -method=approle', () => {
+describe.skipIf(unregistered('approle'))('coffer login -method=approle', () => {
   it('logs in with a role id and a secret id read from the API', async () => {
     await ok(['auth', 'enable', 'approle'], asRoot);
     await ok(['write', 'auth/approle/role/ci', 'token_policies=ci'], asRoot);
@@ -196,128 +202,118 @@ describe.skipIf(!REGISTERED.has('approle'))('coffer login -method=approle', () =
   });
 });
 
-describe.skipIf(!REGISTERED.has('jwt'))(
-  'coffer login -method=jwt (skipped until src/engines/registry.ts registers "jwt")',
-  () => {
-    it('logs in with a JWT verified by a configured public key', async () => {
-      const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
-      await ok(['auth', 'enable', 'jwt'], asRoot);
-      await ok(['write', 'auth/jwt/config', '-'], {
-        ...asRoot,
-        input: JSON.stringify({ jwt_validation_pubkeys: [await exportSPKI(publicKey)] }),
-      });
-      await ok(['write', 'auth/jwt/role/svc', '-'], {
-        ...asRoot,
-        input: JSON.stringify({
-          role_type: 'jwt',
-          bound_audiences: ['coffer'],
-          user_claim: 'sub',
-          token_policies: ['svc'],
-        }),
-      });
-      const jwt = await new SignJWT({ sub: 'svc-1' })
-        .setProtectedHeader({ alg: 'RS256' })
-        .setAudience('coffer')
-        .setIssuedAt()
-        .setExpirationTime('5m')
-        .sign(privateKey);
-      const file = join(tempDir(), 'svc.jwt');
-      writeFileSync(file, jwt);
-      const login = await loginStored('jwt', ['-method=jwt', 'role=svc', `jwt=@${file}`]);
-      expect(login.stdout).toMatch(/^token_policies\s+\["default" "svc"\]$/m);
-      expect(await lookupField(login.token, 'path')).toBe('auth/jwt/login');
+describe.skipIf(unregistered('jwt'))('coffer login -method=jwt', () => {
+  it('logs in with a JWT verified by a configured public key', async () => {
+    const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
+    await ok(['auth', 'enable', 'jwt'], asRoot);
+    await ok(['write', 'auth/jwt/config', '-'], {
+      ...asRoot,
+      input: JSON.stringify({ jwt_validation_pubkeys: [await exportSPKI(publicKey)] }),
     });
-  },
-);
+    await ok(['write', 'auth/jwt/role/svc', '-'], {
+      ...asRoot,
+      input: JSON.stringify({
+        role_type: 'jwt',
+        bound_audiences: ['coffer'],
+        user_claim: 'sub',
+        token_policies: ['svc'],
+      }),
+    });
+    const jwt = await new SignJWT({ sub: 'svc-1' })
+      .setProtectedHeader({ alg: 'RS256' })
+      .setAudience('coffer')
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(privateKey);
+    const file = join(tempDir(), 'svc.jwt');
+    writeFileSync(file, jwt);
+    const login = await loginStored('jwt', ['-method=jwt', 'role=svc', `jwt=@${file}`]);
+    expect(login.stdout).toMatch(/^token_policies\s+\["default" "svc"\]$/m);
+    expect(await lookupField(login.token, 'path')).toBe('auth/jwt/login');
+  });
+});
 
-describe.skipIf(!REGISTERED.has('kubernetes'))(
-  'coffer login -method=kubernetes (skipped until src/engines/registry.ts registers "kubernetes")',
-  () => {
-    it('logs in with a service account JWT verified by pem_keys', async () => {
-      const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
-      await ok(['auth', 'enable', 'kubernetes'], asRoot);
-      await ok(['write', 'auth/kubernetes/config', '-'], {
-        ...asRoot,
-        input: JSON.stringify({
-          pem_keys: [await exportSPKI(publicKey)],
-          disable_local_ca_jwt: true,
-        }),
-      });
-      await ok(['write', 'auth/kubernetes/role/app', '-'], {
-        ...asRoot,
-        input: JSON.stringify({
-          bound_service_account_names: ['app'],
-          bound_service_account_namespaces: ['prod'],
-          token_policies: ['app'],
-        }),
-      });
-      const jwt = await new SignJWT({
-        'kubernetes.io/serviceaccount/namespace': 'prod',
-        'kubernetes.io/serviceaccount/secret.name': 'app-token-abcde',
-        'kubernetes.io/serviceaccount/service-account.name': 'app',
-        'kubernetes.io/serviceaccount/service-account.uid': '0b7a9e3c-1111-2222-3333-444455556666',
-      })
-        .setProtectedHeader({ alg: 'RS256' })
-        .setIssuer('kubernetes/serviceaccount')
-        .setSubject('system:serviceaccount:prod:app')
-        .sign(privateKey);
-      const login = await loginStored('k8s', ['-method=kubernetes', 'role=app', `jwt=${jwt}`]);
-      expect(login.stdout).toMatch(/^token_meta_service_account_name\s+app$/m);
-      expect(await lookupField(login.token, 'path')).toBe('auth/kubernetes/login');
+describe.skipIf(unregistered('kubernetes'))('coffer login -method=kubernetes', () => {
+  it('logs in with a service account JWT verified by pem_keys', async () => {
+    const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
+    await ok(['auth', 'enable', 'kubernetes'], asRoot);
+    await ok(['write', 'auth/kubernetes/config', '-'], {
+      ...asRoot,
+      input: JSON.stringify({
+        pem_keys: [await exportSPKI(publicKey)],
+        disable_local_ca_jwt: true,
+      }),
     });
-  },
-);
+    await ok(['write', 'auth/kubernetes/role/app', '-'], {
+      ...asRoot,
+      input: JSON.stringify({
+        bound_service_account_names: ['app'],
+        bound_service_account_namespaces: ['prod'],
+        token_policies: ['app'],
+      }),
+    });
+    const jwt = await new SignJWT({
+      'kubernetes.io/serviceaccount/namespace': 'prod',
+      'kubernetes.io/serviceaccount/secret.name': 'app-token-abcde',
+      'kubernetes.io/serviceaccount/service-account.name': 'app',
+      'kubernetes.io/serviceaccount/service-account.uid': '0b7a9e3c-1111-2222-3333-444455556666',
+    })
+      .setProtectedHeader({ alg: 'RS256' })
+      .setIssuer('kubernetes/serviceaccount')
+      .setSubject('system:serviceaccount:prod:app')
+      .sign(privateKey);
+    const login = await loginStored('k8s', ['-method=kubernetes', 'role=app', `jwt=${jwt}`]);
+    expect(login.stdout).toMatch(/^token_meta_service_account_name\s+app$/m);
+    expect(await lookupField(login.token, 'path')).toBe('auth/kubernetes/login');
+  });
+});
 
-describe.skipIf(!REGISTERED.has('oidc'))(
-  'coffer login -method=oidc (skipped until src/engines/registry.ts registers "oidc")',
-  () => {
-    let provider: TestProvider | undefined;
-    afterAll(async () => {
-      await provider?.close();
-    });
+describe.skipIf(unregistered('oidc'))('coffer login -method=oidc', () => {
+  let provider: TestProvider | undefined;
+  afterAll(async () => {
+    await provider?.close();
+  });
 
-    it('runs the browser flow: $BROWSER follows the provider redirect to the CLI listener', async () => {
-      provider = await startTestProvider({ now: () => Date.now() });
-      provider.user = { sub: 'oidc-alice' };
-      await ok(['auth', 'enable', 'oidc'], asRoot);
-      await ok(['write', 'auth/oidc/config', '-'], {
-        ...asRoot,
-        input: JSON.stringify({
-          oidc_discovery_url: provider.issuer,
-          oidc_client_id: provider.clientId,
-          oidc_client_secret: provider.clientSecret,
-          default_role: 'web',
-        }),
-      });
-      await ok(['write', 'auth/oidc/role/web', '-'], {
-        ...asRoot,
-        input: JSON.stringify({
-          role_type: 'oidc',
-          user_claim: 'sub',
-          allowed_redirect_uris: ['http://127.0.0.1:8250/oidc/callback'],
-          token_policies: ['web'],
-        }),
-      });
-      // The "browser": follows the auth URL; the provider's 302 leads to the CLI's listener.
-      const browser = join(tempDir(), 'browser');
-      writeFileSync(
-        browser,
-        `#!${process.execPath}\nfetch(process.argv[2]).then((r) => r.text()).catch(() => {});\n`,
-        { mode: 0o755 },
-      );
-      const home = freshHome('oidc');
-      const result = await coffer(
-        ['login', '-method=oidc', '-listenaddress=127.0.0.1', '-port=0'],
-        { env: { HOME: home, BROWSER: browser } },
-      );
-      expect(result.code, result.stderr).toBe(0);
-      expect(result.stderr).toContain('Launching browser to:');
-      expect(result.stdout).toMatch(/^token_policies\s+\["default" "web"\]$/m);
-      const token = readFileSync(join(home, TOKEN_FILE), 'utf8').trim();
-      expect(await lookupField(token, 'path')).toBe('auth/oidc/oidc/callback');
+  it('runs the browser flow: $BROWSER follows the provider redirect to the CLI listener', async () => {
+    provider = await startTestProvider({ now: () => Date.now() });
+    provider.user = { sub: 'oidc-alice' };
+    await ok(['auth', 'enable', 'oidc'], asRoot);
+    await ok(['write', 'auth/oidc/config', '-'], {
+      ...asRoot,
+      input: JSON.stringify({
+        oidc_discovery_url: provider.issuer,
+        oidc_client_id: provider.clientId,
+        oidc_client_secret: provider.clientSecret,
+        default_role: 'web',
+      }),
     });
-  },
-);
+    await ok(['write', 'auth/oidc/role/web', '-'], {
+      ...asRoot,
+      input: JSON.stringify({
+        role_type: 'oidc',
+        user_claim: 'sub',
+        allowed_redirect_uris: ['http://127.0.0.1:8250/oidc/callback'],
+        token_policies: ['web'],
+      }),
+    });
+    // The "browser": follows the auth URL; the provider's 302 leads to the CLI's listener.
+    const browser = join(tempDir(), 'browser');
+    writeFileSync(
+      browser,
+      `#!${process.execPath}\nfetch(process.argv[2]).then((r) => r.text()).catch(() => {});\n`,
+      { mode: 0o755 },
+    );
+    const home = freshHome('oidc');
+    const result = await coffer(['login', '-method=oidc', '-listenaddress=127.0.0.1', '-port=0'], {
+      env: { HOME: home, BROWSER: browser },
+    });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain('Launching browser to:');
+    expect(result.stdout).toMatch(/^token_policies\s+\["default" "web"\]$/m);
+    const token = readFileSync(join(home, TOKEN_FILE), 'utf8').trim();
+    expect(await lookupField(token, 'path')).toBe('auth/oidc/oidc/callback');
+  });
+});
 
 describe('nothing printed a password', () => {
   it('kept the password out of every table output and error', () => {

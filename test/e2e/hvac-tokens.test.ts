@@ -5,6 +5,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isCi } from '../helpers/skips.js';
 import {
   hvacMissingReason as missingReason,
   hvacPhaseState,
@@ -21,7 +22,6 @@ import {
 } from '../helpers/server-process.js';
 
 const SCRIPT = fileURLToPath(new URL('./hvac_tokens_scenario.py', import.meta.url));
-const isCi = process.env.CI === 'true';
 
 /** Each phase, in order, with what it checks (the test names). */
 const PHASES: readonly (readonly [phase: string, title: string])[] = [
@@ -37,7 +37,7 @@ const PHASES: readonly (readonly [phase: string, title: string])[] = [
 ];
 
 describe('hvac 0.11.2 (Debian): tokens and ACL policies against a coffer dev server', () => {
-  if (hvacVersion === undefined && !isCi) {
+  if (hvacVersion === undefined && !isCi()) {
     console.warn(`[hvac tokens e2e] skipped: ${missingReason}`);
     it.skip(`hvac tokens scenario (skipped: ${missingReason})`, () => {});
     return;
@@ -68,7 +68,7 @@ describe('hvac 0.11.2 (Debian): tokens and ACL policies against a coffer dev ser
   });
 
   it('finds python3-hvac for /usr/bin/python3', () => {
-    if (hvacVersion === undefined) throw new Error(`CI=true but ${missingReason}`);
+    if (hvacVersion === undefined) throw new Error(`CI is set but ${missingReason}`);
     console.info(`[hvac tokens e2e] hvac ${hvacVersion}`);
     expect(hvacVersion).toMatch(/^\d+\.\d+/);
   });

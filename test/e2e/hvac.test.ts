@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isCi } from '../helpers/skips.js';
 import {
   hvacMissingReason as missingReason,
   hvacPhaseOutput,
@@ -21,7 +22,6 @@ import {
 } from '../helpers/server-process.js';
 
 const SCRIPT = fileURLToPath(new URL('./hvac_scenario.py', import.meta.url));
-const isCi = process.env.CI === 'true';
 
 interface InitState {
   readonly keys: string[];
@@ -30,7 +30,7 @@ interface InitState {
 }
 
 describe('hvac 0.11.2 (Debian) against coffer server (SQLite), across a process restart', () => {
-  if (hvacVersion === undefined && !isCi) {
+  if (hvacVersion === undefined && !isCi()) {
     console.warn(`[hvac e2e] skipped: ${missingReason}`);
     it.skip(`hvac scenario (skipped: ${missingReason})`, () => {});
     return;
@@ -63,7 +63,7 @@ describe('hvac 0.11.2 (Debian) against coffer server (SQLite), across a process 
   });
 
   it('finds python3-hvac for /usr/bin/python3', () => {
-    if (hvacVersion === undefined) throw new Error(`CI=true but ${missingReason}`);
+    if (hvacVersion === undefined) throw new Error(`CI is set but ${missingReason}`);
     console.info(`[hvac e2e] hvac ${hvacVersion}`);
     expect(hvacVersion).toMatch(/^\d+\.\d+/);
   });

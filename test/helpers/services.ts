@@ -3,6 +3,9 @@
 // missing service fail the run under CI=true and skip (with the reason) elsewhere; and a
 // TCP fault proxy that can cut a client off from a service mid-test.
 import net from 'node:net';
+import { isCi } from './skips.js';
+
+export { isCi };
 
 const env = process.env;
 
@@ -11,11 +14,6 @@ const env = process.env;
 export const TEST_PG_URL = env.TEST_PG_URL || 'postgresql://postgres@127.0.0.1:5432/test';
 export const TEST_MYSQL_URL = env.TEST_MYSQL_URL || 'mysql://root@127.0.0.1:3306/test';
 export const TEST_REDIS_URL = env.TEST_REDIS_URL || 'redis://127.0.0.1:6379';
-
-/** Under CI=true a missing service is a failure, never a skip. */
-export function isCi(): boolean {
-  return env.CI === 'true';
-}
 
 export interface ServiceEndpoint {
   readonly url: string;
