@@ -22,7 +22,15 @@ async function putAll(backend: PhysicalBackend, keys: readonly string[]): Promis
   await backend.batch(keys.map((key) => ({ op: 'put', key, value: text(key) })));
 }
 
-export function describePhysicalBackend(name: string, open: () => Promise<OpenedBackend>): void {
+/**
+ * `durable`: the backend keeps data across close and reopen; its factory must give `reopen`
+ * (the durability tests run only for such backends, so none passes by returning early).
+ */
+export function describePhysicalBackend(
+  name: string,
+  open: () => Promise<OpenedBackend>,
+  options: { readonly durable: boolean } = { durable: false },
+): void {
   describe(`PhysicalBackend contract: ${name}`, () => {
     let opened: OpenedBackend;
     let backend: PhysicalBackend;
@@ -203,7 +211,7 @@ export function describePhysicalBackend(name: string, open: () => Promise<Opened
       it('finishes writes issued before close', async () => {
         const writes = [backend.put('w/1', bytes(1)), backend.put('w/2', bytes(2))];
         await backend.close();
-        await Promise.all(writes);
+        await expect(Promise.all(writes)).resolves.toHaveLength(2);
         if (opened.reopen !== undefined) {
           const again = await opened.reopen();
           try {
@@ -234,27 +242,32 @@ export function describePhysicalBackend(name: string, open: () => Promise<Opened
         }
       });
 
-      it('keeps data across close and reopen (durable backends)', async () => {
-        if (opened.reopen === undefined) return;
-        const all = Uint8Array.from({ length: 256 }, (_, i) => 255 - i);
-        await backend.put('keep/bytes', all);
-        await backend.put('keep/empty', new Uint8Array(0));
-        await backend.batch([
-          { op: 'put', key: 'keep/dir/x', value: bytes(1) },
-          { op: 'put', key: 'drop', value: bytes(2) },
-        ]);
-        await backend.delete('drop');
-        await backend.close();
-        const again = await opened.reopen();
-        try {
-          expect(await again.get('keep/bytes')).toEqual(all);
-          expect((await again.get('keep/empty'))?.length).toBe(0);
-          expect(await again.get('drop')).toBeUndefined();
-          expect(await again.list('keep/')).toEqual(['bytes', 'dir/', 'empty']);
-        } finally {
-          await again.close();
-        }
-      });
+      // Registered only for durable backends: a skipped test fails a CI run.
+      if (options.durable) {
+        it('keeps data across close and reopen', async () => {
+          const reopen = opened.reopen;
+          if (reopen === undefined)
+            throw new Error(`${name} is durable but its factory has no reopen`);
+          const all = Uint8Array.from({ length: 256 }, (_, i) => 255 - i);
+          await backend.put('keep/bytes', all);
+          await backend.put('keep/empty', new Uint8Array(0));
+          await backend.batch([
+            { op: 'put', key: 'keep/dir/x', value: bytes(1) },
+            { op: 'put', key: 'drop', value: bytes(2) },
+          ]);
+          await backend.delete('drop');
+          await backend.close();
+          const again = await reopen();
+          try {
+            expect(await again.get('keep/bytes')).toEqual(all);
+            expect((await again.get('keep/empty'))?.length).toBe(0);
+            expect(await again.get('drop')).toBeUndefined();
+            expect(await again.list('keep/')).toEqual(['bytes', 'dir/', 'empty']);
+          } finally {
+            await again.close();
+          }
+        });
+      }
     });
   });
 }

@@ -18,18 +18,22 @@ function tempDir(): { dir: string; remove: () => void } {
   };
 }
 
-describePhysicalBackend('sqlite', () => {
-  const { dir, remove } = tempDir();
-  const path = join(dir, 'coffer.db');
-  return Promise.resolve({
-    backend: openSqliteBackend({ path }),
-    reopen: () => Promise.resolve(openSqliteBackend({ path })),
-    cleanup: () => {
-      remove();
-      return Promise.resolve();
-    },
-  });
-});
+describePhysicalBackend(
+  'sqlite',
+  () => {
+    const { dir, remove } = tempDir();
+    const path = join(dir, 'coffer.db');
+    return Promise.resolve({
+      backend: openSqliteBackend({ path }),
+      reopen: () => Promise.resolve(openSqliteBackend({ path })),
+      cleanup: () => {
+        remove();
+        return Promise.resolve();
+      },
+    });
+  },
+  { durable: true },
+);
 
 const value = (n: number): Uint8Array => Uint8Array.of(n);
 
