@@ -72,7 +72,8 @@ describe('approle login', () => {
   it('trims the role ID and secret ID as Vault does', async () => {
     const h = harness();
     const { roleId, secretId } = await h.setup('app');
-    await h.login(` ${roleId}\n`, `\t${secretId} `);
+    const grant = await h.login(` ${roleId}\n`, `\t${secretId} `);
+    expect(grant.alias.name).toBe(roleId);
   });
 
   it('answers unknown role IDs and wrong secret IDs with the same 400', async () => {

@@ -120,13 +120,28 @@ describe('kubernetes login through TokenReview', () => {
 
   it('matches prefix globs and "*"', async () => {
     const h = await reviewSetUp();
-    await h.login({ role: 'app', jwt: await liveToken(account('web-frontend', 'team-blue')) });
+    const globbed = await h.login({
+      role: 'app',
+      jwt: await liveToken(account('web-frontend', 'team-blue')),
+    });
+    expect(globbed.metadata).toMatchObject({
+      service_account_name: 'web-frontend',
+      service_account_namespace: 'team-blue',
+    });
     await h.call('create', 'role/any', {
       ...ROLE,
       bound_service_account_names: '*',
       bound_service_account_namespaces: '*',
     });
-    await h.login({ role: 'any', jwt: await liveToken(account('whatever', 'anywhere')) });
+    const any = await h.login({
+      role: 'any',
+      jwt: await liveToken(account('whatever', 'anywhere')),
+    });
+    expect(any.metadata).toMatchObject({
+      role: 'any',
+      service_account_name: 'whatever',
+      service_account_namespace: 'anywhere',
+    });
   });
 
   it('refuses a token for another audience before calling the API', async () => {
