@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { assembleServer } from './assemble.js';
 import { devServerConfig, parseServerConfig, type ServerConfig } from './config/config.js';
-import { startListener, type RunningListener } from './http/listener.js';
+import { DEFAULT_CONNECTION_LIMITS, startListener, type RunningListener } from './http/listener.js';
 import { createInmemBackend } from './physical/inmem.js';
 import type { PhysicalBackend } from './physical/physical.js';
 import { openSqliteBackend } from './physical/sqlite.js';
@@ -263,6 +263,7 @@ export async function runServer(argv: readonly string[], env: Env): Promise<void
     listener = await startListener(app, {
       host,
       port,
+      limits: { ...DEFAULT_CONNECTION_LIMITS, ...config.listener.connectionLimits },
       ...(config.listener.tlsDisable
         ? {}
         : {

@@ -170,6 +170,25 @@ describe('parseServerConfig: files', () => {
     }
   });
 
+  it("reads Vault's listener timeouts and max_connections; unset ones stay unset", () => {
+    const text = `storage "inmem" {}\nlistener "tcp" {\n  tls_disable = true\n  http_read_header_timeout = "2s"\n  http_read_timeout = 45\n  http_write_timeout = "0"\n  http_idle_timeout = "1m"\n  max_connections = 100\n}`;
+    expect(parseServerConfig(text, NO_ENV).listener.connectionLimits).toEqual({
+      readHeaderTimeoutMs: 2000,
+      readTimeoutMs: 45_000,
+      writeTimeoutMs: 0,
+      idleTimeoutMs: 60_000,
+      maxConnections: 100,
+    });
+    const none = `storage "inmem" {}\nlistener "tcp" {\n  tls_disable = true\n}`;
+    expect(parseServerConfig(none, NO_ENV).listener.connectionLimits).toBeUndefined();
+    for (const bad of ['http_idle_timeout = "soon"', 'max_connections = -1']) {
+      const text2 = `storage "inmem" {}\nlistener "tcp" {\n  tls_disable = true\n  ${bad}\n}`;
+      expect(() => parseServerConfig(text2, NO_ENV)).toThrow(
+        /listener\.(http_idle_timeout|max_connections)/,
+      );
+    }
+  });
+
   it('normalises log levels and durations in seconds', () => {
     const config = parseServerConfig(
       minimal('log_level = "WARNING"\ndefault_lease_ttl = 60\nmax_lease_ttl = "1h30m"'),

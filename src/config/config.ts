@@ -24,7 +24,27 @@ export interface ListenerConfig {
   readonly tlsCertFile?: string;
   readonly tlsKeyFile?: string;
   readonly maxRequestSizeBytes: number;
+  /** Only the limits the file sets; the listener's defaults fill in the rest. */
+  readonly connectionLimits?: ListenerConnectionLimits;
 }
+
+/** Vault's `http_*_timeout` options (0 = no limit) and `max_connections` (0 = no cap). */
+export interface ListenerConnectionLimits {
+  readonly readHeaderTimeoutMs?: number;
+  readonly readTimeoutMs?: number;
+  readonly writeTimeoutMs?: number;
+  readonly idleTimeoutMs?: number;
+  readonly maxConnections?: number;
+}
+
+/** Listener options read as durations, and the limit each one sets. */
+const LISTENER_TIMEOUTS = {
+  http_read_header_timeout: 'readHeaderTimeoutMs',
+  http_read_timeout: 'readTimeoutMs',
+  http_write_timeout: 'writeTimeoutMs',
+  http_idle_timeout: 'idleTimeoutMs',
+} as const;
+const MAX_CONNECTIONS_LIMIT = 1_000_000;
 
 /**
  * Unattended auto-unseal with a key kept outside the store: weaker than Shamir, since whoever
@@ -180,6 +200,7 @@ interface ListenerDraft {
   tlsCertFile: string | undefined;
   tlsKeyFile: string | undefined;
   maxRequestSizeBytes: number;
+  connectionLimits: { -readonly [K in keyof ListenerConnectionLimits]: number };
 }
 
 interface SealDraft {
@@ -364,6 +385,8 @@ function readListener(item: HclItem, baseDir: string | undefined): ListenerDraft
     'tls_cert_file',
     'tls_key_file',
     'max_request_size',
+    ...Object.keys(LISTENER_TIMEOUTS),
+    'max_connections',
   ]);
   const draft: ListenerDraft = {
     at: item,
@@ -373,7 +396,22 @@ function readListener(item: HclItem, baseDir: string | undefined): ListenerDraft
     tlsCertFile: undefined,
     tlsKeyFile: undefined,
     maxRequestSizeBytes: DEFAULT_MAX_REQUEST_SIZE_BYTES,
+    connectionLimits: {},
   };
+  for (const [name, limit] of Object.entries(LISTENER_TIMEOUTS)) {
+    const item = attrs.get(name);
+    if (item !== undefined) {
+      draft.connectionLimits[limit] = readTimeoutSeconds(item, `listener.${name}`) * 1000;
+    }
+  }
+  const maxConnections = attrs.get('max_connections');
+  if (maxConnections !== undefined) {
+    draft.connectionLimits.maxConnections = readCount(
+      maxConnections,
+      'listener.max_connections',
+      MAX_CONNECTIONS_LIMIT,
+    );
+  }
   const address = attrs.get('address');
   if (address !== undefined) {
     const value = readString(address, 'listener.address');
@@ -512,6 +550,31 @@ function readRequestSize(item: HclItem, field: string): number {
   return bytes;
 }
 
+/** A duration for a timeout: 0 (or "0s") turns the limit off. */
+function readTimeoutSeconds(item: HclItem, field: string): number {
+  const value = item.value;
+  if (typeof value !== 'string' && typeof value !== 'number') {
+    throw configError(item, field, `must be a duration such as "10s", got ${kindOf(value)}`);
+  }
+  try {
+    return parseDurationSeconds(value, field);
+  } catch (err) {
+    if (isCofferError(err))
+      throw new CofferError(err.code, `${item.line}:${item.column}: ${err.message}`, { field });
+    throw err;
+  }
+}
+
+/** A whole number from 0 to `max`. */
+function readCount(item: HclItem, field: string, max: number): number {
+  const value = item.value;
+  const n = typeof value === 'string' && /^[0-9]+$/.test(value) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0 || n > max) {
+    throw configError(item, field, `must be a whole number from 0 to ${max}`);
+  }
+  return n;
+}
+
 function readTtl(item: HclItem, field: string): number {
   const value = item.value;
   if (typeof value !== 'string' && typeof value !== 'number') {
@@ -615,6 +678,9 @@ function finish(draft: Draft): ServerConfig {
     ...(l.tlsCertFile === undefined ? {} : { tlsCertFile: l.tlsCertFile }),
     ...(l.tlsKeyFile === undefined ? {} : { tlsKeyFile: l.tlsKeyFile }),
     maxRequestSizeBytes: l.maxRequestSizeBytes,
+    ...(Object.keys(l.connectionLimits).length === 0
+      ? {}
+      : { connectionLimits: l.connectionLimits }),
   };
 
   let seal: SealConfig | undefined;

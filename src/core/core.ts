@@ -566,6 +566,18 @@ export class Core {
   }
 
   /**
+   * Whether a request may send a full-size body, decided from its path and token alone,
+   * before the body is read: an unauthenticated path (a login), or a live token. Consumes no
+   * token use and records nothing; the pipeline still authenticates the request itself.
+   */
+  async admitsBody(path: string, token: string | undefined): Promise<boolean> {
+    if (!this.#ready) return false;
+    if (this.#isUnauthenticated(path)) return true;
+    if (token === undefined || token === '') return false;
+    return (await this.#tokens.lookup(token)) !== undefined;
+  }
+
+  /**
    * A door's request names a credential: the core presents the credential's own token. An
    * unknown, revoked or expired credential is refused (and audited) like a bad token, with
    * `field: 'credential'` so the door can answer in its own words.

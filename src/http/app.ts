@@ -2,6 +2,7 @@
 // (see listener.ts); tests drive it with inject().
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
+import { Transform, type Readable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Core } from '../core/core.js';
@@ -10,7 +11,12 @@ import { CofferError, invalidField } from '../sdk/errors.js';
 import { parseDurationSeconds } from '../sdk/duration.js';
 import { parseBool, parseFields, parseInt64 } from '../sdk/fields.js';
 import type { JsonObject } from '../sdk/json.js';
-import { DEFAULT_BODY_LIMITS, parseBody, type BodyLimits } from './body.js';
+import {
+  DEFAULT_BODY_LIMITS,
+  UNAUTHENTICATED_BODY_LIMIT_BYTES,
+  parseBody,
+  type BodyLimits,
+} from './body.js';
 import { errorReply } from './error-response.js';
 import { registerEventsRoute } from './events-route.js';
 import { registerUiRoute } from './ui-route.js';
@@ -32,6 +38,7 @@ export interface AppDeps {
 }
 
 const TOKEN_HEADER = 'x-vault-token';
+const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
 const JSON_TYPE = 'application/json';
 
 /** sys/ routes whose `data` Vault also copies to the top level of the response. */
@@ -116,6 +123,43 @@ function operationFor(req: FastifyRequest, query: URLSearchParams): Operation {
   }
 }
 
+function bodyTooLarge(limitBytes: number, why: string): CofferError {
+  return new CofferError('payload_too_large', `body: larger than ${limitBytes} bytes${why}`, {
+    field: 'body',
+  });
+}
+
+/** Passes a streamed body through, failing once more than `limitBytes` arrived. */
+function capBody(payload: Readable, limitBytes: number, onExceeded: () => void): Transform {
+  let received = 0;
+  const capped = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      received += chunk.length;
+      if (received > limitBytes) {
+        onExceeded();
+        callback(bodyTooLarge(limitBytes, ' without a valid token'));
+        return;
+      }
+      callback(null, chunk);
+    },
+  });
+  payload.on('error', (err) => capped.destroy(err));
+  return payload.pipe(capped);
+}
+
+/**
+ * Ends a connection once the reply has been written, without reading the rest of a body
+ * the server refused (Node would otherwise read and discard it, however large).
+ */
+function closeAfterReply(req: FastifyRequest, reply: FastifyReply): void {
+  const socket = req.raw.socket;
+  void reply.header('connection', 'close');
+  reply.raw.once('finish', () => {
+    socket.end(() => socket.destroy());
+    setTimeout(() => socket.destroy(), 1_000).unref();
+  });
+}
+
 export function buildApp(deps: AppDeps): FastifyInstance {
   const { core, logger } = deps;
   const limits = deps.bodyLimits ?? DEFAULT_BODY_LIMITS;
@@ -123,7 +167,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // Fastify's own request logging stays off: the hooks below log one line per request,
     // without bodies or headers.
     logger: false,
-    bodyLimit: deps.maxRequestSizeBytes ?? 32 * 1024 * 1024,
+    bodyLimit: deps.maxRequestSizeBytes ?? DEFAULT_MAX_BODY_BYTES,
     genReqId: () => randomUUID(),
     serverFactory: (handler) => createServer(handler),
     // Routing sees the raw path; vault-path.ts decides what a path means.
@@ -145,6 +189,36 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     } catch (err) {
       done(err as Error, undefined);
     }
+  });
+
+  // SECURITY: authentication before the body is read. A body may exceed 64 KiB only with a
+  // live token or on a login path; a larger declared body is refused from its headers, a
+  // streamed one as soon as it passes the limit, and the connection is closed either way.
+  const closing = new WeakSet<FastifyRequest>();
+  const admitsBody = async (req: FastifyRequest): Promise<boolean> => {
+    const rawUrl = req.raw.url ?? '';
+    if (!rawUrl.startsWith('/v1/')) return false;
+    try {
+      return await core.admitsBody(parseVaultUrl(rawUrl).path, requestToken(req));
+    } catch {
+      return false;
+    }
+  };
+  app.addHook('preParsing', async (req, _reply, payload) => {
+    // The AWS door authenticates its signature before reading (aws/door.ts).
+    if (deps.awsDoor !== undefined && req.routeOptions.url === '/') return payload;
+    const declaredHeader = req.headers['content-length'];
+    const declared = declaredHeader === undefined ? undefined : Number(declaredHeader);
+    const streamed = req.headers['transfer-encoding'] !== undefined;
+    if (!streamed && (declared === undefined || declared <= UNAUTHENTICATED_BODY_LIMIT_BYTES)) {
+      return payload;
+    }
+    if (await admitsBody(req)) return payload;
+    if (declared !== undefined && declared > UNAUTHENTICATED_BODY_LIMIT_BYTES) {
+      closing.add(req);
+      throw bodyTooLarge(UNAUTHENTICATED_BODY_LIMIT_BYTES, ' without a valid token');
+    }
+    return capBody(payload, UNAUTHENTICATED_BODY_LIMIT_BYTES, () => closing.add(req));
   });
 
   app.addHook('onSend', (_req, reply, payload, done) => {
@@ -171,6 +245,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     let error: unknown = err;
     const fastifyCode = (err as { code?: string }).code;
     if (fastifyCode === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      closing.add(req);
       error = new CofferError('payload_too_large', 'body: request body is too large');
     } else if (fastifyCode === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       error = new CofferError('unsupported_media_type', 'unsupported content type');
@@ -182,6 +257,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     ) {
       error = new CofferError('invalid_request', 'malformed request');
     }
+    if (closing.has(req)) closeAfterReply(req, reply);
     const reply_ = errorReply(error, req.id);
     if (reply_.internalCause !== undefined) {
       logger.error({ reqId: req.id, err: reply_.internalCause }, 'request failed');

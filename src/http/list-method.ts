@@ -27,6 +27,17 @@ type State =
 export class ListMethodRewriter {
   #state: State = { kind: 'head' };
   #pending: Buffer = Buffer.alloc(0);
+  #heads = 0;
+
+  /** Complete request heads passed on so far. */
+  get headsSeen(): number {
+    return this.#heads;
+  }
+
+  /** Part of a request head has arrived and is held back until the rest comes. */
+  get partialHead(): boolean {
+    return this.#state.kind === 'head' && this.#pending.length > 0;
+  }
 
   push(chunk: Buffer): Buffer[] {
     const out: Buffer[] = [];
@@ -86,6 +97,7 @@ export class ListMethodRewriter {
           const head = buf.subarray(0, end + 4);
           buf = buf.subarray(end + 4);
           out.push(this.#rewriteHead(head));
+          this.#heads++;
           this.#state = this.#bodyState(head);
           break;
         }
@@ -139,6 +151,16 @@ export class ListMethodRewriter {
   }
 }
 
+export interface ListMethodSocketOptions {
+  readonly encrypted: boolean;
+  /**
+   * SECURITY: a request head must be complete this long after the connection opened or after
+   * its first byte arrived, else the connection is destroyed. Node's own headersTimeout never
+   * sees a head this stream holds back, so the wrapper keeps the clock. 0 or absent = none.
+   */
+  readonly headerTimeoutMs?: number;
+}
+
 /**
  * Wraps a connection so the HTTP server reads rewritten bytes and writes straight to the
  * real socket. The socket-level methods the HTTP server calls are forwarded.
@@ -154,8 +176,17 @@ export class ListMethodSocket extends Duplex {
   /** Set by tls wrappers; read by Fastify to decide the protocol. */
   readonly encrypted: boolean;
 
-  constructor(socket: Socket, options: { encrypted: boolean }) {
+  #headerTimer: NodeJS.Timeout | undefined;
+
+  constructor(socket: Socket, options: ListMethodSocketOptions) {
     super({ allowHalfOpen: true });
+    const headerTimeoutMs = options.headerTimeoutMs ?? 0;
+    const armHeaderTimer = (): void => {
+      if (headerTimeoutMs <= 0 || this.#headerTimer !== undefined) return;
+      this.#headerTimer = setTimeout(() => this.destroy(), headerTimeoutMs);
+      this.#headerTimer.unref();
+    };
+    armHeaderTimer();
     this.#socket = socket;
     this.remoteAddress = socket.remoteAddress;
     this.remotePort = socket.remotePort;
@@ -164,9 +195,12 @@ export class ListMethodSocket extends Duplex {
     this.localPort = socket.localPort;
     this.encrypted = options.encrypted;
     socket.on('data', (chunk: Buffer) => {
+      const headsBefore = this.#rewriter.headsSeen;
       for (const piece of this.#rewriter.push(chunk)) {
         if (!this.push(piece)) socket.pause();
       }
+      if (this.#rewriter.headsSeen !== headsBefore) this.#clearHeaderTimer();
+      if (this.#rewriter.partialHead) armHeaderTimer();
     });
     socket.on('end', () => {
       for (const piece of this.#rewriter.flush()) this.push(piece);
@@ -207,7 +241,13 @@ export class ListMethodSocket extends Duplex {
     this.#socket.end(callback);
   }
 
+  #clearHeaderTimer(): void {
+    clearTimeout(this.#headerTimer);
+    this.#headerTimer = undefined;
+  }
+
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    this.#clearHeaderTimer();
     this.#socket.destroy(err ?? undefined);
     callback(err);
   }

@@ -1,6 +1,8 @@
 // Accepting connections: a TCP (optionally TLS) server whose connections pass through the
-// LIST-method rewriter into the application's HTTP server. Also the graceful close: stop
-// accepting, let in-flight requests finish, then drop idle connections.
+// LIST-method rewriter into the application's HTTP server; the per-connection timeouts and
+// the connection cap; and the graceful close: stop accepting, let in-flight requests finish,
+// then drop idle connections.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type Socket } from 'node:net';
 import { TLSSocket, createSecureContext } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
@@ -11,6 +13,82 @@ export interface ListenOptions {
   /** 0 = a port chosen by the OS. */
   readonly port: number;
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
+  readonly limits?: ConnectionLimits;
+}
+
+/**
+ * Vault's listener timeouts (`http_*_timeout`), enforced here because the application's HTTP
+ * server never listens itself and so never runs Node's own timeout checks. 0 = no limit.
+ */
+export interface ConnectionLimits {
+  /** Connection open (or first byte of a request) until its head is complete. */
+  readonly readHeaderTimeoutMs: number;
+  /** Request head complete until its body has been read. */
+  readonly readTimeoutMs: number;
+  /** Request head complete until its response has been written (cuts event streams too). */
+  readonly writeTimeoutMs: number;
+  /** Keep-alive connection with no request in flight, waiting for the next one. */
+  readonly idleTimeoutMs: number;
+  /** Open connections at most; more are closed as they are accepted. */
+  readonly maxConnections: number;
+}
+
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
+  readHeaderTimeoutMs: 10_000,
+  readTimeoutMs: 30_000,
+  writeTimeoutMs: 0,
+  idleTimeoutMs: 300_000,
+  maxConnections: 4096,
+};
+
+/** A timer that does not keep the process alive; 0 ms = never. */
+function timer(ms: number, fn: () => void): NodeJS.Timeout | undefined {
+  if (ms <= 0) return undefined;
+  const t = setTimeout(fn, ms);
+  t.unref();
+  return t;
+}
+
+/** Per-connection request, write and idle clocks, driven by the HTTP server's events. */
+function trackRequests(
+  httpServer: FastifyInstance['server'],
+  limits: ConnectionLimits,
+): (connection: ListMethodSocket, stream: Socket) => void {
+  const state = new WeakMap<object, { inFlight: number; idle: NodeJS.Timeout | undefined }>();
+  httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const connection = req.socket;
+    const entry = state.get(connection);
+    if (entry === undefined) return;
+    entry.inFlight++;
+    clearTimeout(entry.idle);
+    entry.idle = undefined;
+    const read = timer(limits.readTimeoutMs, () => {
+      if (!req.complete) connection.destroy();
+    });
+    const write = timer(limits.writeTimeoutMs, () => {
+      if (!res.writableFinished) connection.destroy();
+    });
+    res.once('close', () => {
+      clearTimeout(read);
+      clearTimeout(write);
+      entry.inFlight--;
+      if (entry.inFlight === 0 && !connection.destroyed) {
+        entry.idle = timer(limits.idleTimeoutMs, () => connection.destroy());
+      }
+    });
+  });
+  return (connection, stream) => {
+    const entry = { inFlight: 0, idle: undefined as NodeJS.Timeout | undefined };
+    state.set(connection, entry);
+    // A new request's first bytes end the idle wait; the header clock (in the wrapper) runs.
+    stream.on('data', () => {
+      clearTimeout(entry.idle);
+      entry.idle = undefined;
+    });
+    connection.once('close', () => {
+      clearTimeout(entry.idle);
+    });
+  };
 }
 
 export interface RunningListener {
@@ -27,6 +105,10 @@ export async function startListener(
 ): Promise<RunningListener> {
   await app.ready();
   const httpServer = app.server;
+  const limits = options.limits ?? DEFAULT_CONNECTION_LIMITS;
+  const track = trackRequests(httpServer, limits);
+  // Node's keep-alive timer runs through the wrapper too; keep it in step with ours.
+  httpServer.keepAliveTimeout = limits.idleTimeoutMs;
   let inFlight = 0;
   httpServer.on('request', (_req, res) => {
     inFlight++;
@@ -53,8 +135,14 @@ export async function startListener(
         ? socket
         : new TLSSocket(socket, { isServer: true, secureContext });
     if (stream !== socket) stream.on('error', () => socket.destroy());
-    httpServer.emit('connection', new ListMethodSocket(stream, { encrypted: stream !== socket }));
+    const connection = new ListMethodSocket(stream, {
+      encrypted: stream !== socket,
+      headerTimeoutMs: limits.readHeaderTimeoutMs,
+    });
+    track(connection, stream);
+    httpServer.emit('connection', connection);
   });
+  if (limits.maxConnections > 0) tcp.maxConnections = limits.maxConnections;
 
   await new Promise<void>((resolve, reject) => {
     tcp.once('error', reject);
