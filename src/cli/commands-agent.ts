@@ -40,6 +40,10 @@ export const agentCommand = defineCommand({
       kind: 'boolean',
       help: 'Init mode: log in, render every template once, and exit 0.',
     },
+    'pass-token': {
+      kind: 'boolean',
+      help: 'Also pass COFFER_TOKEN/VAULT_TOKEN (and the other Coffer credentials) to exec.',
+    },
   },
   args: { min: 0, max: 0 },
   async run(ctx, flags) {
@@ -62,7 +66,7 @@ export const agentCommand = defineCommand({
       throw error;
     }
     if (flags['exit-after-auth'] === true) config = { ...config, exitAfterAuth: true };
-    return runAgent(ctx, config, flags.address);
+    return runAgent(ctx, config, flags.address, flags['pass-token'] === true);
   },
 });
 
@@ -74,6 +78,7 @@ export async function runAgent(
   ctx: RunContext,
   config: AgentConfig,
   addressFlag: string | undefined,
+  passToken = false,
 ): Promise<number> {
   // Loaded here, not at start-up: Handlebars costs every other command ~30 ms otherwise.
   const { Agent, messageOf } = await import('./agent/agent.js');
@@ -83,6 +88,7 @@ export async function runAgent(
   const agent = new Agent(config, {
     address: agentAddress(addressFlag, config.address, ctx.io.env),
     env: ctx.io.env,
+    passToken,
     log,
     stdout: process.stdout,
     stderr: process.stderr,

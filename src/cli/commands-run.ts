@@ -2,6 +2,7 @@
 // resolves secrets into environment variables and runs a program with them, forwarding signals
 // and passing its exit status through; with -watch it follows change events and leases.
 import {
+  childEnvironment,
   ConnectionError,
   FALLBACK_KEY_ENV,
   formatAge,
@@ -49,6 +50,8 @@ interface Current {
   resolved: ResolvedVariables | undefined;
   vars: Readonly<Record<string, string>>;
   secretNames: readonly string[];
+  /** Variables from keys of -path: name → key (see childEnvironment). */
+  pathKeys: Readonly<Record<string, string>>;
 }
 
 function leasesOf(resolved: ResolvedVariables | undefined): SecretLease[] {
@@ -83,6 +86,7 @@ async function firstResolve(
       resolved,
       vars: resolved.vars,
       secretNames: resolved.secretNames,
+      pathKeys: resolved.pathKeys,
       fromSnapshot: false,
     };
   } catch (error) {
@@ -105,9 +109,33 @@ async function firstResolve(
       resolved: undefined,
       vars: { ...snapshot.vars, ...literalVariables(sources) },
       secretNames: snapshot.secretNames,
+      pathKeys: snapshotPathKeys(snapshot.secretNames, sources),
       fromSnapshot: true,
     };
   }
+}
+
+/** In a snapshot, the secret variables not named by -map/-env-file came from a -path key. */
+function snapshotPathKeys(
+  secretNames: readonly string[],
+  sources: VariableSources,
+): Record<string, string> {
+  const explicit = new Set((sources.explicit ?? []).map((v) => v.name));
+  const out: Record<string, string> = {};
+  for (const name of secretNames)
+    if (!explicit.has(name)) out[name] = `(a key of -path for ${name})`;
+  return out;
+}
+
+/** Settings of the child's environment (see childEnvironment). */
+interface EnvSettings {
+  readonly inherited: Readonly<Record<string, string | undefined>>;
+  readonly passToken: boolean;
+  readonly overrideEnv: boolean;
+}
+
+function envFor(settings: EnvSettings, current: Current): NodeJS.ProcessEnv {
+  return childEnvironment({ ...settings, vars: current.vars, pathKeys: current.pathKeys });
 }
 
 async function saveSnapshot(fallback: FallbackSettings, resolved: ResolvedVariables) {
@@ -148,6 +176,14 @@ export const runCommand = defineCommand({
       placeholder: '<file>',
       help: `Keep an encrypted snapshot (key: $${FALLBACK_KEY_ENV}) and run from it when the server is down.`,
     },
+    'pass-token': {
+      kind: 'boolean',
+      help: 'Also pass COFFER_TOKEN/VAULT_TOKEN (and the other Coffer credentials) to COMMAND.',
+    },
+    'override-env': {
+      kind: 'boolean',
+      help: 'Let keys of -path replace variables COMMAND would inherit (protected names still need -map).',
+    },
   },
   args: { min: 1, max: Infinity },
   async run(ctx, flags, args) {
@@ -184,8 +220,14 @@ export const runCommand = defineCommand({
       throw error;
     }
 
-    const baseEnv: NodeJS.ProcessEnv = { ...ctx.io.env };
+    const envSettings: EnvSettings = {
+      inherited: { ...ctx.io.env },
+      passToken: flags['pass-token'] === true,
+      overrideEnv: flags['override-env'] === true,
+    };
     const current: Current = first;
+    // Checked before anything starts: a clash is an error, not a surprise in the program.
+    const firstEnv = envFor(envSettings, current);
     const supervisor = new Supervisor({
       command,
       args: commandArgs,
@@ -217,7 +259,7 @@ export const runCommand = defineCommand({
             sources,
             fallback,
             supervisor,
-            baseEnv,
+            envSettings,
             current,
             changeSignal,
             token: resolveToken(flags.token, ctx.io.env),
@@ -239,7 +281,7 @@ export const runCommand = defineCommand({
     keeper?.track(leasesOf(first.resolved));
 
     try {
-      await supervisor.start({ ...baseEnv, ...current.vars });
+      await supervisor.start(firstEnv);
       watcher?.start();
       return exitCodeOf(await supervisor.finished);
     } catch (error) {
@@ -262,7 +304,7 @@ interface WatcherOptions {
   readonly sources: VariableSources;
   readonly fallback: FallbackSettings | undefined;
   readonly supervisor: Supervisor;
-  readonly baseEnv: NodeJS.ProcessEnv;
+  readonly envSettings: EnvSettings;
   /** Shared with the command: the mask reads the values from here. */
   readonly current: Current;
   readonly changeSignal: NodeJS.Signals | undefined;
@@ -402,9 +444,12 @@ class RunWatcher {
       this.#retryMs = RETRY_MIN_MS;
       if (this.#o.fallback !== undefined) await saveSnapshot(this.#o.fallback, resolved);
       const changed = !sameVars(this.#o.current.vars, resolved.vars);
+      // A new key that would set a protected or inherited variable keeps the current values.
+      envFor(this.#o.envSettings, { ...this.#o.current, ...resolved });
       this.#o.current.resolved = resolved;
       this.#o.current.vars = resolved.vars;
       this.#o.current.secretNames = resolved.secretNames;
+      this.#o.current.pathKeys = resolved.pathKeys;
       this.#follow(resolved);
       if (changed) await this.#apply();
     } catch (error) {
@@ -429,6 +474,6 @@ class RunWatcher {
       return;
     }
     this.#o.ctx.err('coffer run: secrets changed; restarting the program');
-    await this.#o.supervisor.restart({ ...this.#o.baseEnv, ...this.#o.current.vars });
+    await this.#o.supervisor.restart(envFor(this.#o.envSettings, this.#o.current));
   }
 }

@@ -81,6 +81,14 @@ export { EventStreamError, parseChangeEvent, SseParser, subscribeChanges } from 
 export type { ChangeEvent, ChangeStreamOptions, ChangeSubscription, SseMessage } from './events.js';
 export { LeaseKeeper, RENEW_AT_FRACTION } from './lease-keeper.js';
 export type { LeaseKeeperOptions } from './lease-keeper.js';
+export {
+  checkSecretVariables,
+  childEnvironment,
+  CREDENTIAL_VARIABLES,
+  EnvClashError,
+  isProtectedVariable,
+} from './child-env.js';
+export type { ChildEnvOptions } from './child-env.js';
 export { loadEnv } from './load-env.js';
 export type { LoadEnvOptions } from './load-env.js';
 export { MASK_TEXT, MIN_MASKED_LENGTH, StreamMasker } from './mask.js';

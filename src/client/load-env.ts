@@ -2,6 +2,7 @@
 // reads whole paths and references like `coffer run` does and fills process.env with them.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { checkSecretVariables } from './child-env.js';
 import { CofferClient, DEFAULT_ADDRESS } from './client.js';
 import { parseEnvFile } from './env-file.js';
 import { explicitFromEnvFile, explicitFromPairs, resolveVariables } from './variables.js';
@@ -29,7 +30,8 @@ export interface LoadEnvOptions {
 
 /**
  * Resolves the variables, sets each one in `env` (unless it is already set and `override` is
- * not true) and returns all of them. Rejects with ApiError, ConnectionError or ClientError
+ * not true) and returns all of them. A key of a whole path that would set a protected variable
+ * (PATH, HOME, LD_*, NODE_OPTIONS, COFFER_*...) is refused with EnvClashError. Rejects with ApiError, ConnectionError or ClientError
  * (ResolveError for a missing secret or key) before changing anything.
  * SECURITY: values go only into `env` and the result; nothing is written to disk or logged.
  */
@@ -50,6 +52,15 @@ export async function loadEnv(options: LoadEnvOptions = {}): Promise<Record<stri
   }
   explicit.push(...explicitFromPairs(Object.entries(options.refs ?? {}), 'refs'));
   const resolved = await resolveVariables(client, { paths: options.paths ?? [], explicit });
+  // SECURITY: a key of a whole path never sets PATH, LD_PRELOAD, NODE_OPTIONS...; name it in
+  // `refs` if that is meant. Inherited variables are governed by `override`.
+  checkSecretVariables({
+    inherited: env,
+    vars: resolved.vars,
+    pathKeys: resolved.pathKeys,
+    overrideEnv: true,
+    mapHint: 'refs',
+  });
   for (const [name, value] of Object.entries(resolved.vars)) {
     if (options.override === true || env[name] === undefined) env[name] = value;
   }

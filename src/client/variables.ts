@@ -32,6 +32,11 @@ export interface ResolvedVariables {
   readonly secretNames: readonly string[];
   /** Every read made, for lease renewal and change watching. */
   readonly reads: readonly SecretRead[];
+  /**
+   * Variables that came from a key of a whole path (not named explicitly): name → the key's
+   * description ("secret/app#path"), so a clash with an inherited variable can name both.
+   */
+  readonly pathKeys: Readonly<Record<string, string>>;
 }
 
 /**
@@ -183,5 +188,10 @@ export async function resolveVariables(
     vars[item.name] = valueText(read.data[item.ref.key]);
     secretNames.add(item.name);
   }
-  return { vars, secretNames: [...secretNames].sort(), reads: [...reads.values()] };
+  return {
+    vars,
+    secretNames: [...secretNames].sort(),
+    reads: [...reads.values()],
+    pathKeys: Object.fromEntries(origin),
+  };
 }

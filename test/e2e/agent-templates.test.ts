@@ -34,8 +34,8 @@ async function kvPut(path: string, data: Record<string, string>): Promise<void> 
   await vaultOk(server.url, 'POST', `secret/data/${path}`, { token: ROOT_TOKEN, body: { data } });
 }
 
-function env(): Record<string, string> {
-  return { HOME: tmp.path, COFFER_ADDR: server.url };
+function env(extra: Record<string, string> = {}): Record<string, string> {
+  return { HOME: tmp.path, COFFER_ADDR: server.url, ...extra };
 }
 
 /**
@@ -70,9 +70,9 @@ function template(source: string, destination: string, extra = ''): string {
   ].join('\n');
 }
 
-function startAgent(configFile: string): LiveCli {
+function startAgent(configFile: string, extraEnv: Record<string, string> = {}): LiveCli {
   return startLiveCli(['agent', `-config=${configFile}`], {
-    env: env(),
+    env: env(extraEnv),
     live,
     onExit: (stderr) => agentStderr.push(stderr),
   });
@@ -211,15 +211,20 @@ describe('coffer agent', () => {
         '  contents = "{{secret \\"secret/data/exec\\" \\"password\\"}}"',
         '}',
         'exec {',
-        '  command = ["node", "-e", "console.log(\'pw=\' + process.env.APP_PASSWORD); setInterval(() => {}, 1000)"]',
+        // SECURITY: the token the agent was started with must not reach the program.
+        '  command = ["node", "-e", "console.log(\'pw=\' + process.env.APP_PASSWORD + \' token=\' + (process.env.COFFER_TOKEN ?? process.env.VAULT_TOKEN ?? \'none\')); setInterval(() => {}, 1000)"]',
         '}',
       ].join('\n'),
     );
-    const agent = startAgent(file);
-    await agent.waitUntil(() => agent.stdout().includes('pw=first\n'), 'exec start');
+    const agent = startAgent(file, { COFFER_TOKEN: ROOT_TOKEN, VAULT_TOKEN: ROOT_TOKEN });
+    await agent.waitUntil(() => agent.stdout().includes('pw=first token=none\n'), 'exec start');
     await kvPut('exec', { password: 'second' });
-    await agent.waitUntil(() => agent.stdout().includes('pw=second\n'), 'exec restart', 5_000);
-    expect(agent.stdout()).toBe('pw=first\npw=second\n');
+    await agent.waitUntil(
+      () => agent.stdout().includes('pw=second token=none\n'),
+      'exec restart',
+      5_000,
+    );
+    expect(agent.stdout()).toBe('pw=first token=none\npw=second token=none\n');
     agent.proc.kill('SIGTERM');
     expect((await agent.exited).code).toBe(0);
   });

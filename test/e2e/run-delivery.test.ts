@@ -71,7 +71,7 @@ beforeAll(async () => {
     token: ROOT_TOKEN,
     body: { type: 'kv', options: { version: '1' } },
   });
-  await kvPut('secret/data/app', { 'db-password': DB_PASSWORD, user: 'admin' });
+  await kvPut('secret/data/app', { 'db-password': DB_PASSWORD, 'db-user': 'admin' });
   await vaultOk(server.url, 'PUT', 'legacy/cfg', { token: ROOT_TOKEN, body: { api_key: API_KEY } });
 }, 60_000);
 
@@ -96,17 +96,77 @@ describe('coffer run', () => {
       '--',
       'node',
       '-e',
-      PRINT_ENV(['DB_PASSWORD', 'USER', 'LEGACY_KEY', 'MODE', 'PW_AGAIN', 'HOME']),
+      PRINT_ENV(['DB_PASSWORD', 'DB_USER', 'LEGACY_KEY', 'MODE', 'PW_AGAIN', 'HOME']),
     ]);
     expect(result.code, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({
       DB_PASSWORD,
-      USER: 'admin',
+      DB_USER: 'admin',
       LEGACY_KEY: API_KEY,
       MODE: 'literal value',
       PW_AGAIN: DB_PASSWORD,
       HOME: tmp.path,
     });
+  });
+
+  it('gives the program its secrets but not COFFER_TOKEN or VAULT_TOKEN (unless -pass-token)', async () => {
+    const names = ['DB_PASSWORD', 'COFFER_TOKEN', 'VAULT_TOKEN', 'COFFER_ADDR'];
+    const extra = { VAULT_TOKEN: ROOT_TOKEN };
+    const result = await coffer(
+      ['run', '-path=secret/app', '--', 'node', '-e', PRINT_ENV(names)],
+      extra,
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({
+      DB_PASSWORD,
+      COFFER_TOKEN: null,
+      VAULT_TOKEN: null,
+      COFFER_ADDR: server.url,
+    });
+    const passed = await coffer(
+      ['run', '-pass-token', '-path=secret/app', '--', 'node', '-e', PRINT_ENV(names)],
+      extra,
+    );
+    expect(JSON.parse(passed.stdout)).toMatchObject({
+      COFFER_TOKEN: ROOT_TOKEN,
+      VAULT_TOKEN: ROOT_TOKEN,
+    });
+  });
+
+  it('refuses a secret key "path" (it would replace PATH), naming the key, and starts nothing', async () => {
+    await kvPut('secret/data/clash', { path: '/nonexistent', home: '/tmp/elsewhere', ok: 'x' });
+    const marker = tmp.file('clash-started');
+    const script = `require("fs").writeFileSync(${JSON.stringify(marker)}, "x")`;
+    const result = await coffer(['run', '-path=secret/clash', '--', 'node', '-e', script]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /the secret key secret\/clash#(path|home) would set (PATH|HOME), a protected variable/,
+    );
+    expect(result.stderr).not.toContain('/nonexistent');
+    expect(() => statSync(marker)).toThrow();
+    // Named explicitly, a protected variable may be set.
+    const mapped = await coffer([
+      'run',
+      '-map=HOME=coffer://secret/clash#home',
+      '--',
+      'node',
+      '-e',
+      PRINT_ENV(['HOME']),
+    ]);
+    expect(JSON.parse(mapped.stdout)).toEqual({ HOME: '/tmp/elsewhere' });
+  });
+
+  it('refuses a secret key replacing an inherited variable unless -override-env', async () => {
+    const args = ['run', '-path=secret/app', '--', 'node', '-e', PRINT_ENV(['DB_USER'])];
+    const refused = await coffer(args, { DB_USER: 'inherited' });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe(
+      'Error: the secret key secret/app#db-user would replace the inherited variable DB_USER; use -override-env to allow it, or -map to name it explicitly\n',
+    );
+    const allowed = await coffer([...args.slice(0, 1), '-override-env', ...args.slice(1)], {
+      DB_USER: 'inherited',
+    });
+    expect(JSON.parse(allowed.stdout)).toEqual({ DB_USER: 'admin' });
   });
 
   it("passes the program's exit code through", async () => {
@@ -133,7 +193,7 @@ describe('coffer run', () => {
       'const v = process.env.DB_PASSWORD;',
       'process.stdout.write("out=" + v.slice(0, 5));',
       'setTimeout(() => { process.stdout.write(v.slice(5) + " done\\n");',
-      '  process.stderr.write("err=" + v + " user=" + process.env.USER + "\\n"); }, 100);',
+      '  process.stderr.write("err=" + v + " user=" + process.env.DB_USER + "\\n"); }, 100);',
     ].join('\n');
     const result = await coffer(['run', '-mask', '-path=secret/app', '--', 'node', '-e', script]);
     expect(result.code).toBe(0);
@@ -166,12 +226,12 @@ describe('coffer run', () => {
     expect(readFileSync(snapshot).includes(Buffer.from(DB_PASSWORD))).toBe(false);
 
     const port = await closedLoopbackPort();
-    const offline = await coffer([...args, PRINT_ENV(['DB_PASSWORD', 'USER'])], {
+    const offline = await coffer([...args, PRINT_ENV(['DB_PASSWORD', 'DB_USER'])], {
       COFFER_FALLBACK_KEY: key,
       COFFER_ADDR: `http://127.0.0.1:${port}`,
     });
     expect(offline.code, offline.stderr).toBe(0);
-    expect(JSON.parse(offline.stdout)).toEqual({ DB_PASSWORD, USER: 'admin' });
+    expect(JSON.parse(offline.stdout)).toEqual({ DB_PASSWORD, DB_USER: 'admin' });
     expect(offline.stderr).toMatch(
       new RegExp(
         `^coffer run: cannot reach Coffer at http://127\\.0\\.0\\.1:${port}: connection refused \\(ECONNREFUSED\\); ` +
@@ -245,16 +305,16 @@ describe('coffer env', () => {
     const args = ['env', '-path=secret/app', '-map=K=coffer://legacy/cfg#api_key'];
     const dotenv = await coffer([...args]);
     expect(dotenv.code, dotenv.stderr).toBe(0);
-    expect(dotenv.stdout).toBe(`DB_PASSWORD=${DB_PASSWORD}\nK=${API_KEY}\nUSER=admin\n`);
+    expect(dotenv.stdout).toBe(`DB_PASSWORD=${DB_PASSWORD}\nDB_USER=admin\nK=${API_KEY}\n`);
     const json = await coffer([...args, '-format=json']);
-    expect(JSON.parse(json.stdout)).toEqual({ DB_PASSWORD, K: API_KEY, USER: 'admin' });
+    expect(JSON.parse(json.stdout)).toEqual({ DB_PASSWORD, K: API_KEY, DB_USER: 'admin' });
     const shell = await coffer([...args, '-format=shell']);
     expect(shell.stdout).toBe(
-      `export DB_PASSWORD='${DB_PASSWORD}'\nexport K='${API_KEY}'\nexport USER='admin'\n`,
+      `export DB_PASSWORD='${DB_PASSWORD}'\nexport DB_USER='admin'\nexport K='${API_KEY}'\n`,
     );
     const yaml = await coffer([...args, '-format=yaml']);
     expect(yaml.stdout).toBe(
-      `"DB_PASSWORD": "${DB_PASSWORD}"\n"K": "${API_KEY}"\n"USER": "admin"\n`,
+      `"DB_PASSWORD": "${DB_PASSWORD}"\n"DB_USER": "admin"\n"K": "${API_KEY}"\n`,
     );
   });
 });
@@ -267,7 +327,7 @@ describe('the loadEnv SDK', () => {
       `import { loadEnv } from '@coffer/client';`,
       `const vars = await loadEnv({ paths: ['secret/app'], refs: { LEGACY: 'coffer://legacy/cfg#api_key' } });`,
       'console.log(JSON.stringify({ names: Object.keys(vars).sort(), pw: process.env.DB_PASSWORD,',
-      '  legacy: process.env.LEGACY, user: process.env.USER }));',
+      '  legacy: process.env.LEGACY, user: process.env.DB_USER }));',
     ].join('\n');
     const output = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
       (resolve, reject) => {
@@ -277,7 +337,7 @@ describe('the loadEnv SDK', () => {
             PATH: process.env['PATH'] ?? '',
             COFFER_ADDR: server.url,
             COFFER_TOKEN: ROOT_TOKEN,
-            USER: 'kept-by-default',
+            DB_USER: 'kept-by-default',
           },
           stdio: ['ignore', 'pipe', 'pipe'],
         });
@@ -297,7 +357,7 @@ describe('the loadEnv SDK', () => {
     );
     expect(output.code, output.stderr).toBe(0);
     expect(JSON.parse(output.stdout)).toEqual({
-      names: ['DB_PASSWORD', 'LEGACY', 'USER'],
+      names: ['DB_PASSWORD', 'DB_USER', 'LEGACY'],
       pw: DB_PASSWORD,
       legacy: API_KEY,
       user: 'kept-by-default',

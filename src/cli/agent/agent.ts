@@ -6,6 +6,7 @@ import { readFile, stat } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import {
   ApiError,
+  childEnvironment,
   CofferClient,
   ConnectionError,
   LeaseKeeper,
@@ -27,6 +28,8 @@ export interface AgentIo {
   readonly address: string;
   /** The environment exec and template commands inherit. */
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Keep COFFER_TOKEN/VAULT_TOKEN... in exec's environment (`-pass-token`); default removed. */
+  readonly passToken?: boolean;
   /** One log line to stderr (without the newline). Never given a secret value. */
   readonly log: (line: string) => void;
   /** Where exec's output goes when it is piped (it inherits the terminal otherwise). */
@@ -208,8 +211,17 @@ export class Agent {
     this.#subscription?.close();
   }
 
+  /**
+   * SECURITY: exec and template commands never see the agent's own credentials unless asked;
+   * env_template names are explicit, so they may set any variable.
+   */
   #childEnv(): NodeJS.ProcessEnv {
-    return { ...this.#io.env, ...this.#envVars };
+    return childEnvironment({
+      inherited: this.#io.env,
+      vars: this.#envVars,
+      pathKeys: {},
+      passToken: this.#io.passToken === true,
+    });
   }
 
   async #login(): Promise<void> {
