@@ -13,6 +13,8 @@ import type { JsonObject } from '../sdk/json.js';
 import { DEFAULT_BODY_LIMITS, parseBody, type BodyLimits } from './body.js';
 import { errorReply } from './error-response.js';
 import { registerEventsRoute } from './events-route.js';
+import { registerMetricsRoute } from './metrics-route.js';
+import type { Metrics } from '../core/metrics.js';
 import { registerUiRoute } from './ui-route.js';
 import { METHOD_HEADER } from './list-method.js';
 import { parseVaultUrl } from './vault-path.js';
@@ -29,6 +31,8 @@ export interface AppDeps {
   readonly now: () => number;
   /** The AWS Secrets Manager door (`POST /`) and the aws-sm mount it serves; absent = off. */
   readonly awsDoor?: { readonly mountPath: string };
+  /** GET /v1/sys/metrics; absent = the route answers like any unknown sys path. */
+  readonly metrics?: { readonly registry: Metrics; readonly unauthenticated: boolean };
 }
 
 const TOKEN_HEADER = 'x-vault-token';
@@ -198,6 +202,15 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   registerSysRoutes(app, deps);
   registerEventsRoute(app, { core, tokenOf: requestToken });
+  if (deps.metrics !== undefined) {
+    registerMetricsRoute(app, {
+      core,
+      metrics: deps.metrics.registry,
+      unauthenticated: deps.metrics.unauthenticated,
+      tokenOf: requestToken,
+      now: deps.now,
+    });
+  }
   registerUiRoute(app);
   if (deps.awsDoor !== undefined) {
     registerAwsDoor(app, { core, logger, now: deps.now, mountPath: deps.awsDoor.mountPath });
