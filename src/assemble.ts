@@ -5,10 +5,11 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { AesGcmBarrier } from './barrier/aes-gcm-barrier.js';
 import { Core } from './core/core.js';
+import { Metrics } from './core/metrics.js';
 import { builtinEngines } from './engines/registry.js';
 import { buildApp } from './http/app.js';
 import type { EngineFactory } from './sdk/engine.js';
-import type { PhysicalBackend } from './physical/physical.js';
+import { isCommitTimedBackend, type PhysicalBackend } from './physical/physical.js';
 import { SealManager } from './seal/seal-manager.js';
 
 export interface AssembleOptions {
@@ -26,6 +27,10 @@ export interface AssembleOptions {
   readonly engines?: ReadonlyMap<string, EngineFactory>;
   /** The AWS door's mount path ("aws/"); absent = the door is off. */
   readonly awsDoorMount?: string;
+  /** Add the process metrics (CPU, memory, event loop) to sys/metrics; main does. */
+  readonly processMetrics?: boolean;
+  /** `telemetry { unauthenticated_metrics_access = true }`: sys/metrics without a token. */
+  readonly unauthenticatedMetrics?: boolean;
 }
 
 export interface AssembledServer {
@@ -33,6 +38,7 @@ export interface AssembledServer {
   readonly seal: SealManager;
   readonly core: Core;
   readonly app: FastifyInstance;
+  readonly metrics: Metrics;
 }
 
 export function assembleServer(options: AssembleOptions): AssembledServer {
@@ -43,6 +49,8 @@ export function assembleServer(options: AssembleOptions): AssembledServer {
     barrier,
     ...(options.staticKey === undefined ? {} : { staticKey: options.staticKey }),
   });
+  const metrics = new Metrics({ now, processMetrics: options.processMetrics ?? false });
+  if (isCommitTimedBackend(physical)) physical.timeCommits(metrics.commitTimer(physical.type));
   const core = new Core({
     barrier,
     seal,
@@ -51,6 +59,13 @@ export function assembleServer(options: AssembleOptions): AssembledServer {
     defaultLeaseTtlSeconds: options.defaultLeaseTtlSeconds,
     maxLeaseTtlSeconds: options.maxLeaseTtlSeconds,
     logger: options.logger.child({ component: 'core' }),
+    metrics,
+  });
+  metrics.setSources({
+    sealed: () => core.isSealed,
+    initialized: () => core.isInitialized(),
+    leaseCounts: async (edgesMs) =>
+      core.isSealed ? undefined : core.leases.countByExpiry(edgesMs),
   });
   const app = buildApp({
     core,
@@ -58,10 +73,11 @@ export function assembleServer(options: AssembleOptions): AssembledServer {
     version: options.version,
     storageType: physical.type,
     now,
+    metrics: { registry: metrics, unauthenticated: options.unauthenticatedMetrics ?? false },
     ...(options.maxRequestSizeBytes === undefined
       ? {}
       : { maxRequestSizeBytes: options.maxRequestSizeBytes }),
     ...(options.awsDoorMount === undefined ? {} : { awsDoor: { mountPath: options.awsDoorMount } }),
   });
-  return { barrier, seal, core, app };
+  return { barrier, seal, core, app, metrics };
 }

@@ -223,6 +223,8 @@ export async function runServer(argv: readonly string[], env: Env): Promise<void
     maxLeaseTtlSeconds: config.maxLeaseTtlSeconds,
     maxRequestSizeBytes: config.listener.maxRequestSizeBytes,
     ...(config.awsMount === undefined ? {} : { awsDoorMount: config.awsMount }),
+    processMetrics: true,
+    unauthenticatedMetrics: config.unauthenticatedMetricsAccess ?? false,
   });
 
   let devBanner: string[] = [];

@@ -226,7 +226,7 @@ describe('parseServerConfig: errors', () => {
       'storage "inmem" {\n  path = "x"\n}',
       '2:3: storage.path: unknown key (this block takes no settings)',
     ],
-    [minimal('telemetry { statsd_address = "x" }'), '5:1: telemetry: unknown key'],
+    [minimal('telemetry { statsd_address = "x" }'), '5:13: telemetry.statsd_address: unknown key'],
     // missing and repeated blocks
     ['listener "tcp" { tls_disable = true }', 'storage: a storage block is required'],
     ['storage "inmem" {}', 'listener: a listener block is required'],
@@ -494,6 +494,19 @@ describe('devServerConfig', () => {
         /aws_mount/,
       );
     }
+  });
+
+  it('telemetry: unauthenticated_metrics_access opens sys/metrics; wrong types are refused', () => {
+    const base = 'storage "inmem" {}\nlistener "tcp" { tls_disable = true }\n';
+    expect(parseServerConfig(base, {}).unauthenticatedMetricsAccess).toBeUndefined();
+    const open = `${base}telemetry {\n  unauthenticated_metrics_access = true\n  prometheus_retention_time = "30s"\n  disable_hostname = true\n}\n`;
+    expect(parseServerConfig(open, {}).unauthenticatedMetricsAccess).toBe(true);
+    expect(() =>
+      parseServerConfig(`${base}telemetry {\n  unauthenticated_metrics_access = "yes"\n}\n`, {}),
+    ).toThrow(/4:3: telemetry.unauthenticated_metrics_access/);
+    expect(() =>
+      parseServerConfig(`${base}telemetry {\n  statsd_address = "x:1"\n}\n`, {}),
+    ).toThrow(/telemetry.statsd_address: unknown key/);
   });
 
   it('keeps data in memory unless a storage path is given', () => {

@@ -71,6 +71,8 @@ export interface ServerConfig {
    * undefined when `aws_mount = ""` turns the door off.
    */
   readonly awsMount?: string;
+  /** `telemetry { unauthenticated_metrics_access = true }`: sys/metrics needs no token. */
+  readonly unauthenticatedMetricsAccess?: boolean;
 }
 
 /** Where the AWS door looks for its mount unless `aws_mount` says otherwise. */
@@ -221,6 +223,7 @@ interface Draft {
   maxLeaseTtlAt: Position | undefined;
   ui: boolean;
   awsMount: string;
+  unauthenticatedMetricsAccess: boolean;
 }
 
 const TOP_LEVEL_KEYS = [
@@ -234,6 +237,7 @@ const TOP_LEVEL_KEYS = [
   'disable_mlock',
   'ui',
   'aws_mount',
+  'telemetry',
 ] as const;
 
 function configError(at: Position | undefined, field: string, why: string): CofferError {
@@ -258,6 +262,7 @@ function readFile(body: HclBody, baseDir: string | undefined): Draft {
     maxLeaseTtlAt: undefined,
     ui: false,
     awsMount: DEFAULT_AWS_MOUNT,
+    unauthenticatedMetricsAccess: false,
   };
   const seen = new Set<string>();
   for (const item of body.items) {
@@ -282,6 +287,11 @@ function readFile(body: HclBody, baseDir: string | undefined): Draft {
         if (draft.seal !== undefined)
           throw configError(item, key, 'only one seal block is allowed');
         draft.seal = readSeal(item, baseDir);
+        continue;
+      case 'telemetry':
+        if (seen.has(key)) throw configError(item, key, 'only one telemetry block is allowed');
+        seen.add(key);
+        draft.unauthenticatedMetricsAccess = readTelemetry(item);
         continue;
       case 'api_addr':
       case 'log_level':
@@ -429,6 +439,29 @@ function readListener(item: HclItem, baseDir: string | undefined): ListenerDraft
   if (size !== undefined)
     draft.maxRequestSizeBytes = readRequestSize(size, 'listener.max_request_size');
   return draft;
+}
+
+/**
+ * `telemetry { ... }`: whether sys/metrics may be read without a token. Vault's
+ * `prometheus_retention_time` and `disable_hostname` are accepted (Coffer keeps counters for
+ * the process lifetime and never adds a host name).
+ */
+function readTelemetry(item: HclItem): boolean {
+  const value = item.value;
+  if (item.labels.length !== 0 || !isHclBody(value)) {
+    throw configError(item, 'telemetry', 'must be a block, e.g. telemetry { ... }');
+  }
+  const attrs = attributes(value, 'telemetry', [
+    'unauthenticated_metrics_access',
+    'prometheus_retention_time',
+    'disable_hostname',
+  ]);
+  const retention = attrs.get('prometheus_retention_time');
+  if (retention !== undefined) readTtl(retention, 'telemetry.prometheus_retention_time');
+  const hostname = attrs.get('disable_hostname');
+  if (hostname !== undefined) readBool(hostname, 'telemetry.disable_hostname');
+  const open = attrs.get('unauthenticated_metrics_access');
+  return open === undefined ? false : readBool(open, 'telemetry.unauthenticated_metrics_access');
 }
 
 function readSeal(item: HclItem, baseDir: string | undefined): SealDraft {
@@ -711,6 +744,7 @@ function finish(draft: Draft): ServerConfig {
     maxLeaseTtlSeconds: draft.maxLeaseTtlSeconds,
     ui: draft.ui,
     ...(draft.awsMount === '' ? {} : { awsMount: draft.awsMount }),
+    ...(draft.unauthenticatedMetricsAccess ? { unauthenticatedMetricsAccess: true } : {}),
   };
 }
 

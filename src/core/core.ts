@@ -28,6 +28,7 @@ import { DoorCredentialStore } from './door-credentials.js';
 import { CORE_KEYS } from './keys.js';
 import { LEASE_KEYS } from './lease-keys.js';
 import { LeaseManager, type LeaseRecord, type LeaseRenewal } from './lease-manager.js';
+import type { Metrics, RequestMetric } from './metrics.js';
 import { MountTable, type RoutedMount } from './mount-table.js';
 import type { Acl } from './policy/acl.js';
 import { PolicyStore } from './policy/policy-store.js';
@@ -38,6 +39,12 @@ import { authResult, createTokenBackend } from './token-backend.js';
 import { TokenStore, type TokenEntry } from './token-store.js';
 import { WalStore } from './wal-store.js';
 import { ResponseWrapper, requireWrapTtl } from './wrapping.js';
+
+/** Where handleRequest routed a request, filled in as it goes (for metrics). */
+interface RoutedFor {
+  mount?: MountInfo;
+  operation?: string;
+}
 
 /** One request as every front door hands it to the core. */
 export interface CoreRequest {
@@ -74,6 +81,8 @@ export interface CoreDeps {
   readonly maxLeaseTtlSeconds: number;
   /** Where audit devices report their own failures (never request contents). */
   readonly logger?: { warn(obj: object, msg: string): void };
+  /** Request, audit and scheduled-job metrics (see metrics.ts); absent = none recorded. */
+  readonly metrics?: Metrics;
 }
 
 function internalMount(path: string, type: string, uuid: string): MountInfo {
@@ -172,6 +181,7 @@ export class Core {
   /** Ends every open change subscription (called on seal). */
   readonly #subscriptionEnds = new Set<(reason: string) => void>();
   readonly #logger: CoreDeps['logger'];
+  readonly #metrics: Metrics | undefined;
   #walSweep: ReturnType<typeof setInterval> | undefined;
   readonly #system: InternalBackend;
   readonly #tokenBackend: InternalBackend;
@@ -187,6 +197,7 @@ export class Core {
     this.#seal = deps.seal;
     this.#now = deps.now;
     this.#logger = deps.logger;
+    this.#metrics = deps.metrics;
     this.#tokenStorage = prefixedStorage(deps.barrier, CORE_KEYS.tokenPrefix);
     this.#tokens = new TokenStore({
       storage: this.#tokenStorage,
@@ -241,6 +252,10 @@ export class Core {
       storage: prefixedStorage(deps.barrier, CORE_KEYS.auditPrefix),
       now: deps.now,
       ...(deps.logger === undefined ? {} : { logger: deps.logger }),
+      onFailure: (failure) => {
+        if (failure.refused) this.#metrics?.auditRefused();
+        else this.#metrics?.auditDeviceFailure(failure.deviceType ?? 'unknown');
+      },
     });
     this.#mounts = new MountTable({
       barrier: deps.barrier,
@@ -494,6 +509,28 @@ export class Core {
    * unauthenticated (its login), and `sys/wrapping/lookup`.
    */
   async handleRequest(original: CoreRequest): Promise<EngineResult> {
+    const metrics = this.#metrics;
+    if (metrics === undefined) return this.#handleRequest(original, {});
+    const routed: RoutedFor = {};
+    const done = metrics.startRequest();
+    // SECURITY: labels name the mount and operation, never the path below it or the token.
+    const labels = (outcome: string): Omit<RequestMetric, 'seconds'> => ({
+      mount: routed.mount?.path ?? 'none',
+      mountType: routed.mount?.type ?? 'none',
+      operation: routed.operation ?? original.operation,
+      outcome,
+    });
+    try {
+      const result = await this.#handleRequest(original, routed);
+      done(labels('ok'));
+      return result;
+    } catch (err) {
+      done(labels(isCofferError(err) ? err.code : 'internal'));
+      throw err;
+    }
+  }
+
+  async #handleRequest(original: CoreRequest, routed: RoutedFor): Promise<EngineResult> {
     if (!this.#ready) throw new CofferError('sealed', 'Vault is sealed');
     const req = original.credential === undefined ? original : await this.#withCredential(original);
     const request: AuditRequest = {
@@ -520,7 +557,7 @@ export class Core {
       const auth = caller === undefined ? {} : { auth: auditAuthOf(caller) };
       let prepared: Prepared;
       try {
-        prepared = await this.#prepare(req, caller);
+        prepared = await this.#prepare(req, caller, routed);
       } catch (err) {
         await this.#auditRefusal({ ...auth, request }, err);
         throw err;
@@ -726,9 +763,14 @@ export class Core {
    * Routing, the existence check and authorisation: everything before the backend runs.
    * Without a caller (an auth method's login path) there is nothing to authorise.
    */
-  async #prepare(req: CoreRequest, caller: AuthedCaller | undefined): Promise<Prepared> {
+  async #prepare(
+    req: CoreRequest,
+    caller: AuthedCaller | undefined,
+    routed: RoutedFor = {},
+  ): Promise<Prepared> {
     requireWrapTtl(req.path, req.wrapTtlSeconds);
     const target = this.#resolve(req.path);
+    routed.mount = target.info;
     let engineRequest: EngineRequest = Object.freeze({
       ...this.#contextOf(target.info, target.storage),
       operation: req.operation,
@@ -747,6 +789,7 @@ export class Core {
       if (exists === false)
         engineRequest = Object.freeze({ ...engineRequest, operation: 'create' });
     }
+    routed.operation = engineRequest.operation;
     if (caller === undefined) {
       // Only an unauthenticated path gets here; it must still be one after routing.
       if (target.kind !== 'engine' || !isUnauthenticatedPath(target.engine, target.relativePath)) {
@@ -994,7 +1037,14 @@ export class Core {
   async #runJob(mountUuid: string, name: string): Promise<boolean> {
     const routed = this.#mounts.byUuid(mountUuid) ?? this.#authMounts.byUuid(mountUuid);
     if (routed?.engine.runScheduled === undefined) return false;
-    await routed.engine.runScheduled(this.#contextOf(routed.info, routed.storage), name);
+    const { info } = routed;
+    try {
+      await routed.engine.runScheduled(this.#contextOf(info, routed.storage), name);
+    } catch (err) {
+      this.#metrics?.scheduledJob(info.path, info.type, name, 'failure');
+      throw err;
+    }
+    this.#metrics?.scheduledJob(info.path, info.type, name, 'success');
     return true;
   }
 

@@ -469,6 +469,36 @@ export class LeaseManager {
     this.#arm();
   }
 
+  /**
+   * Stored leases by how soon they expire: counts[i] holds those due before `now + edges[i]`
+   * (and not in an earlier bucket), the last slot the rest; irrevocable ones apart. Reads only
+   * index keys (to the minute), never a lease record. Cost grows with the number of leases,
+   * so callers cache it (metrics do).
+   */
+  async countByExpiry(
+    edgesMs: readonly number[],
+  ): Promise<{ readonly counts: number[]; readonly irrevocable: number }> {
+    const now = this.#now();
+    const counts = new Array<number>(edgesMs.length + 1).fill(0);
+    const slotOf = (dueAt: number): number => {
+      const index = edgesMs.findIndex((edge) => dueAt < now + edge);
+      return index === -1 ? edgesMs.length : index;
+    };
+    for (const dayName of await this.#storage.list(LEASE_KEYS.expiryPrefix)) {
+      const day = parseTimeFolder(dayName);
+      if (day === undefined) continue;
+      for (const minuteName of await this.#storage.list(expiryDayFolder(day))) {
+        const minute = parseTimeFolder(minuteName);
+        if (minute === undefined) continue;
+        const entries = await this.#storage.list(expiryBucketFolder(minute));
+        const slot = slotOf(minute);
+        counts[slot] = (counts[slot] ?? 0) + entries.length;
+      }
+    }
+    const irrevocable = (await this.#storage.list(LEASE_KEYS.irrevocablePrefix)).length;
+    return { counts, irrevocable };
+  }
+
   /** Stops expiry (on seal): clears the timer and forgets the window. Stored leases stay. */
   close(): void {
     this.#open = false;

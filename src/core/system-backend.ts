@@ -115,6 +115,15 @@ export function createSystemBackend(
 
   const rotateKeyring = definePath({ ...rotate, pattern: 'rotate/keyring' });
 
+  // The HTTP layer renders the metrics; this path is what policies grant and audit records
+  // (a token needs `read` on sys/metrics unless the server allows unauthenticated scrapes).
+  const metrics = definePath({
+    pattern: 'metrics',
+    fields: { format: { type: 'string', description: '"prometheus" for the text format.' } },
+    help: "The server's metrics (rendered by the HTTP layer).",
+    operations: { read: () => Promise.resolve({ kind: 'empty' }) },
+  });
+
   const mountPaths: PathSpec<FieldSpecs, Caller>[] = [
     listMounts,
     tune,
@@ -123,6 +132,7 @@ export function createSystemBackend(
     keyStatus,
     rotate,
     rotateKeyring,
+    metrics,
   ];
   return createContextPathEngine<Caller>([
     ...mountPaths,

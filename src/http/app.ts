@@ -19,6 +19,8 @@ import {
 } from './body.js';
 import { errorReply } from './error-response.js';
 import { registerEventsRoute } from './events-route.js';
+import { registerMetricsRoute } from './metrics-route.js';
+import type { Metrics } from '../core/metrics.js';
 import { registerUiRoute } from './ui-route.js';
 import { METHOD_HEADER } from './list-method.js';
 import { parseVaultUrl } from './vault-path.js';
@@ -35,6 +37,8 @@ export interface AppDeps {
   readonly now: () => number;
   /** The AWS Secrets Manager door (`POST /`) and the aws-sm mount it serves; absent = off. */
   readonly awsDoor?: { readonly mountPath: string };
+  /** GET /v1/sys/metrics; absent = the route answers like any unknown sys path. */
+  readonly metrics?: { readonly registry: Metrics; readonly unauthenticated: boolean };
 }
 
 const TOKEN_HEADER = 'x-vault-token';
@@ -274,6 +278,15 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   registerSysRoutes(app, deps);
   registerEventsRoute(app, { core, tokenOf: requestToken });
+  if (deps.metrics !== undefined) {
+    registerMetricsRoute(app, {
+      core,
+      metrics: deps.metrics.registry,
+      unauthenticated: deps.metrics.unauthenticated,
+      tokenOf: requestToken,
+      now: deps.now,
+    });
+  }
   registerUiRoute(app);
   if (deps.awsDoor !== undefined) {
     registerAwsDoor(app, { core, logger, now: deps.now, mountPath: deps.awsDoor.mountPath });

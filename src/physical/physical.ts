@@ -25,3 +25,15 @@ export interface HaBackend extends PhysicalBackend {
 export function isHaBackend(backend: PhysicalBackend): backend is HaBackend {
   return typeof (backend as Partial<HaBackend>).acquireLock === 'function';
 }
+
+/**
+ * Optional ability: a backend that reports each write transaction, for the storage commit
+ * metric. `start` is called as a commit begins; the function it returns, as it ends.
+ */
+export interface CommitTimedBackend extends PhysicalBackend {
+  timeCommits(start: () => () => void): void;
+}
+
+export function isCommitTimedBackend(backend: PhysicalBackend): backend is CommitTimedBackend {
+  return typeof (backend as Partial<CommitTimedBackend>).timeCommits === 'function';
+}

@@ -3,7 +3,7 @@
 import Database from 'better-sqlite3';
 import { CofferError } from '../sdk/errors.js';
 import type { StorageOp } from '../sdk/storage.js';
-import type { PhysicalBackend } from './physical.js';
+import type { CommitTimedBackend } from './physical.js';
 
 export interface SqliteBackendOptions {
   /** Database file path. Its directory must exist. */
@@ -29,7 +29,7 @@ export interface SqliteBackendStats {
   readonly writes: number;
 }
 
-export interface SqliteBackend extends PhysicalBackend {
+export interface SqliteBackend extends CommitTimedBackend {
   readonly filePath: string;
   stats(): SqliteBackendStats;
   /** The connection's effective settings, for diagnostics and tests. */
@@ -113,6 +113,8 @@ class SqliteBackendImpl implements SqliteBackend {
   #closed = false;
   #commits = 0;
   #writes = 0;
+  /** Set by timeCommits (metrics); times each write transaction. */
+  #commitTimer: (() => () => void) | undefined;
 
   constructor(options: SqliteBackendOptions) {
     this.filePath = options.path;
@@ -164,7 +166,9 @@ class SqliteBackendImpl implements SqliteBackend {
     // IMMEDIATE takes the write lock at BEGIN, so a busy database waits (busy_timeout) up front
     // instead of failing at the first write.
     this.#commit = (ops) => {
+      const end = this.#commitTimer?.();
       transaction.immediate(ops);
+      end?.();
       this.#commits += 1;
       this.#writes += ops.length;
     };
@@ -172,6 +176,10 @@ class SqliteBackendImpl implements SqliteBackend {
 
   #checkOpen(): void {
     if (this.#closed) throw new CofferError('internal', 'the SQLite storage is closed');
+  }
+
+  timeCommits(start: () => () => void): void {
+    this.#commitTimer = start;
   }
 
   stats(): SqliteBackendStats {

@@ -56,6 +56,11 @@ export interface AuditBrokerDeps {
   /** Epoch ms. */
   readonly now: () => number;
   readonly logger?: AuditLogger;
+  /** Told of each device failure (by device type) and each batch no device recorded. */
+  readonly onFailure?: (failure: {
+    readonly deviceType?: string;
+    readonly refused: boolean;
+  }) => void;
 }
 
 export interface EnableAuditOptions {
@@ -186,6 +191,7 @@ export class AuditBroker {
   readonly #storage: Storage;
   readonly #now: () => number;
   readonly #logger: AuditLogger | undefined;
+  readonly #onFailure: AuditBrokerDeps['onFailure'];
   #devices = new Map<string, ActiveDevice>();
   #open = false;
   #pending: PendingLine[] = [];
@@ -197,6 +203,7 @@ export class AuditBroker {
     this.#storage = deps.storage;
     this.#now = deps.now;
     this.#logger = deps.logger;
+    this.#onFailure = deps.onFailure;
   }
 
   /**
@@ -537,6 +544,7 @@ export class AuditBroker {
     const outcomes = await Promise.all(devices.map((active) => this.#writeBatch(active, batch)));
     // SECURITY: fail closed: a line counts as recorded only if some device recorded it.
     const recorded = devices.length === 0 || outcomes.some((ok) => ok);
+    if (!recorded) this.#onFailure?.({ refused: true });
     for (const item of batch) {
       if (recorded) item.resolve();
       else item.reject(new CofferError('internal', AUDIT_FAILED_MESSAGE));
@@ -637,5 +645,6 @@ export class AuditBroker {
   /** SECURITY: logs the device and an errno-like code, never a line or a value. */
   #warn(path: string, type: string, error: unknown, message: string): void {
     this.#logger?.warn({ device: path, type, code: failureCode(error) }, message);
+    this.#onFailure?.({ deviceType: type, refused: false });
   }
 }
