@@ -3,7 +3,6 @@
 // transaction that is always rolled back.
 import pg from 'pg';
 import { CofferError } from '../../sdk/errors.js';
-import { renderUrl } from './connection-settings.js';
 import {
   checkValues,
   errorCode,
@@ -17,9 +16,10 @@ import {
   type DriverOptions,
   type NewUser,
   type PostgresSettings,
+  renderUrl,
   type RoleStatements,
 } from './driver.js';
-import { generatePassword } from './password.js';
+import { generatePassword, randomAlphanumeric } from './password.js';
 import {
   expandSql,
   formatExpiration,
@@ -27,7 +27,6 @@ import {
   type SqlStatement,
   type StatementValues,
 } from './statements.js';
-import { randomAlphanumeric } from './username-template.js';
 
 const DEFAULT_RENEW = [`ALTER ROLE "{{name}}" VALID UNTIL '{{expiration}}'`];
 const DEFAULT_ROTATE = [`ALTER ROLE "{{name}}" WITH PASSWORD '{{password}}'`];

@@ -18,7 +18,7 @@ import {
   type RoleStatements,
 } from './driver.js';
 import { parseRedisRules } from './statements.js';
-import { randomAlphanumeric } from './username-template.js';
+import { randomAlphanumeric } from './password.js';
 
 function classifyRedis(err: unknown): ClassifiedFailure {
   if (err instanceof Error && err.name === 'ReplyError') {

@@ -20,7 +20,7 @@ import {
   type NewUser,
   type RoleStatements,
 } from './driver.js';
-import { generatePassword } from './password.js';
+import { generatePassword, randomAlphanumeric } from './password.js';
 import {
   expandSql,
   formatExpiration,
@@ -28,7 +28,6 @@ import {
   type SqlStatement,
   type StatementValues,
 } from './statements.js';
-import { randomAlphanumeric } from './username-template.js';
 
 /** Client-side failures of mysql2 that mean the server was not reached or went away. */
 const CONNECTION_CODES = new Set([
