@@ -308,6 +308,28 @@ export function createPostgresDriver(
       );
     },
 
+    async cloneUser(source, user) {
+      // SECURITY: both names are bound as values and quoted by the server (format %I), never
+      // spliced into SQL here.
+      await serial(() =>
+        withClient('clone', [user.password], async (client) => {
+          if (!(await exists(client, source))) throw noSuchUser();
+          await transaction(client, async () => {
+            const created = await plain(
+              client,
+              'clone',
+              "SELECT format('CREATE ROLE %I WITH LOGIN', $1::text) AS create_sql, format('GRANT %I TO %I', $2::text, $1::text) AS grant_sql",
+              [user.username, source],
+            );
+            const row = created.rows[0] as { create_sql: string; grant_sql: string };
+            await plain(client, 'clone', row.create_sql);
+            await plain(client, 'clone', row.grant_sql);
+            await run(client, sql(DEFAULT_ROTATE, 'clone'), user);
+          });
+        }),
+      );
+    },
+
     async rotateRootPassword(password, statements) {
       const entries = statements.length === 0 ? DEFAULT_ROTATE_ROOT : statements;
       await serial(() =>

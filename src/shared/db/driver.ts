@@ -174,6 +174,15 @@ export interface DatabaseDriver {
   userExists(username: string): Promise<boolean>;
   /** Sets an existing user's password (static roles); rotation statements or the default. */
   setPassword(username: string, password: string, statements: readonly string[]): Promise<void>;
+  /**
+   * Creates `user` with the privileges of the existing user `source` (AWS's alternating-users
+   * rotation: `<name>_clone`). PostgreSQL: a login role granted membership in `source`;
+   * MySQL: the same hosts and grants; Redis: the same ACL rules.
+   */
+  cloneUser(
+    source: string,
+    user: { readonly username: string; readonly password: string },
+  ): Promise<void>;
   /** Sets the connection user's own password (rotate-root). */
   rotateRootPassword(password: string, statements: readonly string[]): Promise<void>;
   /** Ends the pool; the driver is unusable afterwards. */
