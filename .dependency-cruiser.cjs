@@ -35,6 +35,15 @@ module.exports = {
       to: { path: '^src/engines/', pathNot: '^src/engines/$1/' },
     },
     {
+      name: 'shared-db-below-the-engines',
+      comment:
+        'The database drivers (src/shared/db/) serve the database engine and the aws-sm ' +
+        'built-in rotators: they use the SDK and each other, never an engine or the server.',
+      severity: 'error',
+      from: { path: '^src/shared/db/' },
+      to: { path: '^src/(?!sdk/|shared/db/)' },
+    },
+    {
       name: 'auth-methods-never-import-each-other',
       comment: 'Auth methods share only the helpers directly under src/engines/auth/.',
       severity: 'error',

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { assembleServer } from './assemble.js';
+import { builtinEngines } from './engines/registry.js';
 import { devServerConfig, parseServerConfig, type ServerConfig } from './config/config.js';
 import { DEFAULT_CONNECTION_LIMITS, startListener, type RunningListener } from './http/listener.js';
 import { createInmemBackend } from './physical/inmem.js';
@@ -213,7 +214,23 @@ export async function runServer(argv: readonly string[], env: Env): Promise<void
   const physical = openPhysical(config);
   const staticKey = loadStaticKey(config, env);
   const version = readVersion();
+  // Fault injection for the rotation crash tests: a built-in rotator hangs (once) after
+  // doing the named step's work, so the test can SIGKILL the server inside that step.
+  const hangStep = env['COFFER_TEST_HANG_AFTER_BUILTIN_STEP'];
+  let hung = false;
   const { core, seal, app } = assembleServer({
+    ...(hangStep === undefined || hangStep === ''
+      ? {}
+      : {
+          engines: builtinEngines({
+            afterBuiltinStep: (step) => {
+              if (step !== hangStep || hung) return Promise.resolve();
+              hung = true;
+              logger.warn({ step }, 'test fault: built-in rotator hangs after this step');
+              return new Promise<void>(() => undefined);
+            },
+          }),
+        }),
     physical,
     logger,
     now,

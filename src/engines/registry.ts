@@ -10,7 +10,7 @@ import { kvEngineFactory } from './kv/engine.js';
 import { awsEngineFactory } from './aws-secrets/engine.js';
 import { createOutbound } from '../shared/outbound.js';
 
-const BUILTIN: readonly EngineFactory[] = [
+const BUILTIN = (options: BuiltinEngineOptions): readonly EngineFactory[] => [
   kvEngineFactory,
   databaseEngineFactory,
   userpassAuthFactory,
@@ -19,9 +19,21 @@ const BUILTIN: readonly EngineFactory[] = [
   oidcAuthFactory,
   kubernetesAuthFactory,
   // Rotation webhooks go through the outbound chokepoint like every other outbound call.
-  awsEngineFactory({ rotation: { outbound: createOutbound() } }),
+  awsEngineFactory({
+    rotation: { outbound: createOutbound() },
+    ...(options.afterBuiltinStep === undefined
+      ? {}
+      : { afterBuiltinStep: options.afterBuiltinStep }),
+  }),
 ];
 
-export function builtinEngines(): ReadonlyMap<string, EngineFactory> {
-  return new Map(BUILTIN.map((factory) => [factory.type, factory]));
+export interface BuiltinEngineOptions {
+  /** Crash tests only: hooks the aws-sm engine's built-in rotators (see main.ts). */
+  readonly afterBuiltinStep?: (step: string) => Promise<void>;
+}
+
+export function builtinEngines(
+  options: BuiltinEngineOptions = {},
+): ReadonlyMap<string, EngineFactory> {
+  return new Map(BUILTIN(options).map((factory) => [factory.type, factory]));
 }

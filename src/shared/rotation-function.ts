@@ -27,8 +27,10 @@ export type RotationFunction =
     }
   | {
       readonly type: 'builtin';
-      /** e.g. "postgres-alternating" (see the door's built-in rotators). */
+      /** e.g. "postgresql-alternating-users" (see the door's built-in rotators). */
       readonly rotator: string;
+      /** Bounds one step (its database connections and statements); absent = 30 s. */
+      readonly timeoutMs?: number;
     };
 
 export const SIGNATURE_HEADER = 'x-coffer-signature';
@@ -81,7 +83,7 @@ export function parseRotationFunction(fields: Readonly<Record<string, unknown>>)
     if (typeof rotator !== 'string' || !/^[a-z0-9-]{1,64}$/.test(rotator)) {
       throw invalidField('rotator', 'must name a built-in rotator');
     }
-    return { type, rotator };
+    return { type, rotator, timeoutMs: timeout };
   }
   throw invalidField('type', 'must be "webhook", "command" or "builtin"');
 }
@@ -94,7 +96,7 @@ export function renderRotationFunction(fn: RotationFunction): JsonObject {
     case 'command':
       return { type: fn.type, command: [...fn.command], timeout_ms: fn.timeoutMs };
     case 'builtin':
-      return { type: fn.type, rotator: fn.rotator };
+      return { type: fn.type, rotator: fn.rotator, timeout_ms: fn.timeoutMs ?? 30_000 };
   }
 }
 

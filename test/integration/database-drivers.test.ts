@@ -5,9 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { driverSettings } from '../../src/engines/database/connection-settings.js';
-import type { DatabaseDriver, RoleStatements } from '../../src/engines/database/driver.js';
-import { openDriver } from '../../src/engines/database/drivers.js';
-import { generatePassword } from '../../src/engines/database/password.js';
+import type { DatabaseDriver, RoleStatements } from '../../src/shared/db/driver.js';
+import { openDriver } from '../../src/shared/db/drivers.js';
+import { generatePassword } from '../../src/shared/db/password.js';
 import type { JsonObject } from '../../src/sdk/json.js';
 import { skipNote, startFaultProxy, type FaultProxy } from '../helpers/services.js';
 import { fixtureFor, type FixtureKind } from './database-fixtures.js';

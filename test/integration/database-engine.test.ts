@@ -4,7 +4,7 @@
 // test plays the core's part (it calls revokeLease/renewLease/rollback/runScheduled). Users,
 // tables and keys are prefixed "ceng" and removed afterwards.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generatePassword } from '../../src/engines/database/password.js';
+import { generatePassword } from '../../src/shared/db/password.js';
 import type { ConnectionRecord, StaticRoleRecord } from '../../src/engines/database/records.js';
 import {
   databaseHarness,
@@ -12,7 +12,7 @@ import {
   type DatabaseHarness,
 } from '../../src/engines/database/testing.js';
 import { driverSettings } from '../../src/engines/database/connection-settings.js';
-import { openDriver } from '../../src/engines/database/drivers.js';
+import { openDriver } from '../../src/shared/db/drivers.js';
 import type { JsonObject } from '../../src/sdk/json.js';
 import { putJson } from '../../src/sdk/storage.js';
 import { skipNote, startFaultProxy, type FaultProxy } from '../helpers/services.js';

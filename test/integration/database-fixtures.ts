@@ -6,7 +6,7 @@ import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from
 import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import type { PluginName } from '../../src/engines/database/driver.js';
+import type { PluginName } from '../../src/shared/db/driver.js';
 import type { JsonObject } from '../../src/sdk/json.js';
 import {
   requireService,

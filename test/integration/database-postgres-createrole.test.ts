@@ -5,8 +5,8 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { driverSettings } from '../../src/engines/database/connection-settings.js';
-import { openDriver } from '../../src/engines/database/drivers.js';
-import { generatePassword } from '../../src/engines/database/password.js';
+import { openDriver } from '../../src/shared/db/drivers.js';
+import { generatePassword } from '../../src/shared/db/password.js';
 import { requireService, skipNote, TEST_PG_URL } from '../helpers/services.js';
 
 const PREFIX = 'ccrr';

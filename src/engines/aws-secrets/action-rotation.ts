@@ -18,6 +18,7 @@ import {
   renderRotationFunction,
   type RotationFunction,
 } from '../../shared/rotation-function.js';
+import { BUILTIN_PREFIX, BUILTIN_ROTATORS } from './builtin-rotators.js';
 import {
   ATTRS,
   AWSCURRENT,
@@ -84,8 +85,12 @@ function stepGuardMs(fn: RotationFunction): number {
     case 'command':
       return fn.timeoutMs + 10_000;
     case 'builtin':
-      return 120_000;
+      return builtinTimeoutMs(fn) + 10_000;
   }
+}
+
+function builtinTimeoutMs(fn: { readonly timeoutMs?: number }): number {
+  return fn.timeoutMs ?? 30_000;
 }
 
 function settingsOf(meta: SecretMeta): RotationSettings | undefined {
@@ -110,6 +115,11 @@ export function functionName(lambdaArn: string): string {
 const FUNCTION_PREFIX = 'functions/';
 
 async function loadFunction(env: ActionEnv, name: string): Promise<RotationFunction | undefined> {
+  // The built-in rotators answer to their own names without registration.
+  const builtin = name.startsWith(BUILTIN_PREFIX) ? name.slice(BUILTIN_PREFIX.length) : undefined;
+  if (builtin !== undefined && Object.hasOwn(BUILTIN_ROTATORS, builtin)) {
+    return { type: 'builtin', rotator: builtin };
+  }
   return getJson<RotationFunction>(env.storage, `${FUNCTION_PREFIX}${name}`);
 }
 
@@ -396,7 +406,7 @@ export async function rotationJobRun(env: ActionEnv, name: string): Promise<void
   for (;;) {
     // SECURITY (convergence): the guard is stored before the step runs.
     await env.ctx.schedule.set(name, env.ctx.now() + stepGuardMs(fn));
-    await invoke(env, fn, { SecretId: arn, ClientRequestToken: run.token, Step: run.step }, key);
+    await invoke(env, fn, { SecretId: arn, ClientRequestToken: run.token, Step: run.step });
     const index = STEPS.indexOf(run.step);
     const done = run.testOnly === true || index === STEPS.length - 1;
     if (done) break;
@@ -442,15 +452,34 @@ export async function rotationJobRun(env: ActionEnv, name: string): Promise<void
 async function invoke(
   env: ActionEnv,
   fn: RotationFunction,
-  event: JsonObject,
-  key: string,
+  event: { readonly SecretId: string; readonly ClientRequestToken: string; readonly Step: Step },
 ): Promise<void> {
   if (fn.type === 'builtin') {
-    const rotator = env.builtinRotators?.[fn.rotator];
+    const rotator = Object.hasOwn(BUILTIN_ROTATORS, fn.rotator)
+      ? BUILTIN_ROTATORS[fn.rotator]
+      : undefined;
     if (rotator === undefined) {
       throw new CofferError('upstream_failure', 'unknown built-in rotator');
     }
-    await rotator(env, key, event);
+    const timeoutMs = builtinTimeoutMs(fn);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        rotator(env, event, {
+          driver: { connectTimeoutMs: Math.min(10_000, timeoutMs), queryTimeoutMs: timeoutMs },
+        }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            reject(
+              new CofferError('upstream_failure', `${event.Step}: built-in rotator timed out`),
+            );
+          }, timeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+    await env.afterBuiltinStep?.(event.Step);
     return;
   }
   if (env.rotation === undefined) {

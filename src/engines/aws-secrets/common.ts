@@ -353,9 +353,6 @@ export interface Found {
   readonly arn: string;
 }
 
-/** A built-in rotator: runs one step of a rotation inside the engine. */
-export type BuiltinRotator = (env: ActionEnv, key: string, event: JsonObject) => Promise<void>;
-
 export interface ActionEnv {
   readonly req: EngineRequest;
   /** The mount's context (also for scheduled jobs, which have no request). */
@@ -374,7 +371,11 @@ export interface ActionEnv {
   /** Removes a secret for good: versions, metadata, resource policy, purge job. */
   purge(key: string): Promise<void>;
   readonly rotation?: { readonly outbound: Outbound };
-  readonly builtinRotators?: Readonly<Record<string, BuiltinRotator>>;
+  /**
+   * Fault injection for the crash tests only (main sets it from an environment variable):
+   * runs after a built-in rotator finished a step, before the step counts as done.
+   */
+  readonly afterBuiltinStep?: (step: string) => Promise<void>;
 }
 
 export async function findSecret(env: ActionEnv, ref: SecretRef): Promise<Found | undefined> {

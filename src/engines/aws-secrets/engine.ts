@@ -121,6 +121,8 @@ const ACTION_PATH = /^([a-z0-9-]+)\/([a-z-]+)(?:\/(.*))?$/;
 export interface AwsEngineDeps {
   /** Runs rotation functions (webhooks, commands, built-in rotators); see rotation-runner.ts. */
   readonly rotation?: RotationRunner;
+  /** Crash tests only: runs after each step of a built-in rotator (see ActionEnv). */
+  readonly afterBuiltinStep?: (step: string) => Promise<void>;
 }
 
 export function createAwsEngine(mount: MountInfo, deps: AwsEngineDeps = {}): SecretEngine {
@@ -154,6 +156,7 @@ export function createAwsEngine(mount: MountInfo, deps: AwsEngineDeps = {}): Sec
         await ctx.schedule.cancel(purgeJob(key));
       },
       ...(deps.rotation === undefined ? {} : { rotation: deps.rotation }),
+      ...(deps.afterBuiltinStep === undefined ? {} : { afterBuiltinStep: deps.afterBuiltinStep }),
     };
     return env;
   };

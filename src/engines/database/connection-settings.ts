@@ -11,11 +11,11 @@ import {
   type PluginName,
   type PoolSettings,
   type RootCredentials,
-} from './driver.js';
+  PASSWORD_PLACEHOLDER,
+  USER_PLACEHOLDERS,
+} from '../../shared/db/driver.js';
 
-/** Placeholders a connection_url may hold for the root credentials. */
-const USER_PLACEHOLDERS = ['{{username}}', '{{name}}'] as const;
-const PASSWORD_PLACEHOLDER = '{{password}}';
+export { renderUrl } from '../../shared/db/driver.js';
 
 /** Sentinels that stand in for the placeholders while a URL's structure is parsed. */
 const USER_SENTINEL = 'cofferusernamesentinel';
@@ -43,13 +43,6 @@ function withSentinels(template: string): string {
 
 function usesUserPlaceholder(template: string): boolean {
   return USER_PLACEHOLDERS.some((p) => template.includes(p));
-}
-
-/** Fills the root credentials into a URL template, percent-encoded. */
-export function renderUrl(template: string, root: RootCredentials): string {
-  let out = template.split(PASSWORD_PLACEHOLDER).join(encodeURIComponent(root.password));
-  for (const p of USER_PLACEHOLDERS) out = out.split(p).join(encodeURIComponent(root.username));
-  return out;
 }
 
 const LITERAL_PASSWORD =

@@ -7,8 +7,8 @@ import type { JsonObject } from '../../sdk/json.js';
 import { encodeJson, getJson, putJson, type Storage } from '../../sdk/storage.js';
 import { KeyedLock } from './common.js';
 import { driverSettings } from './connection-settings.js';
-import type { DatabaseDriver, DriverOptions, PluginName } from './driver.js';
-import { openDriver } from './drivers.js';
+import type { DatabaseDriver, DriverOptions, PluginName } from '../../shared/db/driver.js';
+import { openDriver } from '../../shared/db/drivers.js';
 import {
   KEYS,
   loadConnection,

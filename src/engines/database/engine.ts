@@ -5,7 +5,7 @@ import { CofferError } from '../../sdk/errors.js';
 import type { EngineFactory, SecretEngine } from '../../sdk/engine.js';
 import { createPathEngine } from '../../sdk/path.js';
 import { Connections } from './connections.js';
-import { DEFAULT_DRIVER_OPTIONS, type DriverOptions } from './driver.js';
+import { DEFAULT_DRIVER_OPTIONS, type DriverOptions } from '../../shared/db/driver.js';
 import { configPaths } from './path-config.js';
 import { rolePaths } from './path-roles.js';
 import { runStaticRotation, staticRolePaths } from './path-static-roles.js';

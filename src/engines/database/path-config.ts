@@ -17,8 +17,8 @@ import {
   PLUGIN_NAMES,
   type DriverKind,
   type PluginName,
-} from './driver.js';
-import { generatePassword } from './password.js';
+} from '../../shared/db/driver.js';
+import { generatePassword } from '../../shared/db/password.js';
 import {
   KEYS,
   loadConnection,

@@ -7,8 +7,8 @@ import type { FieldValues } from '../../sdk/fields.js';
 import type { PathSpec } from '../../sdk/path.js';
 import { putJson } from '../../sdk/storage.js';
 import { checkNameField, parseStatementList, pathNameList, pathRecord } from './common.js';
-import { driverKind, type RoleStatements } from './driver.js';
-import { redisUnsupportedField } from './driver-redis.js';
+import { driverKind, type RoleStatements } from '../../shared/db/driver.js';
+import { redisUnsupportedField } from '../../shared/db/driver-redis.js';
 import {
   KEYS,
   loadConnection,
@@ -17,7 +17,7 @@ import {
   type RoleRecord,
 } from './records.js';
 import type { EngineState } from './state.js';
-import { parseRedisRules } from './statements.js';
+import { parseRedisRules } from '../../shared/db/statements.js';
 
 const STATEMENTS_HELP =
   ' A list of strings, or one string; each may hold several statements separated by ";".';

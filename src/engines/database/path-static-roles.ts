@@ -14,8 +14,8 @@ import {
   pathNameList,
   pathRecord,
 } from './common.js';
-import { driverKind } from './driver.js';
-import { generatePassword } from './password.js';
+import { driverKind } from '../../shared/db/driver.js';
+import { generatePassword } from '../../shared/db/password.js';
 import {
   JOB_PREFIX,
   KEYS,

@@ -4,7 +4,7 @@
 import { CofferError } from '../../sdk/errors.js';
 import type { JsonObject, JsonValue } from '../../sdk/json.js';
 import { getJson, putJson, type Storage } from '../../sdk/storage.js';
-import { isPluginName, type PluginName } from './driver.js';
+import { isPluginName, type PluginName } from '../../shared/db/driver.js';
 
 /**
  * Storage keys inside the mount's view. Names are validated (checkName) before they get

@@ -12,7 +12,7 @@ import type {
 import { definePath, type PathSpec } from '../../sdk/path.js';
 import { checkName } from './common.js';
 import { forgetUser, recordUser } from './connections.js';
-import { generatePassword } from './password.js';
+import { generatePassword } from '../../shared/db/password.js';
 import { checkStatementsForPlugin, roleStatements } from './path-roles.js';
 import {
   connectionById,

@@ -5,7 +5,7 @@ import { expect } from 'vitest';
 import type { EngineContext, LeaseGrant, LeaseInfo } from '../../sdk/engine.js';
 import type { JsonObject } from '../../sdk/json.js';
 import { engineHarness, testMount, type EngineHarness } from '../../sdk/testing.js';
-import type { DriverOptions } from './driver.js';
+import type { DriverOptions } from '../../shared/db/driver.js';
 import { createDatabaseEngine } from './engine.js';
 
 export const MOUNT = testMount({

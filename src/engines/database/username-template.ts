@@ -1,8 +1,11 @@
 // Username templates: the subset of Go's text/template that Vault's `username_template`
 // uses (actions with pipelines, parentheses, string and number literals, `.DisplayName` and
 // `.RoleName`) and Vault's template functions, plus each plugin's default template.
-import { createHash, randomInt, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { invalidField } from '../../sdk/errors.js';
+import { randomAlphanumeric } from '../../shared/db/password.js';
+
+export { randomAlphanumeric };
 
 /** What a template may read; names as in Vault. */
 export interface UsernameData {
@@ -16,14 +19,6 @@ export interface TemplateEnv {
   readonly now: () => number;
   /** `length` random characters from [A-Za-z0-9]. */
   readonly random: (length: number) => string;
-}
-
-const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-
-export function randomAlphanumeric(length: number): string {
-  let out = '';
-  for (let i = 0; i < length; i++) out += ALNUM[randomInt(ALNUM.length)]!;
-  return out;
 }
 
 export const DEFAULT_TEMPLATES = {

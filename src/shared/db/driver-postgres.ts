@@ -3,7 +3,6 @@
 // transaction that is always rolled back.
 import pg from 'pg';
 import { CofferError } from '../../sdk/errors.js';
-import { renderUrl } from './connection-settings.js';
 import {
   checkValues,
   errorCode,
@@ -17,9 +16,10 @@ import {
   type DriverOptions,
   type NewUser,
   type PostgresSettings,
+  renderUrl,
   type RoleStatements,
 } from './driver.js';
-import { generatePassword } from './password.js';
+import { generatePassword, randomAlphanumeric } from './password.js';
 import {
   expandSql,
   formatExpiration,
@@ -27,7 +27,6 @@ import {
   type SqlStatement,
   type StatementValues,
 } from './statements.js';
-import { randomAlphanumeric } from './username-template.js';
 
 const DEFAULT_RENEW = [`ALTER ROLE "{{name}}" VALID UNTIL '{{expiration}}'`];
 const DEFAULT_ROTATE = [`ALTER ROLE "{{name}}" WITH PASSWORD '{{password}}'`];
@@ -305,6 +304,28 @@ export function createPostgresDriver(
           await transaction(client, () =>
             run(client, sql(entries, 'rotation_statements'), { username, password }),
           );
+        }),
+      );
+    },
+
+    async cloneUser(source, user) {
+      // SECURITY: both names are bound as values and quoted by the server (format %I), never
+      // spliced into SQL here.
+      await serial(() =>
+        withClient('clone', [user.password], async (client) => {
+          if (!(await exists(client, source))) throw noSuchUser();
+          await transaction(client, async () => {
+            const created = await plain(
+              client,
+              'clone',
+              "SELECT format('CREATE ROLE %I WITH LOGIN', $1::text) AS create_sql, format('GRANT %I TO %I', $2::text, $1::text) AS grant_sql",
+              [user.username, source],
+            );
+            const row = created.rows[0] as { create_sql: string; grant_sql: string };
+            await plain(client, 'clone', row.create_sql);
+            await plain(client, 'clone', row.grant_sql);
+            await run(client, sql(DEFAULT_ROTATE, 'clone'), user);
+          });
         }),
       );
     },

@@ -1,6 +1,7 @@
 // The one interface every database driver implements (PostgreSQL, MySQL/MariaDB, Redis),
 // the plugin names Coffer accepts, and how a driver failure becomes a CofferError without
-// leaking a password.
+// leaking a password. Shared below the engines: the database engine and the aws-sm engine's
+// built-in rotators both use it (engines never import each other).
 import { CofferError } from '../../sdk/errors.js';
 import { generatePassword } from './password.js';
 import { formatExpiration, type StatementValues } from './statements.js';
@@ -13,6 +14,17 @@ export const PLUGIN_NAMES = [
   'mysql-legacy-database-plugin',
   'redis-database-plugin',
 ] as const;
+
+/** Placeholders a connection_url may hold for the root credentials. */
+export const USER_PLACEHOLDERS = ['{{username}}', '{{name}}'] as const;
+export const PASSWORD_PLACEHOLDER = '{{password}}';
+
+/** Fills the root credentials into a URL template, percent-encoded. */
+export function renderUrl(template: string, root: RootCredentials): string {
+  let out = template.split(PASSWORD_PLACEHOLDER).join(encodeURIComponent(root.password));
+  for (const p of USER_PLACEHOLDERS) out = out.split(p).join(encodeURIComponent(root.username));
+  return out;
+}
 
 export type PluginName = (typeof PLUGIN_NAMES)[number];
 
@@ -162,6 +174,15 @@ export interface DatabaseDriver {
   userExists(username: string): Promise<boolean>;
   /** Sets an existing user's password (static roles); rotation statements or the default. */
   setPassword(username: string, password: string, statements: readonly string[]): Promise<void>;
+  /**
+   * Creates `user` with the privileges of the existing user `source` (AWS's alternating-users
+   * rotation: `<name>_clone`). PostgreSQL: a login role granted membership in `source`;
+   * MySQL: the same hosts and grants; Redis: the same ACL rules.
+   */
+  cloneUser(
+    source: string,
+    user: { readonly username: string; readonly password: string },
+  ): Promise<void>;
   /** Sets the connection user's own password (rotate-root). */
   rotateRootPassword(password: string, statements: readonly string[]): Promise<void>;
   /** Ends the pool; the driver is unusable afterwards. */

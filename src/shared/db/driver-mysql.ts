@@ -20,7 +20,7 @@ import {
   type NewUser,
   type RoleStatements,
 } from './driver.js';
-import { generatePassword } from './password.js';
+import { generatePassword, randomAlphanumeric } from './password.js';
 import {
   expandSql,
   formatExpiration,
@@ -28,7 +28,6 @@ import {
   type SqlStatement,
   type StatementValues,
 } from './statements.js';
-import { randomAlphanumeric } from './username-template.js';
 
 /** Client-side failures of mysql2 that mean the server was not reached or went away. */
 const CONNECTION_CODES = new Set([
@@ -295,6 +294,37 @@ export function createMysqlDriver(settings: MysqlSettings, options: DriverOption
       });
     },
 
+    async cloneUser(source, user) {
+      await withConn('clone', [user.password], async (conn) => {
+        const found = await hosts(conn, source);
+        if (found.length === 0) throw noSuchUser();
+        for (const host of found) {
+          await query(
+            conn,
+            'clone',
+            'CREATE USER ?@? IDENTIFIED BY ?',
+            [user.username, host, user.password],
+            [user.password],
+          );
+          const rows = await query(conn, 'clone', 'SHOW GRANTS FOR ?@?', [source, host]);
+          const target = `${conn.escape(user.username)}@${conn.escape(host)}`;
+          for (const row of rows) {
+            const grant = String(Object.values(row as Record<string, unknown>)[0]);
+            // The grantee is rewritten; a stored password hash or auth plugin is dropped, so the
+            // clone keeps the password it was just given.
+            const rewritten = grant
+              .replace(
+                / TO (`(?:[^`]|``)*`|'(?:[^']|'')*')@(`(?:[^`]|``)*`|'(?:[^']|'')*')/,
+                ` TO ${target}`,
+              )
+              .replace(/ IDENTIFIED (BY PASSWORD|VIA|WITH) .*?(?= WITH |$)/, '');
+            if (/^GRANT PROXY /.test(rewritten) || !rewritten.includes(` TO ${target}`)) continue;
+            await query(conn, 'clone', rewritten);
+          }
+        }
+      });
+    },
+
     async rotateRootPassword(password, statements) {
       await withConn('root rotation', [password], async (conn) => {
         if (statements.length > 0) {
@@ -316,13 +346,34 @@ export function createMysqlDriver(settings: MysqlSettings, options: DriverOption
             'root rotation: the server did not name the account',
           );
         }
-        await query(
-          conn,
-          'root rotation',
-          'ALTER USER ?@? IDENTIFIED BY ?',
-          [account.slice(0, at), account.slice(at + 1), password],
-          [password],
-        );
+        try {
+          await query(
+            conn,
+            'root rotation',
+            'ALTER USER ?@? IDENTIFIED BY ?',
+            [account.slice(0, at), account.slice(at + 1), password],
+            [password],
+          );
+        } catch (err) {
+          // ALTER USER needs CREATE USER on MariaDB; any account may SET its own password
+          // (MariaDB and MySQL 5.7 through PASSWORD(), MySQL 8 with the plain text).
+          if (!(err instanceof CofferError) || err.code !== 'invalid_request') throw err;
+          try {
+            await query(
+              conn,
+              'root rotation',
+              'SET PASSWORD = PASSWORD(?)',
+              [password],
+              [password],
+            );
+          } catch {
+            await query(conn, 'root rotation', 'SET PASSWORD = ?', [password], [password]).catch(
+              () => {
+                throw err;
+              },
+            );
+          }
+        }
       });
     },
 

@@ -18,7 +18,7 @@ import {
   type RoleStatements,
 } from './driver.js';
 import { parseRedisRules } from './statements.js';
-import { randomAlphanumeric } from './username-template.js';
+import { randomAlphanumeric } from './password.js';
 
 function classifyRedis(err: unknown): ClassifiedFailure {
   if (err instanceof Error && err.name === 'ReplyError') {
@@ -33,6 +33,34 @@ function classifyRedis(err: unknown): ClassifiedFailure {
     return { kind: 'connection', code, detail: '' };
   // ioredis reports a refused or dropped connection as "Connection is closed." and the like.
   return { kind: 'connection', code: 'client', detail: errorMessage(err) };
+}
+
+/** ACL GETUSER's answer (Redis 6.2 and 7) → the rules that make another user alike. */
+function cloneRules(info: unknown): string[] {
+  const fields = new Map<string, unknown>();
+  const list = Array.isArray(info) ? (info as unknown[]) : [];
+  for (let i = 0; i + 1 < list.length; i += 2) fields.set(String(list[i]), list[i + 1]);
+  const words = (v: unknown, prefix: string): string[] => {
+    if (Array.isArray(v)) return v.map((p) => `${prefix}${String(p)}`);
+    return typeof v === 'string' && v !== '' ? v.split(' ') : [];
+  };
+  const flags = words(fields.get('flags'), '');
+  const rules = ['reset', flags.includes('on') ? 'on' : 'off'];
+  for (const flag of ['allkeys', 'allchannels', 'allcommands'])
+    if (flags.includes(flag)) rules.push(flag);
+  rules.push(...words(fields.get('commands'), ''));
+  const keys = fields.get('keys');
+  rules.push(...(Array.isArray(keys) ? words(keys, '~') : words(keys, '')));
+  const channels = fields.get('channels');
+  rules.push(...(Array.isArray(channels) ? words(channels, '&') : words(channels, '')));
+  const selectors = fields.get('selectors');
+  if (Array.isArray(selectors)) {
+    for (const selector of selectors) {
+      const inner = cloneRules(selector).slice(2);
+      if (inner.length > 0) rules.push(`(${inner.join(' ')})`);
+    }
+  }
+  return rules;
 }
 
 /** Statement fields Redis has no use for; a role that sets them is refused when written. */
@@ -193,6 +221,19 @@ export function createRedisDriver(settings: RedisSettings, options: DriverOption
         'rotation',
         ['ACL', 'SETUSER', username, 'resetpass', `>${password}`],
         [password],
+      );
+    },
+
+    async cloneUser(source, user) {
+      const info = await command('clone', ['ACL', 'GETUSER', source]);
+      if (info === null) throw noSuchUser();
+      if (await exists(user.username)) {
+        throw new CofferError('invalid_request', 'clone: the user already exists');
+      }
+      await command(
+        'clone',
+        ['ACL', 'SETUSER', user.username, ...cloneRules(info), `>${user.password}`],
+        [user.password],
       );
     },
 
