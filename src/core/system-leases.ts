@@ -90,7 +90,9 @@ function leaseIdOf(
  */
 function prefixOf(fromBody: string | undefined, params: Readonly<Record<string, string>>): string {
   const fromUrl = params.prefix ?? '';
-  if (fromBody === undefined || fromBody === fromUrl) return fromUrl;
+  const trimmed = (p: string) => p.replace(/\/+$/, '');
+  // hvac's URL join drops a trailing slash the body keeps.
+  if (fromBody === undefined || trimmed(fromBody) === trimmed(fromUrl)) return fromUrl;
   if (fromUrl === '' && fromBody !== '') return fromBody;
   throw invalidField('prefix', 'does not match the prefix in the URL');
 }

@@ -52,9 +52,9 @@ describe('kubernetes config', () => {
       );
     }
     await expectCoffer(
-      h.call('update', 'config', { kubernetes_host: 'https://k8s', surprise: 1 }),
+      h.call('update', 'config', { kubernetes_host: 'https://k8s', kubernetes_hots: 'x' }),
       'invalid_request',
-      /^surprise: unknown field/,
+      /^kubernetes_hots: unknown field; did you mean "kubernetes_host"/,
     );
   });
 
