@@ -8,7 +8,7 @@ import type { ApiResponse } from '../client/index.js';
 import { formatFlagHelp, parseArgs, UsageError } from './args.js';
 import type { FlagSpecs, FlagValues } from './args.js';
 import { resolveAddress, resolveToken } from './config.js';
-import { formatJson, formatRawField, formatWarnings } from './format.js';
+import { formatJson, formatRawField, formatWarnings, formatYaml } from './format.js';
 
 /** What runCli gets from its caller; main.ts builds it from the real process. */
 export interface CliIo {
@@ -41,8 +41,13 @@ export const COMMON_FLAGS = {
   },
   format: {
     kind: 'string',
-    placeholder: '<table|json>',
-    help: 'Print the output as a table (default) or as JSON.',
+    placeholder: '<table|json|yaml>',
+    help: 'Print the output as a table (default), as JSON or as YAML.',
+  },
+  'wrap-ttl': {
+    kind: 'string',
+    placeholder: '<duration>',
+    help: 'Wrap the response in a single-use token living this long ("5m"), as Vault does.',
   },
   help: { kind: 'boolean', help: 'Show this help (also -h).' },
   h: { kind: 'boolean', help: 'Show this help.', hidden: true },
@@ -247,9 +252,15 @@ function createContext(
   io: CliIo,
   flags: FlagValues<typeof COMMON_FLAGS & typeof FIELD_FLAG>,
 ): RunContext {
-  const format = flags.format ?? 'table';
-  if (format !== 'table' && format !== 'json') {
-    throw new UsageError('invalid value for flag -format: must be "table" or "json"');
+  const requested = flags.format ?? 'table';
+  if (requested !== 'table' && requested !== 'json' && requested !== 'yaml') {
+    throw new UsageError('invalid value for flag -format: must be "table", "json" or "yaml"');
+  }
+  // YAML is JSON's structure in another notation: commands print "json", and json() picks.
+  const format = requested === 'yaml' ? 'json' : requested;
+  const wrapTtl = flags['wrap-ttl'];
+  if (wrapTtl !== undefined && !/^\d+[smh]?$/.test(wrapTtl)) {
+    throw new UsageError('invalid value for flag -wrap-ttl: must be a duration such as "5m"');
   }
   let client: CofferClient | undefined;
   let stdinUsed = false;
@@ -270,6 +281,7 @@ function createContext(
           address: resolveAddress(flags.address, io.env),
           ...(token === undefined ? {} : { token }),
           ...(io.fetch === undefined ? {} : { fetch: io.fetch }),
+          ...(wrapTtl === undefined ? {} : { wrapTtl }),
         });
       }
       return client;
@@ -277,7 +289,7 @@ function createContext(
     out,
     err,
     json(value) {
-      out(formatJson(value));
+      out(requested === 'yaml' ? formatYaml(value) : formatJson(value));
     },
     printField(map) {
       const field = flags.field ?? '';
@@ -285,7 +297,15 @@ function createContext(
         err(`Error: field "${field}" not present in secret`);
         return 1;
       }
-      io.stdout(formatRawField(map[field]) + (io.stdoutIsTty === true ? '\n' : ''));
+      const value = map[field];
+      // As Vault's CLI: -format=json/yaml with -field prints the field in that notation.
+      const text =
+        requested === 'json'
+          ? JSON.stringify(value, null, 2)
+          : requested === 'yaml'
+            ? formatYaml(value).replace(/\n$/, '')
+            : formatRawField(value);
+      io.stdout(text + (io.stdoutIsTty === true ? '\n' : ''));
       return 0;
     },
     warn(response) {

@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { sanitizePath } from '../client/index.js';
 import { UsageError } from './args.js';
-import { defineCommand, parseDataArgs } from './command.js';
+import { defineCommand, defineGroup, parseDataArgs } from './command.js';
+import { resolveToken } from './config.js';
 import type { RunContext } from './command.js';
 import { fieldMap, formatKeysList, formatKeyValueTable, secretRows } from './format.js';
 import type { ApiResponse } from '../client/index.js';
@@ -147,4 +148,22 @@ const version = defineCommand({
   },
 });
 
-export const genericCommands = { read, write, list, delete: del, version };
+/**
+ * `coffer print token`: the token the CLI would send (-token, $COFFER_TOKEN/$VAULT_TOKEN, then
+ * ~/.coffer-token), as `vault print token` does for scripts. Prints nothing without one.
+ */
+const printToken = defineCommand({
+  summary: 'Print the token the CLI would use',
+  usage: '[options]',
+  flags: {},
+  args: { min: 0, max: 0 },
+  run(ctx, flags) {
+    const token = resolveToken(flags.token, ctx.io.env);
+    if (token !== undefined) ctx.out(token);
+    return Promise.resolve(0);
+  },
+});
+
+const print = defineGroup('Print values the CLI uses', { token: printToken });
+
+export const genericCommands = { read, write, list, delete: del, version, print };

@@ -310,6 +310,53 @@ const metadataDelete = defineCommand({
   },
 });
 
+const rollback = defineCommand({
+  summary: 'Write an older version of a secret again as its newest version (KV v2)',
+  usage: '[options] -version=N PATH',
+  description:
+    "  As Vault's CLI: the version must be neither deleted nor destroyed; the write is\n" +
+    '  check-and-set on the current version, so a concurrent write makes it fail.',
+  flags: {
+    ...MOUNT_FLAG,
+    version: { kind: 'string', placeholder: '<int>', help: 'The version to roll back to.' },
+  },
+  field: true,
+  args: { min: 0, max: 1 },
+  async run(ctx, flags, args) {
+    const where = location(flags, args[0]);
+    if (flags.version === undefined) throw new UsageError('-version is required');
+    const version = parseIntFlag(flags.version, 'version');
+    const client = ctx.client();
+    const meta = await client.kvMetadataGet(where.mount, where.path);
+    if (meta === undefined) return noValue(ctx, await apiPathOf(ctx, where, 'metadata'));
+    const entry = meta.metadata.versions[String(version)];
+    if (entry === undefined) {
+      ctx.err(`Error: version ${version} of ${meta.apiPath} does not exist`);
+      return 2;
+    }
+    if (entry.destroyed || entry.deletion_time !== '') {
+      ctx.err(`Error: version ${version} is ${entry.destroyed ? 'destroyed' : 'deleted'}`);
+      return 2;
+    }
+    const old = await client.kvGet(where.mount, where.path, { version });
+    if (old?.data === null || old === undefined) return noValue(ctx, meta.apiPath);
+    const result = await client.kvPut(where.mount, where.path, old.data, {
+      cas: meta.metadata.current_version,
+    });
+    if (ctx.field !== undefined) {
+      return ctx.printField(result.metadata as Record<string, unknown> | null);
+    }
+    if (ctx.format === 'json') {
+      ctx.json(result.response);
+      return 0;
+    }
+    ctx.warn(result.response);
+    printPath(ctx, 'Secret Path', result.apiPath);
+    if (result.metadata !== null) printVersionMetadata(ctx, result.metadata);
+    return 0;
+  },
+});
+
 export const kvGroup = defineGroup('Read and write secrets in KV mounts (v1 and v2)', {
   get,
   put: writeCommand('put'),
@@ -318,6 +365,7 @@ export const kvGroup = defineGroup('Read and write secrets in KV mounts (v1 and 
   delete: del,
   undelete: versionsCommand('undelete'),
   destroy: versionsCommand('destroy'),
+  rollback,
   metadata: defineGroup('Read and write the metadata of KV v2 secrets', {
     get: metadataGet,
     put: metadataPut,

@@ -1,6 +1,7 @@
 // Output formatting for the CLI, shaped like the Vault CLI's: Key/Value tables aligned with four
 // spaces, Go-style `%v` values, "== Title ==" headers, human durations, pretty JSON.
 import type { ApiResponse, AuthInfo } from '../client/index.js';
+import { stringify as stringifyYaml } from 'yaml';
 
 /** Space between columns, as in the Vault CLI (columnize glue). */
 const GLUE = '    ';
@@ -119,6 +120,11 @@ export function formatJson(value: unknown): string {
   return JSON.stringify(value, null, 2) ?? 'null';
 }
 
+/** `-format=yaml`: the JSON value in YAML block style (without a trailing newline). */
+export function formatYaml(value: unknown): string {
+  return stringifyYaml(value ?? null).replace(/\n$/, '');
+}
+
 /** A `-field` value: strings raw, other scalars as text, structures as compact JSON. */
 export function formatRawField(value: unknown): string {
   if (typeof value === 'string') return value;
@@ -164,8 +170,29 @@ export function secretRows(response: ApiResponse): [string, string][] {
  */
 export function fieldMap(response: ApiResponse): Record<string, unknown> {
   const auth = response.auth;
-  const map: Record<string, unknown> = { ...(response.data ?? {}) };
-  if (auth === null || auth === undefined) return map;
+  const data = response.data ?? {};
+  const map: Record<string, unknown> = { ...data };
+  const wrap = response.wrap_info;
+  if ((auth === null || auth === undefined) && wrap !== null && wrap !== undefined) {
+    map['wrapping_token'] = wrap.token;
+    map['wrapping_accessor'] = wrap.accessor;
+    map['wrapping_token_ttl'] = wrap.ttl;
+    map['wrapping_token_creation_time'] = wrap.creation_time;
+    map['wrapping_token_creation_path'] = wrap.creation_path;
+    if (wrap.wrapped_accessor !== undefined) map['wrapped_accessor'] = wrap.wrapped_accessor;
+    return map;
+  }
+  if (auth === null || auth === undefined) {
+    // As Vault's CLI (RawField): the response's top level wins over a data key of that name;
+    // `data` is KV v2's inner data, else the whole data.
+    map['lease_duration'] = response.lease_duration ?? 0;
+    map['lease_id'] = response.lease_id ?? '';
+    map['request_id'] = response.request_id ?? '';
+    map['renewable'] = response.renewable ?? false;
+    map['refresh_interval'] = response.lease_duration ?? 0;
+    map['data'] = Object.hasOwn(data, 'data') ? data['data'] : data;
+    return map;
+  }
   map['token'] = auth.client_token;
   map['token_accessor'] = auth.accessor;
   map['token_duration'] = auth.lease_duration;

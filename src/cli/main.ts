@@ -70,6 +70,7 @@ function rootHelp(): string {
     '    lease      Look up, renew and revoke leases',
     '    operator   Initialize, unseal, seal and rotate the server',
     '    policy     Write, read, list, delete, format and explain ACL policies',
+    '    print      Print the token the CLI would use ("print token")',
     '    run        Run a program with secrets as environment variables',
     '    secrets    Enable, disable, list and tune secrets engines',
     '    server     Start a Coffer server',
@@ -77,7 +78,8 @@ function rootHelp(): string {
     '    unwrap     Return a wrapped response',
     '    version    Print the CLI version',
     '',
-    'Flags for every command: -address, -token, -format=table|json (see "coffer <command> -h").',
+    'Flags for every command: -address, -token, -format=table|json|yaml, -wrap-ttl',
+    '(see "coffer <command> -h").',
   ].join('\n');
 }
 

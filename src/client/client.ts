@@ -65,6 +65,11 @@ export interface CofferClientOptions {
   readonly fetch?: typeof fetch;
   /** Whole-request deadline in milliseconds (connect, send, read the body). */
   readonly timeoutMs?: number;
+  /**
+   * Asks the server to wrap every response (X-Vault-Wrap-TTL), like the Vault CLI's
+   * `-wrap-ttl`: a duration such as "5m" or whole seconds.
+   */
+  readonly wrapTtl?: string;
 }
 
 /** A raw exchange before it is judged: status and the decoded JSON body (undefined if empty). */
@@ -96,6 +101,7 @@ export class CofferClient {
   readonly address: string;
   readonly timeoutMs: number;
   readonly #token: string | undefined;
+  readonly #wrapTtl: string | undefined;
   readonly #fetch: typeof fetch;
   /** KV mount probe results keyed by mount path ("secret/"); see findCachedMount. */
   readonly #kvMounts = new Map<string, KvMountInfo>();
@@ -112,6 +118,10 @@ export class CofferClient {
       throw new ClientError('token contains characters that cannot be sent in an HTTP header');
     }
     this.#token = options.token === '' ? undefined : options.token;
+    if (options.wrapTtl !== undefined && !/^\d+[smh]?$/.test(options.wrapTtl)) {
+      throw new ClientError('wrapTtl must be whole seconds or a duration such as "5m"');
+    }
+    this.#wrapTtl = options.wrapTtl;
     // Bound: a browser refuses fetch called as a method of another object ("Illegal invocation").
     this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
   }
@@ -672,6 +682,7 @@ export class CofferClient {
       throw new ClientError('a request header has an invalid name or value');
     }
     if (this.#token !== undefined) headers.set('X-Vault-Token', this.#token);
+    if (this.#wrapTtl !== undefined) headers.set('X-Vault-Wrap-TTL', this.#wrapTtl);
     return headers;
   }
 }

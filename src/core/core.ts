@@ -15,7 +15,7 @@ import type {
   Operation,
   SecretEngine,
 } from '../sdk/engine.js';
-import { CofferError, isCofferError } from '../sdk/errors.js';
+import { CofferError, invalidField, isCofferError } from '../sdk/errors.js';
 import { parseFields } from '../sdk/fields.js';
 import type { JsonObject } from '../sdk/json.js';
 import { prefixedStorage, type Storage } from '../sdk/storage.js';
@@ -38,7 +38,7 @@ import { createSystemBackend } from './system-backend.js';
 import { authResult, createTokenBackend } from './token-backend.js';
 import { TokenStore, type TokenEntry } from './token-store.js';
 import { WalStore } from './wal-store.js';
-import { ResponseWrapper, requireWrapTtl } from './wrapping.js';
+import { INVALID_WRAPPING_TOKEN, ResponseWrapper, requireWrapTtl } from './wrapping.js';
 
 /** Where handleRequest routed a request, filled in as it goes (for metrics). */
 interface RoutedFor {
@@ -105,6 +105,8 @@ const CUBBYHOLE_MOUNT = internalMount(
 );
 
 const WRAPPING_LOOKUP_PATH = 'sys/wrapping/lookup';
+/** Paths where the calling token may itself be the wrapping token. */
+const WRAPPING_TOKEN_PATHS = new Set(['sys/wrapping/unwrap', 'sys/wrapping/rewrap']);
 
 /** Answered for any token that may use the path through its mount (the handler checks). */
 const UI_MOUNTS_PREFIX = 'sys/internal/ui/mounts/';
@@ -548,7 +550,16 @@ export class Core {
       try {
         caller = await this.#authenticate(req.token, req.remoteAddress);
       } catch (err) {
-        const refusal = req.credential === undefined ? err : credentialRefused();
+        let refusal = req.credential === undefined ? err : credentialRefused();
+        // As Vault: a used or unknown wrapping token presented as the calling token to
+        // unwrap/rewrap is the same 400 as in the body form, not a 403.
+        if (
+          req.credential === undefined &&
+          WRAPPING_TOKEN_PATHS.has(req.path) &&
+          (req.data.token === undefined || req.data.token === '')
+        ) {
+          refusal = new CofferError('invalid_request', INVALID_WRAPPING_TOKEN, { field: 'token' });
+        }
         await this.#auditRefusal({ request }, refusal);
         throw refusal;
       }
@@ -743,12 +754,19 @@ export class Core {
         throw new CofferError('unsupported_operation', 'unsupported operation');
       }
       const fields = parseFields(
-        { token: { type: 'string', description: 'The wrapping token.', required: true } },
+        {
+          token: {
+            type: 'string',
+            description: 'The wrapping token; default: the one in X-Vault-Token.',
+          },
+        },
         req.data,
       );
+      const token = fields.token !== undefined && fields.token !== '' ? fields.token : req.token;
+      if (token === undefined || token === '') throw invalidField('token', 'is required');
       const result: EngineResult = {
         kind: 'data',
-        data: await this.#wrapper.lookup(fields.token ?? ''),
+        data: await this.#wrapper.lookup(token),
       };
       await this.#audit.logRequest({ request });
       await this.#audit.logResponse({ request, response: auditResponseOf(result, SYSTEM_MOUNT) });

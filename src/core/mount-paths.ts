@@ -51,7 +51,7 @@ export function mountTablePaths(
         if (entry === undefined) {
           throw new CofferError('invalid_request', `no ${o.what} at that path`);
         }
-        const effective = table.effectiveConfig(entry);
+        const effective = table.configuredConfig(entry);
         return Promise.resolve({
           kind: 'data',
           data: {

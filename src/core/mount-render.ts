@@ -13,7 +13,7 @@ export const MOUNT_CONFIG_FIELDS = {
 
 /** The Vault wire shape of a mount entry. */
 export function renderMount(mounts: MountTable, entry: MountEntry): JsonObject {
-  const effective = mounts.effectiveConfig(entry);
+  const effective = mounts.configuredConfig(entry);
   return {
     type: entry.type,
     description: entry.description,

@@ -65,7 +65,7 @@ describe('MountTable', () => {
     expect(mounts.route('kv/x')).toBeUndefined();
   });
 
-  it('tunes TTLs within the system maximum', async () => {
+  it('tunes TTLs, storing a maximum above the system one but capping what engines get', async () => {
     const mounts = table();
     await mounts.load();
     await mounts.enable('kv', { type: 'kv' });
@@ -74,9 +74,11 @@ describe('MountTable', () => {
       defaultLeaseTtlSeconds: 60,
       maxLeaseTtlSeconds: 120,
     });
-    await expect(mounts.tune('kv', { maxLeaseTtlSeconds: 99999 })).rejects.toMatchObject({
-      field: 'max_lease_ttl',
-    });
+    await mounts.tune('kv', { maxLeaseTtlSeconds: 99999 });
+    expect(mounts.configuredConfig(mounts.get('kv/')!).maxLeaseTtlSeconds).toBe(99999);
+    expect(mounts.effectiveConfig(mounts.get('kv/')!).maxLeaseTtlSeconds).toBe(7200);
+    expect(mounts.route('kv/x')!.mount.info.config.maxLeaseTtlSeconds).toBe(7200);
+    await mounts.tune('kv', { maxLeaseTtlSeconds: 120 });
     await expect(mounts.tune('kv', { defaultLeaseTtlSeconds: 500 })).rejects.toMatchObject({
       field: 'default_lease_ttl',
     });

@@ -148,8 +148,11 @@ export class MountTable {
     return this.#entries.find((e) => e.path === path);
   }
 
-  /** Effective TTLs: a mount's 0 means the system value. */
-  effectiveConfig(entry: MountEntry): {
+  /**
+   * TTLs as configured (what tune reads show): a mount's 0 means the system value. A mount's
+   * maximum may be above the system maximum, as Vault allows; effectiveConfig caps it.
+   */
+  configuredConfig(entry: MountEntry): {
     defaultLeaseTtlSeconds: number;
     maxLeaseTtlSeconds: number;
   } {
@@ -157,6 +160,22 @@ export class MountTable {
       defaultLeaseTtlSeconds:
         entry.config.defaultLeaseTtlSeconds || this.#system.defaultLeaseTtlSeconds,
       maxLeaseTtlSeconds: entry.config.maxLeaseTtlSeconds || this.#system.maxLeaseTtlSeconds,
+    };
+  }
+
+  /**
+   * TTLs the engine and lease manager work with. SECURITY: never above the system maximum,
+   * whatever a tune said.
+   */
+  effectiveConfig(entry: MountEntry): {
+    defaultLeaseTtlSeconds: number;
+    maxLeaseTtlSeconds: number;
+  } {
+    const configured = this.configuredConfig(entry);
+    const max = Math.min(configured.maxLeaseTtlSeconds, this.#system.maxLeaseTtlSeconds);
+    return {
+      defaultLeaseTtlSeconds: Math.min(configured.defaultLeaseTtlSeconds, max),
+      maxLeaseTtlSeconds: max,
     };
   }
 
@@ -266,10 +285,9 @@ export class MountTable {
   }
 
   #checkTtls(defaultTtl: number, maxTtl: number): void {
+    // As Vault: only default ≤ max is checked; a maximum above the system's is stored and
+    // capped when used (effectiveConfig).
     const effectiveMax = maxTtl || this.#system.maxLeaseTtlSeconds;
-    if (maxTtl > this.#system.maxLeaseTtlSeconds) {
-      throw invalidField('max_lease_ttl', 'is larger than the system maximum');
-    }
     if (defaultTtl > effectiveMax) {
       throw invalidField('default_lease_ttl', 'is larger than max_lease_ttl');
     }

@@ -209,7 +209,13 @@ describe('sys/leases paths', () => {
     const ok = setup();
     await ok.register();
     await ok.register({ path: 'aws/creds/x', mountPath: 'aws/' });
-    await ok.call('update', 'leases/revoke-prefix/database/');
+    await expectCoffer(
+      ok.call('update', 'leases/revoke-prefix/database/', { prefix: 'aws/' }),
+      'invalid_request',
+      'prefix: does not match the prefix in the URL',
+    );
+    // hvac sends the prefix again in the body.
+    await ok.call('update', 'leases/revoke-prefix/database/', { prefix: 'database/' });
     expect(ok.revoked).toHaveLength(1);
     await ok.call('update', 'revoke-prefix/aws');
     expect(ok.revoked).toHaveLength(2);
@@ -222,7 +228,7 @@ describe('sys/leases paths', () => {
       'upstream_failure',
     );
     expect(await failing.leases.lookup(stuck.id)).toBeDefined();
-    await failing.call('update', 'leases/revoke-force/database/');
+    await failing.call('update', 'leases/revoke-force/database/', { prefix: 'database/' });
     expect(await failing.leases.lookup(stuck.id)).toBeUndefined();
     const again = await failing.register();
     await failing.call('update', 'revoke-force/database');

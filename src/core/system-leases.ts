@@ -36,7 +36,13 @@ const REVOKE_FIELDS = {
   },
 } as const satisfies FieldSpecs;
 
+const PREFIX_FIELD = {
+  type: 'string',
+  description: 'The prefix again (hvac sends it in the body); must equal the one in the URL.',
+} as const;
+
 const PREFIX_FIELDS = {
+  prefix: PREFIX_FIELD,
   sync: { type: 'bool', description: 'Default true; false marks the leases due now instead.' },
 } as const satisfies FieldSpecs;
 
@@ -76,6 +82,19 @@ function leaseIdOf(
   const id = fromBody !== '' ? fromBody : (params.url_lease_id ?? '').replace(/\/+$/, '');
   if (id === '') throw invalidField('lease_id', 'is required');
   return id;
+}
+
+/**
+ * The prefix from the URL; hvac also sends it as a body field `prefix`, which must then be the
+ * same (a different one would make which leases go ambiguous).
+ */
+function prefixOf(fromBody: string | undefined, params: Readonly<Record<string, string>>): string {
+  const fromUrl = params.prefix ?? '';
+  const trimmed = (p: string) => p.replace(/\/+$/, '');
+  // hvac's URL join drops a trailing slash the body keeps.
+  if (fromBody === undefined || trimmed(fromBody) === trimmed(fromUrl)) return fromUrl;
+  if (fromUrl === '' && fromBody !== '') return fromBody;
+  throw invalidField('prefix', 'does not match the prefix in the URL');
 }
 
 export function leasePaths(deps: LeasePathDeps): PathSpec<FieldSpecs, Caller>[] {
@@ -153,19 +172,19 @@ export function leasePaths(deps: LeasePathDeps): PathSpec<FieldSpecs, Caller>[] 
     help: 'Revokes every lease whose ID starts with the prefix. Needs sudo.',
     operations: {
       update: async (_req, fields, params) => {
-        await leases.revokePrefix(params.prefix ?? '', { sync: fields.sync ?? true });
+        await leases.revokePrefix(prefixOf(fields.prefix, params), { sync: fields.sync ?? true });
         return { kind: 'empty' };
       },
     },
   });
 
-  const revokeForce = definePath<FieldSpecs, Caller>({
+  const revokeForce = definePath<{ prefix: typeof PREFIX_FIELD }, Caller>({
     pattern: 'leases/revoke-force/:prefix*',
-    fields: {},
+    fields: { prefix: PREFIX_FIELD },
     help: 'Removes every lease under the prefix even when its engine fails to revoke. Needs sudo.',
     operations: {
-      update: async (_req, _fields, params) => {
-        await leases.revokePrefix(params.prefix ?? '', { force: true });
+      update: async (_req, fields, params) => {
+        await leases.revokePrefix(prefixOf(fields.prefix, params), { force: true });
         return { kind: 'empty' };
       },
     },

@@ -393,9 +393,17 @@ describe('auth/token/create/:role and roles', () => {
     ).rejects.toMatchObject({
       field: 'token_bound_cidrs',
     });
-    await expect(call(rootCaller, 'update', 'roles/r1', { bogus: 1 })).rejects.toMatchObject({
-      field: 'bogus',
+    // A likely typo of a known field is refused, naming the field meant; any other unknown
+    // field is ignored with Vault's warning.
+    await expect(
+      call(rootCaller, 'update', 'roles/r1', { allowed_polcies: 'a' }),
+    ).rejects.toMatchObject({
+      field: 'allowed_polcies',
+      message: 'allowed_polcies: unknown field; did you mean "allowed_policies"?',
     });
+    expect((await call(rootCaller, 'update', 'roles/r1', { bogus_field: 1 })).warnings).toEqual([
+      'Endpoint ignored these unrecognized parameters: [bogus_field]',
+    ]);
     await call(rootCaller, 'delete', 'roles/r1');
     await expect(call(rootCaller, 'read', 'roles/r1')).rejects.toMatchObject({ code: 'not_found' });
   });

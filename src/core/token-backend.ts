@@ -1,7 +1,13 @@
 // The `auth/token/` backend: token creation with Vault's policy, role, sudo and root rules;
 // lookup, renewal and revocation (by token, by accessor, of the caller's own token); the
 // accessor list, token roles and tidy. Storage and lifetimes live in the token store.
-import type { AuthResult, EngineRequest, EngineResult, Operation } from '../sdk/engine.js';
+import {
+  withWarnings,
+  type AuthResult,
+  type EngineRequest,
+  type EngineResult,
+  type Operation,
+} from '../sdk/engine.js';
 import { CofferError, invalidField } from '../sdk/errors.js';
 import { parseFields, type FieldSpecs, type FieldValues } from '../sdk/fields.js';
 import type { JsonObject } from '../sdk/json.js';
@@ -139,10 +145,6 @@ export function authResult(
     orphan: entry.orphan,
     numUses: entry.numUses,
   };
-}
-
-function withWarnings(result: EngineResult, warnings: readonly string[]): EngineResult {
-  return warnings.length === 0 ? result : { ...result, warnings: [...warnings] };
 }
 
 function renderRole(role: TokenRole): JsonObject {
@@ -972,8 +974,9 @@ export function createTokenBackend(deps: TokenBackendDeps): InternalBackend {
         (req.operation === 'create' ? route.operations.update : undefined);
       if (handler === undefined)
         throw new CofferError('unsupported_operation', 'unsupported operation');
-      const fields = parseFields(route.fields, req.data);
-      return handler({ req, caller, fields, params });
+      const warnings: string[] = [];
+      const fields = parseFields(route.fields, req.data, undefined, warnings);
+      return withWarnings(await handler({ req, caller, fields, params }), warnings);
     },
     async exists(req) {
       const found = match(req.path);

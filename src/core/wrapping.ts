@@ -13,7 +13,8 @@ import type { TokenEntry, TokenStore } from './token-store.js';
 export const RESPONSE_WRAPPING_POLICY = 'response-wrapping';
 /** Where the wrapped response sits in the wrapping token's cubbyhole (Vault's path). */
 const RESPONSE_KEY = 'entry/response';
-const INVALID = 'wrapping token is not valid or does not exist';
+export const INVALID_WRAPPING_TOKEN = 'wrapping token is not valid or does not exist';
+const INVALID = INVALID_WRAPPING_TOKEN;
 
 type Unwrappable = Extract<EngineResult, { kind: 'data' | 'auth' }>;
 

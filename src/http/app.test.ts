@@ -216,10 +216,10 @@ describe('Vault wire conventions', () => {
         'nested deeper',
       ],
       [
-        'an unknown field',
-        { method: 'POST', url: '/v1/sys/mounts/x', payload: { type: 'kv', bogus: 1 } },
+        'a likely typo of a known field',
+        { method: 'POST', url: '/v1/sys/mounts/x', payload: { type: 'kv', descripton: 'x' } },
         400,
-        'bogus',
+        'descripton: unknown field; did you mean "description"?',
       ],
       ['an encoded slash', { method: 'GET', url: '/v1/kv1/a%2Fb' }, 400, '%2F'],
       ['an empty segment', { method: 'GET', url: '/v1/kv1//a' }, 400, '//'],

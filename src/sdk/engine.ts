@@ -288,3 +288,9 @@ export interface EngineFactory {
   normaliseOptions?(options: Readonly<Record<string, string>>): Record<string, string>;
   create(mount: MountInfo): SecretEngine;
 }
+
+/** `result` with `warnings` appended to its own (the result itself when there are none). */
+export function withWarnings(result: EngineResult, warnings: readonly string[]): EngineResult {
+  if (warnings.length === 0) return result;
+  return { ...result, warnings: [...(result.warnings ?? []), ...warnings] };
+}

@@ -128,19 +128,88 @@ export function coerceField(type: FieldType, value: unknown, field: string): unk
 }
 
 /**
- * Validates and coerces raw request data against a schema. Unknown fields are refused
- * (fail closed): a typo in a policy-relevant field must never be silently ignored.
+ * Edit distance with adjacent transpositions (optimal string alignment): how many single
+ * insertions, deletions, substitutions or swaps of neighbours turn `a` into `b`. Stops early
+ * once every cell of a row is above `limit` (the caller only asks "within two?").
+ */
+export function editDistance(a: string, b: string, limit = Number.POSITIVE_INFINITY): number {
+  if (Math.abs(a.length - b.length) > limit) return limit + 1;
+  let prev2: number[] = [];
+  let prev: number[] = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row: number[] = [i];
+    let best = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        d = Math.min(d, prev2[j - 2]! + 1);
+      }
+      row.push(d);
+      best = Math.min(best, d);
+    }
+    if (best > limit) return limit + 1;
+    prev2 = prev;
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/** How far (in edits) an unknown field may be from a known one and still count as its typo. */
+const TYPO_DISTANCE = 2;
+
+/** Vault's warning for fields an endpoint does not know. */
+export function unknownFieldsWarning(names: readonly string[]): string {
+  return `Endpoint ignored these unrecognized parameters: [${names.join(' ')}]`;
+}
+
+/**
+ * The request fields `specs` does not know, as Vault treats them: ignored with a warning
+ * (older clients send fields newer servers dropped). SECURITY: a field within two edits of
+ * a known one is a likely typo ("polices", "tll") and a silently ignored typo could leave a
+ * policy-relevant setting at its default, so that is a 400 naming the field meant.
+ */
+export function unknownFields(
+  specs: FieldSpecs,
+  data: Readonly<Record<string, unknown>>,
+  ignore: ReadonlySet<string> = new Set(),
+): string[] {
+  const unknown: string[] = [];
+  const known = Object.keys(specs);
+  for (const key of Object.keys(data)) {
+    if (Object.hasOwn(specs, key) || ignore.has(key)) continue;
+    let meant: string | undefined;
+    let meantDistance = TYPO_DISTANCE + 1;
+    for (const name of known) {
+      const d = editDistance(key, name, TYPO_DISTANCE);
+      if (d < meantDistance) {
+        meant = name;
+        meantDistance = d;
+      }
+    }
+    if (meant !== undefined) throw invalidField(key, `unknown field; did you mean "${meant}"?`);
+    unknown.push(key);
+  }
+  return unknown;
+}
+
+/**
+ * Validates and coerces raw request data against a schema. Unknown fields: with `warnings`
+ * given, each is ignored and named in one warning there (Vault's behaviour, for endpoints
+ * whose result carries warnings back); without it they are refused (fail closed, for the
+ * few inputs that have no response to warn in). A likely typo is always a 400.
  */
 export function parseFields<F extends FieldSpecs>(
   specs: F,
   data: Readonly<Record<string, unknown>>,
   ignore: ReadonlySet<string> = new Set(),
+  warnings?: string[],
 ): FieldValues<F> {
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(data)) {
-    if (!Object.hasOwn(specs, key) && !ignore.has(key)) {
-      throw invalidField(key, 'unknown field');
-    }
+  const unknown = unknownFields(specs, data, ignore);
+  if (unknown.length > 0) {
+    if (warnings === undefined) throw invalidField(unknown[0]!, 'unknown field');
+    warnings.push(unknownFieldsWarning(unknown));
   }
   for (const [key, spec] of Object.entries(specs)) {
     const raw = data[key];

@@ -2,7 +2,13 @@
 // module turns that data into a SecretEngine. Patterns use ':name' for one segment and
 // ':name*' for the rest of the path (possibly empty, possibly with slashes).
 import { CofferError } from './errors.js';
-import type { EngineRequest, EngineResult, Operation, SecretEngine } from './engine.js';
+import {
+  withWarnings,
+  type EngineRequest,
+  type EngineResult,
+  type Operation,
+  type SecretEngine,
+} from './engine.js';
 import { parseFields, type FieldSpecs, type FieldValues } from './fields.js';
 
 /**
@@ -113,11 +119,12 @@ export function createContextPathEngine<C>(
       if (handler === undefined) {
         throw new CofferError('unsupported_operation', 'unsupported operation');
       }
+      const warnings: string[] = [];
       const fields =
         spec.arbitraryFields === true
           ? (req.data as FieldValues<FieldSpecs>)
-          : parseFields(spec.fields, req.data);
-      return handler(req, fields, found.params, context);
+          : parseFields(spec.fields, req.data, undefined, warnings);
+      return withWarnings(await handler(req, fields, found.params, context), warnings);
     },
     async exists(req) {
       const found = match(paths, req.path);

@@ -251,16 +251,16 @@ def approle_phase(url, state):
     assert read["bind_secret_id"] is True, read
     assert approle.list_roles(mount_point=APPROLE)["data"]["keys"] == [role]
 
-    step("hvac's enable_local_secret_ids (Vault's field is local_secret_ids) is refused by name")
-    err = expect_raises(
-        exceptions.InvalidRequest,
-        approle.create_or_update_approle,
+    step("hvac's enable_local_secret_ids (Vault's field is local_secret_ids): Vault's warning")
+    resp = approle.create_or_update_approle(
         "hv-local",
         token_policies=[POLICY],
         enable_local_secret_ids=False,
         mount_point=APPROLE,
     )
-    assert err.errors == ["enable_local_secret_ids: unknown field"], err.errors
+    assert resp["warnings"] == [
+        "Endpoint ignored these unrecognized parameters: [enable_local_secret_ids]"
+    ], resp
 
     step("read_role_id and generate_secret_id (metadata dict, cidr_list)")
     role_id = approle.read_role_id(role, mount_point=APPROLE)["data"]["role_id"]

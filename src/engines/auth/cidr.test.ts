@@ -4,14 +4,16 @@ import { describe, expect, it } from 'vitest';
 import { addressInCidrs, cidrsWithin, parseCidrList, unmapAddress } from './cidr.js';
 
 describe('cidr', () => {
-  it('normalises lists: trims, lowercases, bare full-length prefixes, dedups, sorts', () => {
+  it('keeps lists as written (AppRole clients read them back): only trims and drops empties', () => {
     expect(
       parseCidrList(
         [' 10.0.0.0/8', '192.168.1.1/32', '2001:DB8::/32', '10.0.0.0/8', '', '::1/128'],
         'f',
       ),
-    ).toEqual(['10.0.0.0/8', '192.168.1.1', '2001:db8::/32', '::1']);
-    expect(parseCidrList(['::ffff:10.0.0.1'], 'f')).toEqual(['10.0.0.1']);
+    ).toEqual(['10.0.0.0/8', '192.168.1.1/32', '2001:DB8::/32', '10.0.0.0/8', '::1/128']);
+    expect(parseCidrList(['::ffff:10.0.0.1'], 'f')).toEqual(['::ffff:10.0.0.1']);
+    expect(addressInCidrs('10.0.0.1', ['::ffff:10.0.0.1'])).toBe(true);
+    expect(addressInCidrs('2001:db8::5', ['2001:DB8::/32'])).toBe(true);
   });
 
   it('refuses malformed blocks naming the field and not echoing the value', () => {

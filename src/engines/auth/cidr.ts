@@ -36,28 +36,24 @@ function parseBlock(text: string): Block | undefined {
   return { address, prefix, family };
 }
 
-function formatBlock(block: Block): string {
-  const bits = block.family === 'ipv4' ? 32 : 128;
-  return block.prefix === bits ? block.address : `${block.address}/${block.prefix}`;
-}
-
 /**
- * Validates a list of CIDR blocks or bare addresses and returns them normalised (trimmed,
- * lowercase, a full-length prefix written as the bare address, duplicates dropped, sorted).
+ * Validates a list of CIDR blocks or bare addresses and returns them as written (trimmed,
+ * empty entries dropped, order kept): Vault's clients read `cidr_list` and
+ * `token_bound_cidrs` back and compare them with what they wrote. Matching parses each
+ * block again, so the written form needs no normalising.
  * Throws invalid_request naming `field`; the offending value is never echoed.
  */
 export function parseCidrList(values: readonly string[], field: string): string[] {
-  const out = new Set<string>();
+  const out: string[] = [];
   for (const raw of values) {
     const text = raw.trim();
     if (text === '') continue;
-    const block = parseBlock(text);
-    if (block === undefined) {
+    if (parseBlock(text) === undefined) {
       throw invalidField(field, 'must be a list of IP addresses or CIDR blocks');
     }
-    out.add(formatBlock(block));
+    out.push(text);
   }
-  return [...out].sort();
+  return out;
 }
 
 function blocksOf(cidrs: readonly string[]): Block[] {

@@ -115,8 +115,11 @@ export interface ConfigRecordSpec<C, F extends FieldSpecs> {
   readonly load: (storage: Storage) => Promise<C | undefined>;
   /** Vault's read shape. SECURITY: never a credential of the configuration. */
   readonly render: (config: C) => JsonObject;
-  /** Checks and stores the configuration the fields describe. */
-  readonly write: (req: EngineRequest, fields: FieldValues<F>) => Promise<void>;
+  /** Checks and stores the configuration the fields describe; returns warnings, if any. */
+  readonly write: (
+    req: EngineRequest,
+    fields: FieldValues<F>,
+  ) => Promise<readonly string[] | undefined>;
   readonly help: string;
 }
 
@@ -132,8 +135,8 @@ export function pathConfigRecord<C, F extends FieldSpecs>(spec: ConfigRecordSpec
         return { kind: 'data', data: spec.render(config) };
       },
       async update(req, fields) {
-        await spec.write(req, fields);
-        return { kind: 'empty' };
+        const warnings = await spec.write(req, fields);
+        return emptyWithWarnings(warnings ?? []);
       },
     },
     exists: async (req) => (await spec.load(req.storage)) !== undefined,

@@ -39,7 +39,7 @@ describe('token fields', () => {
       periodSeconds: 0,
       numUses: 3,
       tokenType: 'service',
-      boundCidrs: ['10.0.0.0/8', '192.0.2.1'],
+      boundCidrs: ['10.0.0.0/8', '192.0.2.1/32'],
       noDefaultPolicy: true,
     });
   });

@@ -77,7 +77,7 @@ describe('roles/:name', () => {
       { db_name: 'redis', creation_statements: ['["~*", "nopass"]'] },
       'creation_statements[0]',
     );
-    await bad({ db_name: 'pg', creation_statements: ['x'], ttl: 5 }, 'ttl');
+    await bad({ db_name: 'pg', creation_statements: ['x'], defualt_ttl: 5 }, 'defualt_ttl');
     await bad({ db_name: 'no/such', creation_statements: ['x'] }, 'db_name');
     await expectCoffer(h.call('read', 'roles/x'), 'not_found');
   });

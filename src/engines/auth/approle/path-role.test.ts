@@ -44,7 +44,7 @@ describe('approle role/', () => {
     expect(await h.data('read', 'role/app')).toMatchObject({
       bind_secret_id: true,
       local_secret_ids: true,
-      secret_id_bound_cidrs: ['10.0.0.0/8', '192.168.1.1'],
+      secret_id_bound_cidrs: ['10.0.0.0/8', '192.168.1.1/32'],
       secret_id_num_uses: 10,
       secret_id_ttl: 600,
       token_bound_cidrs: ['10.1.0.0/16'],

@@ -83,7 +83,7 @@ describe('approle secret IDs', () => {
       { metadata: '{"n": 1}' },
       { metadata: '["a"]' },
       { metadata: { k: 'x'.repeat(513) } },
-      { secret_id: 'x' },
+      { cidr_lists: '10.0.0.1' },
     ];
     for (const fields of bad) {
       await expectCoffer(h.call('update', 'role/app/secret-id', fields), 'invalid_request');

@@ -141,9 +141,9 @@ describe('jwt config', () => {
       /^oidc_response_mode: /,
     );
     await expectCoffer(
-      h.call('update', 'config', { jwt_validation_pubkeys: [pem()], surprise: true }),
+      h.call('update', 'config', { jwt_validation_pubkeys: [pem()], jwks_ur: 'x' }),
       'invalid_request',
-      /^surprise: unknown field$/,
+      /^jwks_ur: unknown field; did you mean "jwks_url"\?$/,
     );
   });
 

@@ -77,7 +77,7 @@ function renderConfig(config: JwtConfig): JsonObject {
 }
 
 export function pathConfig(deps: JwtDeps): PathSpec {
-  async function write(req: EngineRequest, f: FieldValues<typeof FIELDS>): Promise<void> {
+  async function write(req: EngineRequest, f: FieldValues<typeof FIELDS>): Promise<undefined> {
     if (f.oidc_response_mode !== undefined && !['', 'query'].includes(f.oidc_response_mode)) {
       throw invalidField('oidc_response_mode', 'only "query" is supported');
     }
@@ -115,6 +115,7 @@ export function pathConfig(deps: JwtDeps): PathSpec {
       }
     }
     await saveConfig(req.storage, config);
+    return undefined;
   }
 
   return pathConfigRecord({

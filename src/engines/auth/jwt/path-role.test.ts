@@ -121,7 +121,7 @@ describe('jwt roles', () => {
       [{ role_type: 'saml' }, /^role_type: /],
       [{ token_policies: 'ROOT' }, /^token_policies: /],
       [{ token_type: 'weird' }, /^token_type: /],
-      [{ name_of_a_typo: 1 }, /^name_of_a_typo: unknown field/],
+      [{ bound_audience: 'x' }, /^bound_audience: unknown field; did you mean "bound_audiences"/],
     ];
     for (const [extra, message] of bad) {
       await expectCoffer(

@@ -4,6 +4,7 @@
 import type { KeyObject } from 'node:crypto';
 import { CofferError, invalidField } from '../../../sdk/errors.js';
 import { getJson, putJson, type Storage } from '../../../sdk/storage.js';
+import { isPlainObject } from '../../../sdk/json.js';
 import { checkCaPem, checkOutboundUrl } from '../../../shared/outbound.js';
 import { parsePublicKeyPem } from '../token-signatures.js';
 import { CONFIG_KEY } from './keys.js';
@@ -43,16 +44,49 @@ export function parsePemKey(pem: string): KeyObject {
   return parsePublicKeyPem(pem, 'pem_keys');
 }
 
-/** Checks a config about to be stored: something to verify tokens with, parsable parts. */
-export function validateConfig(config: KubernetesConfig): void {
+/** A compact JWS: three base64url parts, the first a JSON header naming an algorithm. */
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+function isCompactJws(text: string): boolean {
+  if (!COMPACT_JWS.test(text)) return false;
+  try {
+    const header: unknown = JSON.parse(
+      Buffer.from(text.slice(0, text.indexOf('.')), 'base64url').toString('utf8'),
+    );
+    return isPlainObject(header) && typeof header.alg === 'string';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Checks a config about to be stored: something to verify tokens with, parsable parts.
+ * Returns Vault's warnings: a kubernetes_ca_cert that does not parse is stored anyway, as
+ * Vault does (TokenReview calls then fail closed: the TLS handshake cannot verify).
+ */
+export function validateConfig(config: KubernetesConfig): string[] {
+  const warnings: string[] = [];
   if (config.kubernetesHost === '' && config.pemKeys.length === 0) {
     throw new CofferError(
       'invalid_request',
       "one of 'kubernetes_host' (TokenReview) or 'pem_keys' (local verification) must be set",
     );
   }
-  if (config.kubernetesCaCert !== '') checkCaPem(config.kubernetesCaCert, 'kubernetes_ca_cert');
+  if (config.tokenReviewerJwt !== '' && !isCompactJws(config.tokenReviewerJwt)) {
+    throw invalidField('token_reviewer_jwt', 'must be a JWT in compact JWS form');
+  }
+  if (config.kubernetesCaCert !== '') {
+    try {
+      checkCaPem(config.kubernetesCaCert, 'kubernetes_ca_cert');
+    } catch {
+      warnings.push(
+        'kubernetes_ca_cert could not be parsed as PEM certificates; it is stored, but ' +
+          'TokenReview calls will fail until it is corrected',
+      );
+    }
+  }
   for (const pem of config.pemKeys) parsePemKey(pem);
+  return warnings;
 }
 
 export async function loadConfig(storage: Storage): Promise<KubernetesConfig | undefined> {

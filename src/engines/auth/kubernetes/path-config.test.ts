@@ -8,7 +8,7 @@ describe('kubernetes config', () => {
     const h = harness();
     await h.call('update', 'config', {
       kubernetes_host: '10.0.0.1:6443',
-      token_reviewer_jwt: 'eyJ-reviewer-secret',
+      token_reviewer_jwt: 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyIn0.reviewer-secret',
     });
     const data = await h.data('read', 'config');
     expect(data).toEqual({
@@ -44,16 +44,31 @@ describe('kubernetes config', () => {
       'invalid_request',
       /^kubernetes_host: /,
     );
+    for (const bad of ['not-a-jwt', 'a.b', 'bm9wZQ.e30.sig', 'eyJhbGciOiJSUzI1NiJ9.e30.s!g']) {
+      await expectCoffer(
+        h.call('update', 'config', { kubernetes_host: 'https://k8s', token_reviewer_jwt: bad }),
+        'invalid_request',
+        /^token_reviewer_jwt: must be a JWT in compact JWS form$/,
+      );
+    }
     await expectCoffer(
-      h.call('update', 'config', { kubernetes_host: 'https://k8s', kubernetes_ca_cert: 'nope' }),
+      h.call('update', 'config', { kubernetes_host: 'https://k8s', kubernetes_hots: 'x' }),
       'invalid_request',
-      /^kubernetes_ca_cert: /,
+      /^kubernetes_hots: unknown field; did you mean "kubernetes_host"/,
     );
-    await expectCoffer(
-      h.call('update', 'config', { kubernetes_host: 'https://k8s', surprise: 1 }),
-      'invalid_request',
-      /^surprise: unknown field/,
-    );
+  });
+
+  it('stores a kubernetes_ca_cert that does not parse, with a warning (as Vault)', async () => {
+    const h = harness();
+    const result = await h.call('update', 'config', {
+      kubernetes_host: 'https://k8s',
+      kubernetes_ca_cert: 'nope',
+    });
+    expect(result).toMatchObject({
+      kind: 'empty',
+      warnings: [expect.stringMatching(/^kubernetes_ca_cert could not be parsed/)],
+    });
+    expect((await h.data('read', 'config')).kubernetes_ca_cert).toBe('nope');
   });
 
   it('replaces the whole configuration on write', async () => {
@@ -61,7 +76,7 @@ describe('kubernetes config', () => {
     const key = await newClusterKey();
     await h.call('update', 'config', {
       kubernetes_host: 'https://k8s.example/',
-      token_reviewer_jwt: 'r',
+      token_reviewer_jwt: 'eyJhbGciOiJSUzI1NiJ9.e30.r',
       issuer: 'x',
       disable_iss_validation: false,
     });

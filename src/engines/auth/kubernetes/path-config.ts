@@ -71,8 +71,9 @@ export function pathConfig(): PathSpec {
         disableIssValidation: f.disable_iss_validation ?? true,
         disableLocalCaJwt: f.disable_local_ca_jwt ?? false,
       };
-      validateConfig(config);
+      const warnings = validateConfig(config);
       await saveConfig(req.storage, config);
+      return warnings;
     },
     help:
       'Configures how service account JWTs are checked: kubernetes_host (+ kubernetes_ca_cert, ' +

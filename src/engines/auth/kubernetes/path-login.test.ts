@@ -43,14 +43,17 @@ async function liveToken(sa: Account, audience = 'coffer'): Promise<string> {
   return jwt;
 }
 
+/** A compact JWS, as token_reviewer_jwt must be. */
+const REVIEWER_JWT = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXZpZXdlciJ9.reviewer-sig';
+
 async function reviewSetUp(config: Record<string, unknown> = {}): Promise<Harness> {
   const h = harness();
-  api.reviewerJwt = 'reviewer-jwt';
+  api.reviewerJwt = REVIEWER_JWT;
   api.failStatus = undefined;
   api.overrideAccount = undefined;
   await h.call('update', 'config', {
     kubernetes_host: api.url,
-    token_reviewer_jwt: 'reviewer-jwt',
+    token_reviewer_jwt: REVIEWER_JWT,
     ...config,
   });
   await h.call('create', 'role/app', ROLE);
@@ -80,7 +83,7 @@ describe('kubernetes login through TokenReview', () => {
     expect(grant.alias.metadata).not.toHaveProperty('role');
     const review = api.reviews[before]!;
     expect(api.reviews.length).toBe(before + 1);
-    expect(review.authorization).toBe('Bearer reviewer-jwt');
+    expect(review.authorization).toBe(`Bearer ${REVIEWER_JWT}`);
     expect(review.body).toMatchObject({
       apiVersion: 'authentication.k8s.io/v1',
       kind: 'TokenReview',

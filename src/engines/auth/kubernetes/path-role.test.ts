@@ -65,7 +65,10 @@ describe('kubernetes roles', () => {
       [{ bound_service_account_names: '*,app' }, /can not mix "\*" with values/],
       [{ alias_name_source: 'pod_name' }, /^alias_name_source: /],
       [{ token_policies: ' Root ' }, /^token_policies: /],
-      [{ bound_service_account_namespace_selector: '{}' }, /unknown field/],
+      [
+        { bound_service_account_name: 'app' },
+        /^bound_service_account_name: unknown field; did you mean "bound_service_account_names"\?$/,
+      ],
     ];
     for (const [extra, message] of bad) {
       await expectCoffer(

@@ -78,7 +78,7 @@ describe('userpass login', () => {
     await expectCoffer(h.call('update', 'login/alice', {}), 'invalid_request');
     await expectCoffer(h.call('update', 'login/alice', { password: '' }), 'invalid_request');
     await expectCoffer(
-      h.call('update', 'login/alice', { password: 'pw', extra: 1 }),
+      h.call('update', 'login/alice', { password: 'pw', pasword: 'x' }),
       'invalid_request',
     );
     expect(h.hasher.verifies).toBe(0);

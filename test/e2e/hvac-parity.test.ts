@@ -1,0 +1,84 @@
+// hvac 0.11.2 (Debian python3-hvac, run by Debian's /usr/bin/python3) as an unmodified client
+// of the Vault behaviours clients rely on (issue 18): revoke-prefix/revoke-force with hvac's
+// body, tuning max_lease_ttl above the system maximum, a used wrapping token in X-Vault-Token,
+// AppRole CIDRs read back as written, the Kubernetes config's CA warning and reviewer JWS,
+// unknown fields as warnings and likely typos as 400s. test/e2e/hvac_parity_scenario.py runs
+// one phase per test. Missing hvac skips locally, fails with CI=true.
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  hvacMissingReason as missingReason,
+  hvacPhaseState,
+  hvacVersion,
+  killHvacPhases,
+  runHvacPhase,
+} from '../helpers/hvac.js';
+import {
+  createTempDir,
+  findCanaries,
+  killAllServers,
+  startServer,
+  type ServerProcess,
+} from '../helpers/server-process.js';
+
+const SCRIPT = fileURLToPath(new URL('./hvac_parity_scenario.py', import.meta.url));
+const isCi = process.env.CI === 'true';
+
+/** Each phase, in order, with what it checks (the test names). */
+const PHASES: readonly (readonly [phase: string, title: string])[] = [
+  ['leases', 'revoke_prefix and revoke_force (prefix also in the body) revoke login tokens'],
+  ['tune', 'max_lease_ttl above the system maximum is accepted and read back, leases capped'],
+  ['wrapping', 'a used or unknown wrapping token in X-Vault-Token: 400, not 403'],
+  ['approle', 'token_bound_cidrs, secret_id_bound_cidrs and cidr_list read back as written'],
+  ['kubernetes', 'an unparsable kubernetes_ca_cert stored with a warning; reviewer JWT a JWS'],
+  ['fields', "an unknown field gets Vault's warning; a likely typo a 400 naming the field"],
+];
+
+describe('hvac 0.11.2 (Debian): Vault behaviours clients rely on', () => {
+  if (hvacVersion === undefined && !isCi) {
+    console.warn(`[hvac parity e2e] skipped: ${missingReason}`);
+    it.skip(`hvac parity scenario (skipped: ${missingReason})`, () => {});
+    return;
+  }
+
+  const home = createTempDir('coffer-e2e-hvac-parity-home-');
+  const rootToken = `hvp-root-${randomBytes(16).toString('hex')}`;
+  let server: ServerProcess | undefined;
+  let state: Record<string, unknown> = { root_token: rootToken, system_max_ttl: 768 * 3600 };
+
+  beforeAll(async () => {
+    if (hvacVersion === undefined) return;
+    server = await startServer({ dev: { rootTokenId: rootToken } });
+  });
+
+  afterAll(async () => {
+    killHvacPhases();
+    await killAllServers();
+    home.remove();
+  });
+
+  it('finds python3-hvac for /usr/bin/python3', () => {
+    if (hvacVersion === undefined) throw new Error(`CI=true but ${missingReason}`);
+    expect(hvacVersion).toMatch(/^\d+\.\d+/);
+  });
+
+  for (const [phase, title] of PHASES) {
+    it(`phase ${phase}: ${title}`, async () => {
+      expect(server).toBeDefined();
+      const result = await runHvacPhase(SCRIPT, phase, server!.url, state, home.path);
+      state = { ...state, ...hvacPhaseState(phase, result) };
+    });
+  }
+
+  it('never logs a token', async () => {
+    expect(server).toBeDefined();
+    expect(await server!.stop('SIGTERM')).toBe(0);
+    const named: Record<string, string> = {};
+    for (const [key, value] of Object.entries(state)) {
+      if (key.endsWith('_token') && typeof value === 'string') named[key] = value;
+    }
+    expect(Object.keys(named).length).toBeGreaterThanOrEqual(3);
+    expect(findCanaries(server!.stderr(), named)).toEqual([]);
+  });
+});

@@ -1,0 +1,222 @@
+# The hvac 0.11.2 (Debian python3-hvac) side of test/e2e/hvac-parity.test.ts: the Vault
+# behaviours clients rely on, driven through an unmodified hvac client against a coffer dev
+# server, one phase at a time.
+#
+# Usage: /usr/bin/python3 hvac_parity_scenario.py PHASE URL   (the state as JSON on stdin)
+#   The state holds "root_token" and whatever earlier phases returned. Each phase prints one
+#   JSON object on stdout: the entries it adds to the state (keys ending in "_token" are
+#   tokens the test later looks for in the server log).
+# Exits 0 on success; on a failed check prints the step and the reason on stderr, exits 1.
+import sys
+
+import hvac
+from hvac import exceptions
+
+from hvac_phase import run_phases
+
+STEP = ["start"]
+WRAP_INVALID = ["wrapping token is not valid or does not exist"]
+UNKNOWN_WARNING = "Endpoint ignored these unrecognized parameters: [%s]"
+BAD_CA = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n"
+
+
+def step(name):
+    STEP[0] = name
+
+
+def expect_raises(exc_type, fn, *args, **kwargs):
+    """Calls fn and returns the exception it must raise (an instance of exc_type)."""
+    try:
+        fn(*args, **kwargs)
+    except exc_type as err:
+        return err
+    raise AssertionError("%s did not raise %s" % (getattr(fn, "__name__", fn), exc_type.__name__))
+
+
+def client_for(url, token=None):
+    return hvac.Client(url=url, token=token, timeout=20)
+
+
+def leases_phase(url, state):
+    root = client_for(url, state["root_token"])
+    step("enable userpass and log in twice")
+    root.sys.enable_auth_method("userpass", path="up")
+    root.write("auth/up/users/lease-user", password="pw-lease", token_policies="default")
+    logins = []
+    for _ in range(2):
+        c = client_for(url)
+        c.auth_userpass("lease-user", "pw-lease", mount_point="up")
+        assert c.is_authenticated()
+        logins.append(c)
+
+    step("revoke_prefix sends prefix in the body too: accepted, the login's token is gone")
+    root.sys.revoke_prefix("auth/up/login/lease-user")
+    assert logins[0].is_authenticated() is False
+    assert logins[1].is_authenticated() is False
+
+    step("revoke_force likewise")
+    c = client_for(url)
+    c.auth_userpass("lease-user", "pw-lease", mount_point="up")
+    root.sys.revoke_force("auth/up/login/")
+    assert c.is_authenticated() is False
+    return {}
+
+
+def tune_phase(url, state):
+    root = client_for(url, state["root_token"])
+    step("tune a secret engine's max_lease_ttl above the system maximum (Vault accepts it)")
+    root.sys.enable_secrets_engine("kv", path="tuned", options={"version": "1"})
+    root.sys.tune_mount_configuration("tuned", default_lease_ttl="1h", max_lease_ttl="99999h")
+    tuned = root.sys.read_mount_configuration("tuned")
+    assert tuned["data"]["max_lease_ttl"] == 99999 * 3600, tuned
+    assert tuned["data"]["default_lease_ttl"] == 3600, tuned
+
+    step("the same for an auth method")
+    root.sys.enable_auth_method("userpass", path="tuned-up")
+    root.sys.tune_auth_method("tuned-up", max_lease_ttl="99999h")
+    read = root.sys.read_auth_method_tuning("tuned-up")
+    assert read["data"]["max_lease_ttl"] == 99999 * 3600, read
+
+    step("a login there still gets at most the system maximum")
+    root.write("auth/tuned-up/users/t", password="pw-t", token_ttl="99990h")
+    c = client_for(url)
+    login = c.auth_userpass("t", "pw-t", mount_point="tuned-up")
+    assert login["auth"]["lease_duration"] <= state["system_max_ttl"], login["auth"]
+
+    step("default above max is still refused")
+    expect_raises(
+        exceptions.InvalidRequest,
+        root.sys.tune_mount_configuration,
+        "tuned",
+        default_lease_ttl="99999h",
+        max_lease_ttl="1h",
+    )
+    return {}
+
+
+def wrapping_phase(url, state):
+    root = client_for(url, state["root_token"])
+    root.sys.enable_secrets_engine("kv", path="wrapkv", options={"version": "1"})
+    root.write("wrapkv/one", value="wrapped-value")
+
+    step("wrap a read, unwrap it once with the wrapping token in X-Vault-Token")
+    wrapped = root.adapter.get("/v1/wrapkv/one", wrap_ttl="60s")
+    wrapping_token = wrapped["wrap_info"]["token"]
+    holder = client_for(url, wrapping_token)
+    assert holder.sys.unwrap()["data"]["value"] == "wrapped-value"
+
+    step("the used token in the header: 400 with the body form's message, on each path")
+    err = expect_raises(exceptions.InvalidRequest, holder.sys.unwrap)
+    assert err.errors == WRAP_INVALID, err.errors
+    for path in ("/v1/sys/wrapping/rewrap", "/v1/sys/wrapping/lookup"):
+        err = expect_raises(exceptions.InvalidRequest, holder.adapter.post, path)
+        assert err.errors == WRAP_INVALID, (path, err.errors)
+
+    step("an unknown token in the header: the same")
+    stranger = client_for(url, "s.not-a-wrapping-token")
+    err = expect_raises(exceptions.InvalidRequest, stranger.sys.unwrap)
+    assert err.errors == WRAP_INVALID, err.errors
+    return {"wrapping_token": wrapping_token}
+
+
+def approle_phase(url, state):
+    root = client_for(url, state["root_token"])
+    root.sys.enable_auth_method("approle", path="ar")
+    approle = root.auth.approle
+    written = ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]
+
+    step("token_bound_cidrs and secret_id_bound_cidrs read back as written")
+    approle.create_or_update_approle(
+        "cidr-role",
+        token_policies=["default"],
+        token_bound_cidrs=written,
+        secret_id_bound_cidrs=written,
+        mount_point="ar",
+    )
+    role = approle.read_role("cidr-role", mount_point="ar")["data"]
+    assert role["token_bound_cidrs"] == written, role
+    assert role["secret_id_bound_cidrs"] == written, role
+
+    step("a secret ID's cidr_list and token_bound_cidrs read back as written")
+    secret = approle.generate_secret_id(
+        "cidr-role",
+        cidr_list=["127.0.0.1/32"],
+        token_bound_cidrs=["127.0.0.1/32"],
+        mount_point="ar",
+    )["data"]
+    read = approle.read_secret_id("cidr-role", secret["secret_id"], mount_point="ar")["data"]
+    assert read["cidr_list"] == ["127.0.0.1/32"], read
+    assert read["token_bound_cidrs"] == ["127.0.0.1/32"], read
+
+    step("and the login from 127.0.0.1 still works")
+    role_id = approle.read_role_id("cidr-role", mount_point="ar")["data"]["role_id"]
+    c = client_for(url)
+    login = c.auth.approle.login(role_id, secret["secret_id"], mount_point="ar")
+    assert c.is_authenticated(), login
+    return {"approle_token": login["auth"]["client_token"]}
+
+
+def kubernetes_phase(url, state):
+    root = client_for(url, state["root_token"])
+    root.sys.enable_auth_method("kubernetes", path="k8s")
+    step("a kubernetes_ca_cert that does not parse is stored, with a warning")
+    resp = root.auth.kubernetes.configure(
+        "https://127.0.0.1:1", kubernetes_ca_cert=BAD_CA, mount_point="k8s"
+    )
+    assert isinstance(resp, dict), resp
+    assert len(resp["warnings"]) == 1, resp
+    assert resp["warnings"][0].startswith("kubernetes_ca_cert could not be parsed"), resp
+    read = root.auth.kubernetes.read_config(mount_point="k8s")
+    assert read["kubernetes_ca_cert"] == BAD_CA, read
+
+    step("token_reviewer_jwt must be a compact JWS")
+    err = expect_raises(
+        exceptions.InvalidRequest,
+        root.auth.kubernetes.configure,
+        "https://127.0.0.1:1",
+        token_reviewer_jwt="not-a-jwt",
+        mount_point="k8s",
+    )
+    assert err.errors == ["token_reviewer_jwt: must be a JWT in compact JWS form"], err.errors
+    return {}
+
+
+def fields_phase(url, state):
+    root = client_for(url, state["root_token"])
+    root.sys.enable_auth_method("userpass", path="fields-up")
+    step("an unknown field: ignored with Vault's warning")
+    resp = root.write(
+        "auth/fields-up/users/f", password="pw-f", token_policies="default", retired_option="1"
+    )
+    assert resp["warnings"] == [UNKNOWN_WARNING % "retired_option"], resp
+
+    step("a likely typo (two edits or fewer from a known field): 400 naming the field meant")
+    err = expect_raises(
+        exceptions.InvalidRequest,
+        root.write,
+        "auth/fields-up/users/f",
+        password="pw-f",
+        token_polices="admin",
+    )
+    assert err.errors == ['token_polices: unknown field; did you mean "token_policies"?'], err.errors
+    user = root.read("auth/fields-up/users/f")["data"]
+    assert user["token_policies"] == ["default"], user
+    return {}
+
+
+PHASES = {
+    "leases": leases_phase,
+    "tune": tune_phase,
+    "wrapping": wrapping_phase,
+    "approle": approle_phase,
+    "kubernetes": kubernetes_phase,
+    "fields": fields_phase,
+}
+
+
+def main(argv):
+    return run_phases(argv, PHASES, STEP, "hvac_parity_scenario.py")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
