@@ -9,6 +9,10 @@ if (args[0] === 'server') {
   } catch (err) {
     reportStartupError(err);
   }
+} else if (args[0] === 'operator' && args[1] === 'migrate') {
+  // Opens the stores directly (server-side code), like `server`.
+  const { runMigrate } = await import('../dist/migrate.js');
+  process.exitCode = await runMigrate(args.slice(2), process.env);
 } else {
   const { runCli, processIo } = await import('../dist/cli/main.js');
   process.exitCode = await runCli(args, processIo());

@@ -9,9 +9,7 @@ import { assembleServer } from './assemble.js';
 import { builtinEngines } from './engines/registry.js';
 import { devServerConfig, parseServerConfig, type ServerConfig } from './config/config.js';
 import { DEFAULT_CONNECTION_LIMITS, startListener, type RunningListener } from './http/listener.js';
-import { createInmemBackend } from './physical/inmem.js';
-import type { PhysicalBackend } from './physical/physical.js';
-import { openSqliteBackend } from './physical/sqlite.js';
+import { openStorage } from './open-storage.js';
 import { isCofferError } from './sdk/errors.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -121,20 +119,6 @@ function readVersion(): string {
   return pkg.version;
 }
 
-function openPhysical(config: ServerConfig): PhysicalBackend {
-  const storage = config.storage;
-  switch (storage.type) {
-    case 'inmem':
-      return createInmemBackend();
-    case 'sqlite':
-      return openSqliteBackend({
-        path: storage.path,
-        synchronous: storage.synchronous,
-        groupCommit: storage.groupCommit,
-      });
-  }
-}
-
 /** The static auto-unseal key: 32 bytes, base64 (or raw 32 bytes in a file). */
 function loadStaticKey(config: ServerConfig, env: Env): Uint8Array | undefined {
   const seal = config.seal;
@@ -211,7 +195,7 @@ export async function runServer(argv: readonly string[], env: Env): Promise<void
   );
 
   const now = (): number => Date.now();
-  const physical = openPhysical(config);
+  const physical = openStorage(config.storage);
   const staticKey = loadStaticKey(config, env);
   const version = readVersion();
   // Fault injection for the rotation crash tests: a built-in rotator hangs (once) after

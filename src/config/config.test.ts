@@ -82,6 +82,7 @@ describe('parseServerConfig: files', () => {
       maxLeaseTtlSeconds: 768 * 3600,
       ui: true,
       awsMount: 'aws/',
+      standbyMode: 'forward',
     } satisfies ServerConfig);
   });
 
@@ -113,6 +114,7 @@ describe('parseServerConfig: files', () => {
       maxLeaseTtlSeconds: DEFAULT_LEASE_TTL_SECONDS,
       ui: false,
       awsMount: 'aws/',
+      standbyMode: 'forward',
     });
     expect(DEFAULT_LEASE_TTL_SECONDS).toBe(2_764_800);
     expect(DEFAULT_MAX_REQUEST_SIZE_BYTES).toBe(33_554_432);
@@ -217,7 +219,7 @@ describe('parseServerConfig: files', () => {
 describe('parseServerConfig: errors', () => {
   it.each([
     // unknown keys, with line:col
-    [minimal('cluster_addr = "https://x:8201"'), '5:1: cluster_addr: unknown key'],
+    [minimal('cluster_addr = "x:8201"'), '5:1: cluster_addr: must be a URL'],
     [
       'storage "inmem" {}\nlistener "tcp" {\n  tls_disable = true\n  tls_min_version = "tls12"\n}',
       '4:3: listener.tls_min_version: unknown key',
@@ -243,7 +245,7 @@ describe('parseServerConfig: errors', () => {
     // block shapes and types
     [
       'storage "raft" {}\nlistener "tcp" { tls_disable = true }',
-      '1:1: storage: unsupported type (supported: sqlite, inmem)',
+      '1:1: storage: unsupported type (supported: sqlite, postgresql, inmem)',
     ],
     [
       'storage = "sqlite"',
@@ -519,6 +521,7 @@ describe('devServerConfig', () => {
       maxLeaseTtlSeconds: 2_764_800,
       ui: false,
       awsMount: 'aws/',
+      standbyMode: 'forward',
     });
     expect(Object.isFrozen(config.listener)).toBe(true);
     expect(
@@ -552,5 +555,94 @@ describe('splitListenAddress', () => {
   it('rejects what the loader rejects', () => {
     expect(() => splitListenAddress('::1:8200')).toThrow(CofferError);
     expect(() => splitListenAddress('a:65536')).toThrow(CofferError);
+  });
+});
+
+describe('parseServerConfig: storage "postgresql"', () => {
+  const listener = 'listener "tcp" { tls_disable = true }\n';
+  const URL_WITH_PASSWORD = 'postgres://coffer:CANARY-pg-password@db.internal:5432/coffer';
+
+  it("reads Vault's stanza with HA, api_addr and cluster_addr", () => {
+    const config = parseServerConfig(
+      `storage "postgresql" {
+        connection_url = "${URL_WITH_PASSWORD}"
+        table = "kv"
+        ha_enabled = "true"
+        ha_table = "locks"
+      }
+      ${listener}
+      api_addr = "http://10.0.0.5:8200"
+      cluster_addr = "https://10.0.0.5:8201"
+      ha_standby_mode = "redirect"`,
+      {},
+    );
+    expect(config.storage).toEqual({
+      type: 'postgresql',
+      connectionUrl: URL_WITH_PASSWORD,
+      table: 'kv',
+      haTable: 'locks',
+      haEnabled: true,
+      groupCommit: true,
+    });
+    expect(config.clusterAddr).toBe('https://10.0.0.5:8201');
+    expect(config.standbyMode).toBe('redirect');
+  });
+
+  it('reads the URL from connection_url_env, or from COFFER_PG_CONNECTION_URL by default', () => {
+    const named = parseServerConfig(
+      `storage "postgresql" { connection_url_env = "MY_PG" }\n${listener}`,
+      { MY_PG: URL_WITH_PASSWORD },
+    );
+    expect(named.storage).toMatchObject({
+      connectionUrl: URL_WITH_PASSWORD,
+      table: 'coffer_kv_store',
+    });
+    const byDefault = parseServerConfig(`storage "postgresql" {}\n${listener}`, {
+      COFFER_PG_CONNECTION_URL: URL_WITH_PASSWORD,
+    });
+    expect(byDefault.storage).toMatchObject({ connectionUrl: URL_WITH_PASSWORD, haEnabled: false });
+    expect(byDefault.standbyMode).toBe('forward');
+  });
+
+  it('names the field and never echoes the URL in its errors', () => {
+    const cases: [string, Record<string, string>, string][] = [
+      [`storage "postgresql" {}\n${listener}`, {}, 'COFFER_PG_CONNECTION_URL'],
+      [
+        `storage "postgresql" { connection_url = "mysql://CANARY-pg-password@x/y" }\n${listener}`,
+        {},
+        'storage.connection_url',
+      ],
+      [
+        `storage "postgresql" { connection_url_env = "X" }\n${listener}`,
+        { X: 'http://CANARY-pg-password@x' },
+        'X',
+      ],
+      [
+        `storage "postgresql" { connection_url = "${URL_WITH_PASSWORD}" \n table = "a b" }\n${listener}`,
+        {},
+        'storage.table',
+      ],
+      [
+        `storage "postgresql" { connection_url = "${URL_WITH_PASSWORD}" \n ha_enabled = true }\n${listener}`,
+        {},
+        'api_addr',
+      ],
+      [
+        `storage "postgresql" { connection_url = "${URL_WITH_PASSWORD}" }\n${listener}ha_standby_mode = "proxy"`,
+        {},
+        'ha_standby_mode',
+      ],
+    ];
+    for (const [text, env, field] of cases) {
+      let caught: unknown;
+      try {
+        parseServerConfig(text, env);
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught, field).toBeInstanceOf(CofferError);
+      expect((caught as CofferError).message).toContain(field);
+      expect((caught as CofferError).message).not.toContain('CANARY');
+    }
   });
 });

@@ -15,7 +15,19 @@ export type StorageConfig =
       readonly synchronous: 'full' | 'normal';
       readonly groupCommit: boolean;
     }
+  | {
+      readonly type: 'postgresql';
+      /** Holds the database password: never log it or put it in an error. */
+      readonly connectionUrl: string;
+      readonly table: string;
+      readonly haTable: string;
+      readonly haEnabled: boolean;
+      readonly groupCommit: boolean;
+    }
   | { readonly type: 'inmem' };
+
+/** What a standby does with a client request: proxy it to the active node, or answer 307. */
+export type StandbyMode = 'forward' | 'redirect';
 
 export interface ListenerConfig {
   /** host:port; the host is an IPv4 address, a name or a bracketed IPv6 address. */
@@ -62,6 +74,10 @@ export interface ServerConfig {
   readonly listener: ListenerConfig;
   readonly seal?: SealConfig;
   readonly apiAddr?: string;
+  /** Vault's cluster_addr: accepted and reported in sys/leader (no cluster port is opened). */
+  readonly clusterAddr?: string;
+  /** HA only: how standbys handle client requests (`ha_standby_mode`, default forward). */
+  readonly standbyMode: StandbyMode;
   readonly logLevel: LogLevel;
   readonly defaultLeaseTtlSeconds: number;
   readonly maxLeaseTtlSeconds: number;
@@ -101,14 +117,20 @@ export const DEFAULT_MAX_REQUEST_SIZE_BYTES = 32 * 1024 * 1024;
 /** Upper bound for max_request_size; Vault's "negative disables the limit" is not supported. */
 export const MAX_REQUEST_SIZE_LIMIT_BYTES = 1024 * 1024 * 1024;
 export const DEFAULT_LISTEN_ADDRESS = '127.0.0.1:8200';
+/** Vault's tables are vault_kv_store / vault_ha_locks; Coffer's layout differs, so its names do. */
+export const DEFAULT_PG_TABLE = 'coffer_kv_store';
+export const DEFAULT_PG_HA_TABLE = 'coffer_ha_locks';
+/** Read when the postgresql block names no connection_url (Vault: VAULT_PG_CONNECTION_URL). */
+export const DEFAULT_PG_URL_ENV = 'COFFER_PG_CONNECTION_URL';
 
 /**
  * Parses a server config file and applies environment overrides. Errors are
  * CofferError('invalid_request', '<line>:<col>: <key>: <why>') for the file and
  * '<VARIABLE>: <why>' for the environment; neither ever echoes a value.
  *
- * File keys: `storage "sqlite" { path, synchronous = "full"|"normal", group_commit }` or
- * `storage "inmem" {}` (exactly one); `listener "tcp" { address, tls_disable, tls_cert_file,
+ * File keys: `storage "sqlite" { path, synchronous = "full"|"normal", group_commit }`,
+ * `storage "postgresql" { connection_url | connection_url_env, table, ha_enabled, ha_table,
+ * group_commit }` or `storage "inmem" {}` (exactly one); `cluster_addr`, `ha_standby_mode`; `listener "tcp" { address, tls_disable, tls_cert_file,
  * tls_key_file, max_request_size }` (exactly one); optional `seal "static" { key_file | key_env }`;
  * `api_addr`, `log_level`, `default_lease_ttl`, `max_lease_ttl`, `ui`, and `disable_mlock`
  * (accepted and ignored). Booleans also take Vault's spellings: `"true"`, `"false"`, `1`, `0`.
@@ -137,6 +159,56 @@ export function parseServerConfig(
   return deepFreeze(finish(draft));
 }
 
+/** `coffer operator migrate -config FILE`: where to copy the store from and to. */
+export interface MigrationConfig {
+  readonly source: StorageConfig;
+  readonly destination: StorageConfig;
+}
+
+/**
+ * Parses Vault's migration file: `storage_source "<type>" { ... }` and
+ * `storage_destination "<type>" { ... }`, each taking the same settings as `storage`.
+ * A postgresql block without connection_url reads its connection_url_env variable.
+ */
+export function parseMigrationConfig(
+  text: string,
+  env: Readonly<Record<string, string | undefined>>,
+  options: ServerConfigOptions = {},
+): MigrationConfig {
+  const found = new Map<string, StorageDraft>();
+  for (const item of parseHcl(text).items) {
+    if (item.key !== 'storage_source' && item.key !== 'storage_destination') {
+      throw configError(
+        item,
+        item.key,
+        'unknown key (expected one of: storage_source, storage_destination)',
+      );
+    }
+    if (found.has(item.key)) throw configError(item, item.key, 'is set more than once');
+    found.set(item.key, readStorage(item, options.baseDir));
+  }
+  const finishOne = (key: string): StorageConfig => {
+    const storage = found.get(key);
+    if (storage === undefined) {
+      throw configError(
+        undefined,
+        key,
+        `a ${key} block is required, e.g. ${key} "sqlite" { path = "..." }`,
+      );
+    }
+    if (storage.type === 'inmem') {
+      throw configError(storage.at, key, 'must be persistent storage (sqlite or postgresql)');
+    }
+    const draft: Draft = { ...emptyDraft(), storage };
+    applyPostgresUrl(draft, env);
+    return finishStorage(draft, key);
+  };
+  return deepFreeze({
+    source: finishOne('storage_source'),
+    destination: finishOne('storage_destination'),
+  });
+}
+
 /** The `coffer server --dev` configuration: plain HTTP, no seal, in memory unless a path is given. */
 export function devServerConfig(options: {
   readonly address: string;
@@ -162,6 +234,7 @@ export function devServerConfig(options: {
     maxLeaseTtlSeconds: DEFAULT_LEASE_TTL_SECONDS,
     ui: false,
     awsMount: DEFAULT_AWS_MOUNT,
+    standbyMode: 'forward',
   });
 }
 
@@ -193,6 +266,16 @@ type StorageDraft =
       synchronous: 'full' | 'normal';
       groupCommit: boolean;
     }
+  | {
+      at: Position;
+      type: 'postgresql';
+      connectionUrl: string | undefined;
+      connectionUrlEnv: string;
+      table: string;
+      haTable: string;
+      haEnabled: boolean;
+      groupCommit: boolean;
+    }
   | { at: Position; type: 'inmem' };
 
 interface ListenerDraft {
@@ -216,6 +299,8 @@ interface Draft {
   listener: ListenerDraft | undefined;
   seal: SealDraft | undefined;
   apiAddr: string | undefined;
+  clusterAddr: string | undefined;
+  standbyMode: StandbyMode;
   logLevel: LogLevel;
   defaultLeaseTtlSeconds: number;
   defaultLeaseTtlAt: Position | undefined;
@@ -238,6 +323,8 @@ const TOP_LEVEL_KEYS = [
   'ui',
   'aws_mount',
   'telemetry',
+  'cluster_addr',
+  'ha_standby_mode',
 ] as const;
 
 function configError(at: Position | undefined, field: string, why: string): CofferError {
@@ -249,12 +336,14 @@ function environmentError(variable: string, why: string): CofferError {
   return new CofferError('invalid_request', `${variable}: ${why}`, { field: variable });
 }
 
-function readFile(body: HclBody, baseDir: string | undefined): Draft {
-  const draft: Draft = {
+function emptyDraft(): Draft {
+  return {
     storage: undefined,
     listener: undefined,
     seal: undefined,
     apiAddr: undefined,
+    clusterAddr: undefined,
+    standbyMode: 'forward',
     logLevel: 'info',
     defaultLeaseTtlSeconds: DEFAULT_LEASE_TTL_SECONDS,
     defaultLeaseTtlAt: undefined,
@@ -264,6 +353,10 @@ function readFile(body: HclBody, baseDir: string | undefined): Draft {
     awsMount: DEFAULT_AWS_MOUNT,
     unauthenticatedMetricsAccess: false,
   };
+}
+
+function readFile(body: HclBody, baseDir: string | undefined): Draft {
+  const draft = emptyDraft();
   const seen = new Set<string>();
   for (const item of body.items) {
     const key = item.key;
@@ -300,6 +393,8 @@ function readFile(body: HclBody, baseDir: string | undefined): Draft {
       case 'disable_mlock':
       case 'ui':
       case 'aws_mount':
+      case 'cluster_addr':
+      case 'ha_standby_mode':
         break;
     }
     checkAttribute(item, key, seen);
@@ -339,6 +434,28 @@ function readFile(body: HclBody, baseDir: string | undefined): Draft {
         draft.awsMount = value;
         break;
       }
+      case 'cluster_addr': {
+        const value = readString(item, key);
+        let url: URL | undefined;
+        try {
+          url = new URL(value);
+        } catch {
+          url = undefined;
+        }
+        if (url === undefined || !/^(https?|tcp):$/.test(url.protocol)) {
+          throw configError(item, key, 'must be a URL such as https://10.0.0.5:8201');
+        }
+        draft.clusterAddr = value;
+        break;
+      }
+      case 'ha_standby_mode': {
+        const value = readString(item, key).trim().toLowerCase();
+        if (value !== 'forward' && value !== 'redirect') {
+          throw configError(item, key, 'must be "forward" or "redirect"');
+        }
+        draft.standbyMode = value;
+        break;
+      }
     }
   }
   if (draft.storage === undefined) {
@@ -359,11 +476,12 @@ function readFile(body: HclBody, baseDir: string | undefined): Draft {
 }
 
 function readStorage(item: HclItem, baseDir: string | undefined): StorageDraft {
-  const { type, body } = readBlock(item, ['sqlite', 'inmem']);
+  const { type, body } = readBlock(item, ['sqlite', 'postgresql', 'inmem']);
   if (type === 'inmem') {
     attributes(body, 'storage', []);
     return { at: item, type: 'inmem' };
   }
+  if (type === 'postgresql') return readPostgresStorage(item, body);
   const attrs = attributes(body, 'storage', ['path', 'synchronous', 'group_commit']);
   const draft: StorageDraft = {
     at: item,
@@ -385,6 +503,84 @@ function readStorage(item: HclItem, baseDir: string | undefined): StorageDraft {
   const groupCommit = attrs.get('group_commit');
   if (groupCommit !== undefined) draft.groupCommit = readBool(groupCommit, 'storage.group_commit');
   return draft;
+}
+
+function readPostgresStorage(item: HclItem, body: HclBody): StorageDraft {
+  const attrs = attributes(body, 'storage', [
+    'connection_url',
+    'connection_url_env',
+    'table',
+    'ha_enabled',
+    'ha_table',
+    'group_commit',
+  ]);
+  const draft: StorageDraft = {
+    at: item,
+    type: 'postgresql',
+    connectionUrl: undefined,
+    connectionUrlEnv: DEFAULT_PG_URL_ENV,
+    table: DEFAULT_PG_TABLE,
+    haTable: DEFAULT_PG_HA_TABLE,
+    haEnabled: false,
+    groupCommit: true,
+  };
+  const url = attrs.get('connection_url');
+  if (url !== undefined) {
+    const value = readString(url, 'storage.connection_url');
+    // SECURITY: the URL may hold a password; the message never repeats it.
+    const problem = pgUrlProblem(value);
+    if (problem !== undefined) throw configError(url, 'storage.connection_url', problem);
+    draft.connectionUrl = value;
+  }
+  const urlEnv = attrs.get('connection_url_env');
+  if (urlEnv !== undefined) {
+    if (url !== undefined) {
+      throw configError(urlEnv, 'storage', 'set connection_url or connection_url_env, not both');
+    }
+    const name = readString(urlEnv, 'storage.connection_url_env');
+    if (!ENV_NAME.test(name)) {
+      throw configError(
+        urlEnv,
+        'storage.connection_url_env',
+        'must be the name of an environment variable, e.g. COFFER_PG_CONNECTION_URL',
+      );
+    }
+    draft.connectionUrlEnv = name;
+  }
+  for (const [key, field] of [
+    ['table', 'table'],
+    ['ha_table', 'haTable'],
+  ] as const) {
+    const attr = attrs.get(key);
+    if (attr === undefined) continue;
+    const value = readString(attr, `storage.${key}`);
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/.test(value)) {
+      throw configError(
+        attr,
+        `storage.${key}`,
+        'must be a table name of letters, digits and _ (optionally schema.table)',
+      );
+    }
+    draft[field] = value;
+  }
+  const ha = attrs.get('ha_enabled');
+  if (ha !== undefined) draft.haEnabled = readBool(ha, 'storage.ha_enabled');
+  const groupCommit = attrs.get('group_commit');
+  if (groupCommit !== undefined) draft.groupCommit = readBool(groupCommit, 'storage.group_commit');
+  return draft;
+}
+
+/** Why a PostgreSQL URL is unusable, without ever quoting it. */
+function pgUrlProblem(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'must be a postgres:// or postgresql:// URL';
+  }
+  return url.protocol === 'postgres:' || url.protocol === 'postgresql:'
+    ? undefined
+    : 'must be a postgres:// or postgresql:// URL';
 }
 
 function readListener(item: HclItem, baseDir: string | undefined): ListenerDraft {
@@ -636,6 +832,18 @@ function environmentValue(
   return value === undefined || value === '' ? undefined : value;
 }
 
+function applyPostgresUrl(draft: Draft, env: Readonly<Record<string, string | undefined>>): void {
+  if (draft.storage?.type === 'postgresql' && draft.storage.connectionUrl === undefined) {
+    const name = draft.storage.connectionUrlEnv;
+    const value = environmentValue(env, name);
+    if (value !== undefined) {
+      const problem = pgUrlProblem(value);
+      if (problem !== undefined) throw environmentError(name, problem);
+      draft.storage.connectionUrl = value;
+    }
+  }
+}
+
 function applyEnvironment(draft: Draft, env: Readonly<Record<string, string | undefined>>): void {
   const storagePath = environmentValue(env, 'COFFER_STORAGE_PATH');
   if (storagePath !== undefined) {
@@ -644,6 +852,7 @@ function applyEnvironment(draft: Draft, env: Readonly<Record<string, string | un
     }
     draft.storage.path = storagePath;
   }
+  applyPostgresUrl(draft, env);
   const address = environmentValue(env, 'COFFER_LISTEN_ADDRESS');
   if (address !== undefined && draft.listener !== undefined) {
     const problem = addressProblem(address);
@@ -676,14 +885,14 @@ function applyEnvironment(draft: Draft, env: Readonly<Record<string, string | un
   }
 }
 
-function finish(draft: Draft): ServerConfig {
+function finishStorage(draft: Draft, scope: string): StorageConfig {
   const s = draft.storage!;
   let storage: StorageConfig;
   if (s.type === 'sqlite') {
     if (s.path === undefined) {
       throw configError(
         s.at,
-        'storage.path',
+        `${scope}.path`,
         'is required for storage "sqlite" (or set COFFER_STORAGE_PATH)',
       );
     }
@@ -693,8 +902,37 @@ function finish(draft: Draft): ServerConfig {
       synchronous: s.synchronous,
       groupCommit: s.groupCommit,
     };
+  } else if (s.type === 'postgresql') {
+    if (s.connectionUrl === undefined) {
+      throw configError(
+        s.at,
+        `${scope}.connection_url`,
+        `is required for storage "postgresql" (or set the environment variable ${s.connectionUrlEnv})`,
+      );
+    }
+    storage = {
+      type: 'postgresql',
+      connectionUrl: s.connectionUrl,
+      table: s.table,
+      haTable: s.haTable,
+      haEnabled: s.haEnabled,
+      groupCommit: s.groupCommit,
+    };
   } else {
     storage = { type: 'inmem' };
+  }
+  return storage;
+}
+
+function finish(draft: Draft): ServerConfig {
+  const s = draft.storage!;
+  const storage = finishStorage(draft, 'storage');
+  if (storage.type === 'postgresql' && storage.haEnabled && draft.apiAddr === undefined) {
+    throw configError(
+      s.at,
+      'api_addr',
+      'is required with ha_enabled: standbys forward and redirect clients to it',
+    );
   }
 
   const l = draft.listener!;
@@ -739,6 +977,8 @@ function finish(draft: Draft): ServerConfig {
     listener,
     ...(seal === undefined ? {} : { seal }),
     ...(draft.apiAddr === undefined ? {} : { apiAddr: draft.apiAddr }),
+    ...(draft.clusterAddr === undefined ? {} : { clusterAddr: draft.clusterAddr }),
+    standbyMode: draft.standbyMode,
     logLevel: draft.logLevel,
     defaultLeaseTtlSeconds: draft.defaultLeaseTtlSeconds,
     maxLeaseTtlSeconds: draft.maxLeaseTtlSeconds,

@@ -20,6 +20,7 @@ export const STATUS_BY_CODE = {
   upstream_failure: 502,
   sealed: 503,
   not_initialized: 503,
+  not_active: 503,
 } as const satisfies Record<ErrorCode, number>;
 
 export interface ErrorReply {

@@ -17,13 +17,43 @@ export interface PhysicalBackend {
   close(): Promise<void>;
 }
 
-/** Optional ability: a leadership lock for several nodes sharing one store (HA). */
-export interface HaBackend extends PhysicalBackend {
-  acquireLock(name: string, holderId: string): Promise<{ release(): Promise<void> } | undefined>;
+/** The active node as the lease row records it. */
+export interface LeaderRecord {
+  /** The node's random id for this process. */
+  readonly holder: string;
+  /** The leader's api_addr (where standbys forward or redirect). */
+  readonly address: string;
+  /** Fencing epoch, a decimal string (bigint); grows with every new leadership. */
+  readonly epoch: string;
+  /** When this leadership began, epoch ms (database clock). */
+  readonly acquiredAt: number;
 }
 
-export function isHaBackend(backend: PhysicalBackend): backend is HaBackend {
-  return typeof (backend as Partial<HaBackend>).acquireLock === 'function';
+/**
+ * Optional ability: a leader lease for several nodes sharing one store (HA), with a fencing
+ * epoch that every write transaction re-checks. Found with `isHaBackend`.
+ */
+export interface FencedHaBackend extends PhysicalBackend {
+  /** Takes the lease if it is free or expired; the new epoch, or undefined if held. */
+  tryAcquireLeadership(holder: string, address: string, ttlMs: number): Promise<string | undefined>;
+  /** Extends our lease; false when the epoch moved on (we were deposed). */
+  renewLeadership(holder: string, epoch: string, ttlMs: number): Promise<boolean>;
+  /** Expires our lease at once (step-down, shutdown). */
+  releaseLeadership(holder: string, epoch: string): Promise<void>;
+  /** The live leader, or undefined when the lease is free or expired. */
+  readLeader(): Promise<LeaderRecord | undefined>;
+  /**
+   * SECURITY: the write fence. An epoch: every write commits only while the lease row still
+   * has it. 'standby': every write is refused. 'open': unfenced (before HA starts).
+   */
+  setFence(fence: { readonly epoch: string } | 'standby' | 'open'): void;
+  /** Broadcasts to every node's `onNotify` handlers (PostgreSQL NOTIFY). */
+  notify(payload: string): Promise<void>;
+  onNotify(handler: (payload: string) => void): () => void;
+}
+
+export function isHaBackend(backend: PhysicalBackend): backend is FencedHaBackend {
+  return typeof (backend as Partial<FencedHaBackend>).tryAcquireLeadership === 'function';
 }
 
 /**

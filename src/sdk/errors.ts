@@ -21,7 +21,8 @@ export type ErrorCode =
   | 'integrity_failure'
   | 'upstream_failure'
   | 'sealed'
-  | 'not_initialized';
+  | 'not_initialized'
+  | 'not_active';
 
 export interface CofferErrorOptions {
   /** The field the problem is about, when there is one (never its value). */

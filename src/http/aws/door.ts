@@ -89,6 +89,8 @@ export function toAwsError(err: unknown, action: string): AwsError {
       );
     case 'sealed':
       return new AwsError('ServiceUnavailableException', 'Coffer is sealed.', 503);
+    case 'not_active':
+      return new AwsError('ServiceUnavailableException', 'This Coffer node is not active.', 503);
     case 'no_route':
       return new AwsError(
         'InternalServiceError',
