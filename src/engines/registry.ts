@@ -8,6 +8,7 @@ import { databaseEngineFactory } from './database/engine.js';
 import { userpassAuthFactory } from './auth/userpass/engine.js';
 import { kvEngineFactory } from './kv/engine.js';
 import { awsEngineFactory } from './aws-secrets/engine.js';
+import { gcpEngineFactory } from './gcp-sm/engine.js';
 import { createOutbound } from '../shared/outbound.js';
 
 const BUILTIN = (options: BuiltinEngineOptions): readonly EngineFactory[] => [
@@ -25,6 +26,7 @@ const BUILTIN = (options: BuiltinEngineOptions): readonly EngineFactory[] => [
       ? {}
       : { afterBuiltinStep: options.afterBuiltinStep }),
   }),
+  gcpEngineFactory(),
 ];
 
 export interface BuiltinEngineOptions {

@@ -693,6 +693,50 @@ export class VersionedStore {
   }
 
   /**
+   * Sets the states of some versions (by number) and applies a secret-level patch in one
+   * locked batch (GCP: enable/disable/destroy with the door's per-version attributes). A
+   * version moving to 'destroyed' loses its value in the same batch. `change` sees the current
+   * metadata and may throw to refuse (a state transition the door forbids, an etag mismatch);
+   * it returns undefined to change nothing. Undefined when the secret does not exist.
+   */
+  async changeStates(
+    key: string,
+    change: (
+      meta: SecretMeta,
+      now: number,
+    ) =>
+      | {
+          readonly states: Readonly<Record<string, VersionState>>;
+          readonly patch?: MetaPatch;
+        }
+      | undefined,
+  ): Promise<SecretMeta | undefined> {
+    validateKey(key);
+    return this.#locks.run(key, async () => {
+      const meta = await this.readMeta(key);
+      if (meta === undefined) return undefined;
+      const result = change(meta, this.#now());
+      if (result === undefined) return meta;
+      const versions: Record<string, VersionRecord> = { ...meta.versions };
+      const ops: StorageOp[] = [];
+      for (const [n, state] of Object.entries(result.states)) {
+        const version = versions[n];
+        if (version === undefined) {
+          throw new CofferError('not_found', 'version not found', { field: 'version' });
+        }
+        if (state === 'destroyed' && version.state !== 'destroyed') {
+          ops.push({ op: 'delete', key: valueKey(key, version.number) });
+        }
+        versions[n] = { ...version, state };
+      }
+      const next = applyMetaPatch({ ...meta, versions }, result.patch ?? {});
+      ops.push({ op: 'put', key: metaKey(key), value: encodeJson(next) });
+      await this.#storage.batch(ops);
+      return next;
+    });
+  }
+
+  /**
    * Moves `label` onto version `toVersion` (taking it off any other), or removes it everywhere
    * when `toVersion` is undefined. Throws not_found when the secret or the version is missing.
    */
