@@ -660,7 +660,7 @@ export class Core {
         const acl = isRoot ? undefined : await this.#policies.acl(entry.policies);
         const allowed =
           acl === undefined ||
-          acl.allowOperation({ operation: 'read', path: event.path, data: {} }).allowed;
+          acl.allowOperation({ operation: 'read', path: event.readPath, data: {} }).allowed;
         if (allowed && !closed) options.onEvent(event);
       });
       chain = chain.catch(() => undefined);
@@ -911,8 +911,15 @@ export class Core {
     const { info } = prepared.target;
     if (!isChange(operation) || info.path.startsWith('auth/')) return;
     const version = result.kind === 'data' ? result.data['version'] : undefined;
+    const { target } = prepared;
+    const relative = prepared.request.path;
+    const secretPath =
+      target.kind === 'engine' && target.engine.secretPathOf !== undefined
+        ? target.engine.secretPathOf(relative)
+        : relative;
     this.#changes.publish({
-      path: `${info.path}${prepared.request.path}`.replace(/\/+$/, ''),
+      path: `${info.path}${relative}`.replace(/\/+$/, ''),
+      readPath: `${info.path}${secretPath}`.replace(/\/+$/, ''),
       mount: info.path,
       operation,
       ...(typeof version === 'number' ? { version } : {}),
