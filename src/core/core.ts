@@ -168,6 +168,8 @@ export class Core {
   readonly #scheduler: Scheduler;
   readonly #wal: WalStore;
   readonly #doorCredentials: DoorCredentialStore;
+  /** The system maximum TTL; also the bound on a wrap TTL. */
+  readonly #maxLeaseTtlSeconds: number;
   readonly #changes = new ChangeBus();
   /** Ends every open change subscription (called on seal). */
   readonly #subscriptionEnds = new Set<(reason: string) => void>();
@@ -184,6 +186,7 @@ export class Core {
   #opening: Promise<void> | undefined;
 
   constructor(deps: CoreDeps) {
+    this.#maxLeaseTtlSeconds = deps.maxLeaseTtlSeconds;
     this.#seal = deps.seal;
     this.#now = deps.now;
     this.#logger = deps.logger;
@@ -727,7 +730,7 @@ export class Core {
    * Without a caller (an auth method's login path) there is nothing to authorise.
    */
   async #prepare(req: CoreRequest, caller: AuthedCaller | undefined): Promise<Prepared> {
-    requireWrapTtl(req.path, req.wrapTtlSeconds);
+    requireWrapTtl(req.path, req.wrapTtlSeconds, this.#maxLeaseTtlSeconds);
     const target = this.#resolve(req.path);
     let engineRequest: EngineRequest = Object.freeze({
       ...this.#contextOf(target.info, target.storage),
