@@ -1,8 +1,9 @@
-// `coffer audit list|enable|disable|verify`: audit devices through sys/audit, and the offline
-// check of an audit file's hash chain and signed checkpoints (no server needed).
+// `coffer audit list|enable|disable|verify`: audit devices through sys/audit, and the check of
+// an audit file's hash chain and signed checkpoints: offline, or with `-device` against the
+// server's chain head, which also catches a cut tail and an edited or forged last line.
 import { createReadStream, readFileSync, statSync } from 'node:fs';
-import { isRecord, sanitizePath } from '../client/index.js';
-import { AuditLogVerifier, type VerifyResult } from '../shared/audit-verify.js';
+import { isRecord, readAuditLog, sanitizePath } from '../client/index.js';
+import { AuditLogVerifier, type ChainHead, type VerifyResult } from '../shared/audit-verify.js';
 import { UsageError } from './args.js';
 import { defineCommand, defineGroup } from './command.js';
 import type { RunContext } from './command.js';
@@ -130,14 +131,28 @@ function publicKeyArg(value: string): string {
   }
 }
 
+/** The device's chain head and checkpoint key, from `sys/audit-log` (needs sudo). */
+async function serverHead(
+  ctx: RunContext,
+  device: string,
+): Promise<{ head: ChainHead; publicKey: string | undefined }> {
+  const view = await readAuditLog(ctx.client(), device, { verify: false, limit: 1 });
+  const head = view.server_head;
+  if (head === undefined || !Number.isSafeInteger(head.seq) || typeof head.hash !== 'string') {
+    throw new UsageError(`the server did not report a chain head for audit device ${device}`);
+  }
+  return { head, publicKey: view.checkpoint_public_key };
+}
+
 async function verifyFile(
   ctx: RunContext,
   file: string,
   verifier: AuditLogVerifier,
+  after?: () => Promise<ChainHead>,
 ): Promise<VerifyResult> {
   if (file === '-') {
     verifier.write(await ctx.readStdin('audit log'));
-    return verifier.end();
+    return verifier.end(after === undefined ? undefined : await after());
   }
   try {
     // Streamed: audit files grow large; the verifier keeps only the current line.
@@ -147,7 +162,7 @@ async function verifyFile(
   } catch (error) {
     throw new UsageError(`cannot read audit file ${file} (${errnoOf(error)})`);
   }
-  return verifier.end();
+  return verifier.end(after === undefined ? undefined : await after());
 }
 
 const verify = defineCommand({
@@ -156,8 +171,12 @@ const verify = defineCommand({
   description:
     '  Exit 0 when every line is intact and in order (and, with -public-key, every checkpoint\n' +
     '  signature is valid); exit 1 naming the first bad line. Without -public-key the chain\n' +
-    "  is checked but the signatures are not. For a rotated file, give the previous file's\n" +
-    '  last line hash (printed by this command) as -previous-hash.',
+    '  is checked but the signatures are not. A log must start at seq 1; for a rotated file,\n' +
+    "  give the previous file's last line hash (printed by this command) as -previous-hash.\n" +
+    '  An empty file is not OK. The file alone cannot show a cut at its end or a rewritten\n' +
+    '  last line: with -device (and -address, a token with sudo on sys/audit-log) the file is\n' +
+    "  checked against the server's chain head for that device, taken before and after it is\n" +
+    "  read, and the device's checkpoint key is used when -public-key is not given.",
   flags: {
     'public-key': {
       kind: 'string',
@@ -169,15 +188,24 @@ const verify = defineCommand({
       placeholder: '<hex>',
       help: 'Last line hash of the file before this one (log rotation).',
     },
+    device: {
+      kind: 'string',
+      placeholder: '<path>',
+      help: "Check against the server's chain head of this audit device (uses -address).",
+    },
   },
   args: { min: 1, max: 1 },
   async run(ctx, flags, args) {
+    const device = flags.device === undefined ? undefined : devicePath(flags.device);
+    // SECURITY: the head is taken before the file is read: the file must hold that line.
+    const before = device === undefined ? undefined : await serverHead(ctx, device);
+    const publicKey =
+      flags['public-key'] === undefined ? before?.publicKey : publicKeyArg(flags['public-key']);
     let verifier: AuditLogVerifier;
     try {
       verifier = new AuditLogVerifier({
-        ...(flags['public-key'] === undefined
-          ? {}
-          : { publicKey: publicKeyArg(flags['public-key']) }),
+        ...(publicKey === undefined ? {} : { publicKey }),
+        ...(before === undefined ? {} : { contains: before.head }),
         ...(flags['previous-hash'] === undefined
           ? {}
           : { previousLastLineHash: flags['previous-hash'].trim() }),
@@ -186,7 +214,12 @@ const verify = defineCommand({
       if (error instanceof UsageError) throw error;
       throw new UsageError(error instanceof Error ? error.message : 'invalid options');
     }
-    const result = await verifyFile(ctx, args[0]!, verifier);
+    const result = await verifyFile(
+      ctx,
+      args[0]!,
+      verifier,
+      device === undefined ? undefined : async () => (await serverHead(ctx, device)).head,
+    );
     if (ctx.format === 'json') {
       ctx.json(result);
       return result.ok ? 0 : 1;
@@ -201,9 +234,16 @@ const verify = defineCommand({
         : `OK: ${result.lines} lines, chain intact; ${result.checkpoints} checkpoints not verified (no -public-key)`,
     );
     if (result.lastLineHash !== undefined) ctx.out(`Last line hash: ${result.lastLineHash}`);
-    if (result.unsignedTrailingLines > 0) {
+    if (result.headChecked) {
+      ctx.out(`Matches the server's chain head for ${device ?? ''}/ (seq ${result.lastSeq ?? 0})`);
+    } else {
+      if (result.unsignedTrailingLines > 0) {
+        ctx.err(
+          `Note: the last ${result.unsignedTrailingLines} lines follow the last checkpoint and are not signed yet.`,
+        );
+      }
       ctx.err(
-        `Note: the last ${result.unsignedTrailingLines} lines follow the last checkpoint and are not signed yet.`,
+        'Note: a cut at the end or a rewritten last line shows only against the server: use -device.',
       );
     }
     return 0;

@@ -188,6 +188,10 @@ export interface AuditLogView {
   readonly verification: AuditVerification | null;
   readonly entries: readonly Record<string, unknown>[];
   readonly scanned_whole_file?: boolean;
+  /** Base64 SPKI of the device's checkpoint key. */
+  readonly checkpoint_public_key?: string;
+  /** The server's chain head for the device: the last line's seq and SHA-256. */
+  readonly server_head?: { readonly seq: number; readonly hash: string };
 }
 
 export async function readAuditLog(

@@ -8,6 +8,11 @@ export interface ChangeEvent {
   readonly seq: number;
   /** Full logical path written, e.g. "secret/data/app". */
   readonly path: string;
+  /**
+   * Full logical path whose read shows the secret changed (KV v2 `secret/delete/app` →
+   * `secret/data/app`). SECURITY: subscribers see the event only if they may read it.
+   */
+  readonly readPath: string;
   /** The mount that served it, e.g. "secret/". */
   readonly mount: string;
   readonly operation: Exclude<Operation, 'read' | 'list'>;

@@ -179,6 +179,8 @@ export class Core {
   readonly #scheduler: Scheduler;
   readonly #wal: WalStore;
   readonly #doorCredentials: DoorCredentialStore;
+  /** The system maximum TTL; also the bound on a wrap TTL. */
+  readonly #maxLeaseTtlSeconds: number;
   readonly #changes = new ChangeBus();
   /** Ends every open change subscription (called on seal). */
   readonly #subscriptionEnds = new Set<(reason: string) => void>();
@@ -196,6 +198,7 @@ export class Core {
   #opening: Promise<void> | undefined;
 
   constructor(deps: CoreDeps) {
+    this.#maxLeaseTtlSeconds = deps.maxLeaseTtlSeconds;
     this.#seal = deps.seal;
     this.#now = deps.now;
     this.#logger = deps.logger;
@@ -708,7 +711,7 @@ export class Core {
         const acl = isRoot ? undefined : await this.#policies.acl(entry.policies);
         const allowed =
           acl === undefined ||
-          acl.allowOperation({ operation: 'read', path: event.path, data: {} }).allowed;
+          acl.allowOperation({ operation: 'read', path: event.readPath, data: {} }).allowed;
         if (allowed && !closed) options.onEvent(event);
       });
       chain = chain.catch(() => undefined);
@@ -786,7 +789,7 @@ export class Core {
     caller: AuthedCaller | undefined,
     routed: RoutedFor = {},
   ): Promise<Prepared> {
-    requireWrapTtl(req.path, req.wrapTtlSeconds);
+    requireWrapTtl(req.path, req.wrapTtlSeconds, this.#maxLeaseTtlSeconds);
     const target = this.#resolve(req.path);
     routed.mount = target.info;
     let engineRequest: EngineRequest = Object.freeze({
@@ -972,8 +975,15 @@ export class Core {
     const { info } = prepared.target;
     if (!isChange(operation) || info.path.startsWith('auth/')) return;
     const version = result.kind === 'data' ? result.data['version'] : undefined;
+    const { target } = prepared;
+    const relative = prepared.request.path;
+    const secretPath =
+      target.kind === 'engine' && target.engine.secretPathOf !== undefined
+        ? target.engine.secretPathOf(relative)
+        : relative;
     this.#changes.publish({
-      path: `${info.path}${prepared.request.path}`.replace(/\/+$/, ''),
+      path: `${info.path}${relative}`.replace(/\/+$/, ''),
+      readPath: `${info.path}${secretPath}`.replace(/\/+$/, ''),
       mount: info.path,
       operation,
       ...(typeof version === 'number' ? { version } : {}),

@@ -147,9 +147,22 @@ export function wrappingPaths(deps: { wrapper: ResponseWrapper }): PathSpec<Fiel
   return [unwrap, rewrap, wrap];
 }
 
-/** The 400 Vault gives when sys/wrapping/wrap is called without a wrap TTL. */
-export function requireWrapTtl(path: string, wrapTtlSeconds: number | undefined): void {
+/**
+ * The 400 Vault gives when sys/wrapping/wrap is called without a wrap TTL, and the bound on
+ * any wrap TTL: at most the system's maximum TTL (`maxTtlSeconds`; 0 = unbounded).
+ */
+export function requireWrapTtl(
+  path: string,
+  wrapTtlSeconds: number | undefined,
+  maxTtlSeconds = 0,
+): void {
   if (path === 'sys/wrapping/wrap' && wrapTtlSeconds === undefined) {
     throw invalidField('X-Vault-Wrap-TTL', 'endpoint requires response wrapping to be used');
+  }
+  if (wrapTtlSeconds !== undefined && maxTtlSeconds > 0 && wrapTtlSeconds > maxTtlSeconds) {
+    throw invalidField(
+      'X-Vault-Wrap-TTL',
+      `must be at most ${maxTtlSeconds} seconds (the maximum TTL)`,
+    );
   }
 }

@@ -127,6 +127,17 @@ function operationFor(req: FastifyRequest, query: URLSearchParams): Operation {
   }
 }
 
+/** Error codes of a request body stream cut short by the client. */
+const ABORT_CODES = new Set(['ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+/** Whether `err` comes from the client closing its connection while sending the request. */
+function isClientAbort(err: unknown, req: FastifyRequest): boolean {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && ABORT_CODES.has(code)) return true;
+  if ((err as { message?: unknown }).message === 'aborted') return true;
+  return req.raw.destroyed && !req.raw.complete;
+}
+
 function bodyTooLarge(limitBytes: number, why: string): CofferError {
   return new CofferError('payload_too_large', `body: larger than ${limitBytes} bytes${why}`, {
     field: 'body',
@@ -262,6 +273,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       error = new CofferError('invalid_request', 'malformed request');
     }
     if (closing.has(req)) closeAfterReply(req, reply);
+    if (isClientAbort(err, req)) {
+      // The client went away mid-request: not a server failure, and nobody reads a reply.
+      logger.debug({ reqId: req.id, code: fastifyCode ?? 'aborted' }, 'client aborted the request');
+      error = new CofferError('invalid_request', 'request aborted by the client');
+    }
     const reply_ = errorReply(error, req.id);
     if (reply_.internalCause !== undefined) {
       logger.error({ reqId: req.id, err: reply_.internalCause }, 'request failed');

@@ -106,6 +106,60 @@ describe('GET /v1/sys/events/stream', () => {
     expect(s.text()).toContain('event: end');
   });
 
+  it('KV v2 delete, undelete, destroy and metadata events need read on the data path', async () => {
+    const stack = await createUnsealedStack();
+    stacks.push(stack);
+    await stack.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = stack.app.server.address() as AddressInfo;
+    const call = (method: 'POST' | 'PUT' | 'DELETE', url: string, payload?: object) =>
+      stack.app.inject({
+        method,
+        url,
+        ...(payload === undefined ? {} : { payload }),
+        headers: { 'x-vault-token': stack.rootToken },
+      });
+    // Everything under secret/ except the data of other/*: the version actions and
+    // metadata of other/* are allowed by path, but they name a secret the token cannot read.
+    await call('PUT', '/v1/sys/policies/acl/mine', {
+      policy:
+        'path "secret/*" { capabilities = ["read", "update", "delete", "list"] }\n' +
+        'path "secret/data/other/*" { capabilities = ["deny"] }',
+    });
+    const created = await call('POST', '/v1/auth/token/create', { policies: ['mine'] });
+    const token = (JSON.parse(created.body) as { auth: { client_token: string } }).auth
+      .client_token;
+    await call('POST', '/v1/secret/data/other/evt1', { data: { v: 'x' } });
+    await call('POST', '/v1/secret/data/mine/evt1', { data: { v: 'x' } });
+
+    const s = stream(port, token, '?prefix=secret/');
+    await until(() => s.text().includes('event: ready'));
+    for (const key of ['other/evt1', 'mine/evt1']) {
+      await call('POST', `/v1/secret/delete/${key}`, { versions: [1] });
+      await call('POST', `/v1/secret/undelete/${key}`, { versions: [1] });
+      await call('POST', `/v1/secret/metadata/${key}`, { max_versions: 5 });
+      await call('POST', `/v1/secret/destroy/${key}`, { versions: [1] });
+      await call('DELETE', `/v1/secret/data/${key}`);
+      await call('DELETE', `/v1/secret/metadata/${key}`);
+    }
+    await until(() => s.text().split('event: change').length - 1 >= 6);
+    await new Promise((r) => setTimeout(r, 100));
+    s.close();
+    const paths = s
+      .text()
+      .split('\n\n')
+      .filter((f) => f.startsWith('event: change'))
+      .map((f) => (JSON.parse(f.split('data: ')[1]!) as { path: string }).path);
+    expect(paths).toEqual([
+      'secret/delete/mine/evt1',
+      'secret/undelete/mine/evt1',
+      'secret/metadata/mine/evt1',
+      'secret/destroy/mine/evt1',
+      'secret/data/mine/evt1',
+      'secret/metadata/mine/evt1',
+    ]);
+    expect(s.text()).not.toContain('other/evt1');
+  });
+
   it('answers a bad token with the usual JSON 403 and no stream', async () => {
     const stack = await createUnsealedStack();
     stacks.push(stack);

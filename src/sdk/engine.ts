@@ -274,6 +274,12 @@ export interface SecretEngine {
    * `login/*`. A trailing '*' matches any rest of the path.
    */
   readonly unauthenticatedPaths?: readonly string[];
+  /**
+   * The path (relative to the mount) whose read shows the secret that a change at
+   * `relativePath` touches, e.g. KV v2 `delete/app` → `data/app`. SECURITY: a change event is
+   * shown only to tokens that may read this path. Absent = the changed path itself.
+   */
+  secretPathOf?(relativePath: string): string;
   /** Releases connections and timers when the mount is disabled, re-tuned or sealed. */
   close?(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 // The offline audit log verifier and the chain primitives it shares with the server: the line
 // hash, the checkpoint message that Ed25519 signatures cover, and the checks (JSON per line, seq
-// continuity, each line's `prev` = SHA-256 of the previous line's exact bytes, signatures).
+// continuity, each line's `prev` = SHA-256 of the previous line's exact bytes, signatures, a
+// start at seq 1 or at the previous file's hash, and optionally the server's chain heads).
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 
 /** Domain separation: a checkpoint signature can never be mistaken for any other signature. */
@@ -46,9 +47,20 @@ export interface VerifyOptions {
   readonly publicKey?: string;
   /**
    * `lastLineHash` of the previous file (after a rotation): the first line's `prev` must equal
-   * it. Without it the first line's `prev` is taken as given.
+   * it. Without it the log must start at seq 1, so a cut at the start is reported.
    */
   readonly previousLastLineHash?: string;
+  /**
+   * The server's chain head taken before the file was read: the file must hold this line
+   * (same seq, same hash), so a cut tail or an edited or forged last line is reported.
+   */
+  readonly contains?: ChainHead;
+}
+
+/** Where the server's chain for one device stands: the last line's seq and SHA-256 (hex). */
+export interface ChainHead {
+  readonly seq: number;
+  readonly hash: string;
 }
 
 export interface VerifyResult {
@@ -67,6 +79,8 @@ export interface VerifyResult {
   readonly lastLineHash?: string;
   /** Lines after the last checkpoint: chained, but not covered by a signature yet. */
   readonly unsignedTrailingLines: number;
+  /** Whether the server's chain head was checked (`contains`, or `end(endsBy)`). */
+  readonly headChecked: boolean;
 }
 
 interface ChainFields {
@@ -113,6 +127,8 @@ function chainFieldsOf(entry: Record<string, unknown>): ChainFields | string {
 export class AuditLogVerifier {
   readonly #key: KeyObject | undefined;
   readonly #previousLastLineHash: string | undefined;
+  readonly #contains: ChainHead | undefined;
+  #containsSeen = false;
   #partial = '';
   #lines = 0;
   #checkpoints = 0;
@@ -132,6 +148,7 @@ export class AuditLogVerifier {
       throw new Error('previous last line hash: must be 64 lower-case hex characters');
     }
     this.#previousLastLineHash = options.previousLastLineHash;
+    this.#contains = options.contains;
   }
 
   /** Feeds more text; complete lines are checked at once. */
@@ -147,15 +164,49 @@ export class AuditLogVerifier {
     this.#partial = text.slice(start);
   }
 
-  /** Ends the input and returns the verdict. */
-  end(): VerifyResult {
+  /**
+   * Ends the input and returns the verdict. `endsBy` is the server's chain head taken after the
+   * file was read: the file must not go past it, and a last line at its seq must be that line,
+   * so nothing forged was appended and the last line was not rewritten.
+   */
+  end(endsBy?: ChainHead): VerifyResult {
     if (this.#partial !== '') {
       const line = this.#partial;
       this.#partial = '';
       this.#line(line);
       this.#fail(this.#lines, 'the last line has no trailing newline (truncated or torn write)');
     }
+    if (this.#lines === 0 && this.#contains === undefined) {
+      // SECURITY: an empty file proves nothing; it may be a log emptied by its owner.
+      this.#fail(0, 'the file is empty: no audit lines to verify');
+    }
+    const contains = this.#contains;
+    if (contains !== undefined && contains.seq > 0 && !this.#containsSeen) {
+      const lastSeq = this.#expectedSeq === undefined ? 0 : this.#expectedSeq - 1;
+      this.#fail(
+        this.#lines,
+        lastSeq < contains.seq
+          ? `the file ends at seq ${lastSeq} but the server has written seq ${contains.seq}: ` +
+              'lines were cut from the end (or this copy is older than the log)'
+          : `the file does not hold the server's line seq ${contains.seq} (it starts after it)`,
+      );
+    }
+    if (endsBy !== undefined && this.#expectedSeq !== undefined) {
+      const lastSeq = this.#expectedSeq - 1;
+      if (lastSeq > endsBy.seq) {
+        this.#fail(
+          this.#lines,
+          `seq ${lastSeq} is past the last line the server wrote (seq ${endsBy.seq}): forged lines were appended`,
+        );
+      } else if (lastSeq === endsBy.seq && this.#lastHash !== endsBy.hash) {
+        this.#fail(
+          this.#lines,
+          `line ${this.#lines} (seq ${lastSeq}) is not the line the server wrote there (edited or forged)`,
+        );
+      }
+    }
     const failure = this.#failure;
+    const headChecked = this.#contains !== undefined || endsBy !== undefined;
     return {
       ok: failure === undefined,
       lines: this.#lines,
@@ -166,6 +217,7 @@ export class AuditLogVerifier {
       ...(this.#expectedSeq === undefined ? {} : { lastSeq: this.#expectedSeq - 1 }),
       ...(this.#lastHash === undefined ? {} : { lastLineHash: this.#lastHash }),
       unsignedTrailingLines: this.#lines - this.#lastCheckpointLine,
+      headChecked,
     };
   }
 
@@ -210,8 +262,17 @@ export class AuditLogVerifier {
       return;
     }
     if (this.#lastHash === undefined) {
-      if (this.#previousLastLineHash !== undefined && fields.prev !== this.#previousLastLineHash) {
-        this.#fail(number, 'prev does not match the last line of the previous file');
+      if (this.#previousLastLineHash !== undefined) {
+        if (fields.prev !== this.#previousLastLineHash) {
+          this.#fail(number, 'prev does not match the last line of the previous file');
+          return;
+        }
+      } else if (fields.seq !== 1) {
+        this.#fail(
+          number,
+          `the log starts at seq ${fields.seq}, not 1: lines were cut from the start ` +
+            "(for a rotated file, give the previous file's last line hash)",
+        );
         return;
       }
     } else if (fields.prev !== this.#lastHash) {
@@ -241,9 +302,20 @@ export class AuditLogVerifier {
       this.#checkpoints++;
       this.#lastCheckpointLine = number;
     }
+    const hash = auditLineHash(line);
+    if (this.#contains !== undefined && fields.seq === this.#contains.seq) {
+      if (hash !== this.#contains.hash) {
+        this.#fail(
+          number,
+          `line ${number} (seq ${fields.seq}) is not the line the server wrote there (edited or forged)`,
+        );
+        return;
+      }
+      this.#containsSeen = true;
+    }
     this.#firstSeq ??= fields.seq;
     this.#expectedSeq = fields.seq + 1;
-    this.#lastHash = auditLineHash(line);
+    this.#lastHash = hash;
   }
 }
 

@@ -1,3 +1,4 @@
+import { verifyAuditFile } from './log-view.js';
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -364,6 +365,13 @@ describe('AuditBroker: chain, checkpoints, rotation, restart', () => {
     renameSync(path, `${path}.1`);
     await broker.reopen();
     await log(5);
+    // The server knows where the current file starts, so its own check passes it (a file that
+    // starts past seq 1 without that would be a cut at the start).
+    const snapshot = await broker.logSnapshot('file');
+    expect(snapshot.type === 'file' && snapshot.fileStartHash).toMatch(/^[0-9a-f]{64}$/);
+    if (snapshot.type === 'file') {
+      expect(await verifyAuditFile(snapshot)).toMatchObject({ ok: true, first_seq: 29 });
+    }
     await broker.close();
 
     const old = readFileSync(`${path}.1`, 'utf8');

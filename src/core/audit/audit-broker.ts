@@ -113,6 +113,8 @@ export type AuditLogSnapshot =
       readonly publicKey: string;
       /** The server's chain head at that moment: the last line's seq and SHA-256. */
       readonly head: ChainState;
+      /** After a rotation: the hash the file's first line names as `prev`; else it starts at seq 1. */
+      readonly fileStartHash?: string;
     }
   | {
       readonly path: string;
@@ -129,6 +131,8 @@ interface StoredTable {
 interface StoredChain {
   readonly seq: number;
   readonly lastHash: string;
+  /** Set at a rotation: the last hash of the previous file, which the current file continues. */
+  readonly fileStartHash?: string;
 }
 
 interface ActiveDevice {
@@ -139,6 +143,8 @@ interface ActiveDevice {
   readonly hasher: Hasher;
   readonly signingKey: KeyObject;
   chain: ChainState;
+  /** See AuditLogSnapshot.fileStartHash. */
+  fileStartHash: string | undefined;
   /** Lines written since the last checkpoint. */
   sinceCheckpoint: number;
   /** A checkpoint was written whose chain position is not yet persisted. */
@@ -250,7 +256,9 @@ export class AuditBroker {
     } catch (error) {
       this.#warn(stored.path, config.type, error, 'audit file tail could not be read');
     }
-    return this.#activate(stored, config, device, chain, chain.seq - saved.seq);
+    const active = this.#activate(stored, config, device, chain, chain.seq - saved.seq);
+    active.fileStartHash = saved.fileStartHash;
+    return active;
   }
 
   #activate(
@@ -269,6 +277,7 @@ export class AuditBroker {
       hasher: deviceHasher(salt),
       signingKey: createPrivateKey(stored.signingKey),
       chain,
+      fileStartHash: undefined,
       sinceCheckpoint,
       unsaved: false,
       writes: 0,
@@ -305,7 +314,13 @@ export class AuditBroker {
     await this.#onLane(async () => {
       await this.#flushNow();
       for (const active of this.#devices.values()) {
-        await this.#checkpointAndSave(active);
+        await this.#checkpointAndSave(active, false);
+        // The new file continues the chain from here; its verification starts from this hash.
+        if (active.config.type === 'file') {
+          active.fileStartHash = active.chain.lastHash;
+          active.unsaved = true;
+        }
+        if (active.unsaved) await this.#saveChain(active);
         try {
           await active.device.reopen();
         } catch (error) {
@@ -450,7 +465,7 @@ export class AuditBroker {
       await this.#flushNow();
       const active = this.#devices.get(path);
       if (active === undefined) throw new CofferError('not_found', 'no audit device at that path');
-      const { config, stored, chain } = active;
+      const { config, stored, chain, fileStartHash } = active;
       const head = { seq: chain.seq, lastHash: chain.lastHash };
       if (config.type !== 'file') {
         return { path, type: config.type, publicKey: stored.publicKey, head };
@@ -469,6 +484,7 @@ export class AuditBroker {
         sizeBytes,
         publicKey: stored.publicKey,
         head,
+        ...(fileStartHash === undefined ? {} : { fileStartHash }),
       };
     });
   }
@@ -624,6 +640,7 @@ export class AuditBroker {
       await putJson(this.#storage, chainKey(active.stored.path), {
         seq: active.chain.seq,
         lastHash: active.chain.lastHash,
+        ...(active.fileStartHash === undefined ? {} : { fileStartHash: active.fileStartHash }),
       } satisfies StoredChain);
       active.unsaved = false;
     } catch (error) {

@@ -40,7 +40,13 @@ export interface AuditLogViewDeps {
 export async function verifyAuditFile(
   snapshot: AuditLogSnapshot & { type: 'file' },
 ): Promise<JsonObject> {
-  const verifier = new AuditLogVerifier({ publicKey: snapshot.publicKey });
+  const verifier = new AuditLogVerifier({
+    publicKey: snapshot.publicKey,
+    ...(snapshot.fileStartHash === undefined
+      ? {}
+      : { previousLastLineHash: snapshot.fileStartHash }),
+    contains: { seq: snapshot.head.seq, hash: snapshot.head.lastHash },
+  });
   if (snapshot.sizeBytes > 0) {
     const stream = createReadStream(snapshot.filePath, {
       start: 0,
@@ -146,6 +152,8 @@ export function auditLogViewPaths(deps: AuditLogViewDeps): PathSpec<FieldSpecs, 
           path: snapshot.path,
           type: snapshot.type,
           checkpoint_public_key: snapshot.publicKey,
+          // What `coffer audit verify -address` checks a copy of the file against.
+          server_head: { seq: snapshot.head.seq, hash: snapshot.head.lastHash },
         };
         if (snapshot.type !== 'file') {
           return {

@@ -49,13 +49,20 @@ export function createKv1Engine(): SecretEngine {
 export function createKv2Engine(): SecretEngine {
   const locks = new KeyLocks();
   const storeFor: StoreFor = (req) => new VersionedStore(req.storage, { locks, now: req.now });
-  return createPathEngine([
+  const engine = createPathEngine([
     pathConfig(storeFor),
     pathData(storeFor),
     pathMetadata(storeFor),
     ...pathVersionActions(storeFor),
     pathSubkeys(storeFor),
   ]);
+  return { ...engine, secretPathOf: kv2SecretPath };
+}
+
+/** KV v2: a delete, undelete, destroy or metadata change is a change to `data/<key>`. */
+export function kv2SecretPath(relativePath: string): string {
+  const match = /^(data|delete|undelete|destroy|metadata|subkeys)\/(.*)$/.exec(relativePath);
+  return match === null ? relativePath : `data/${match[2]!}`;
 }
 
 export const kvEngineFactory: EngineFactory = {
