@@ -7,6 +7,7 @@ import { defineGroup, groupHelp } from './command.js';
 import type { CliIo, Command, CommandGroup } from './command.js';
 import { agentCommand } from './commands-agent.js';
 import { auditGroup } from './commands-audit.js';
+import { completionCommand } from './commands-completion.js';
 import { awsGroup } from './commands-aws.js';
 import { authGroup } from './commands-auth.js';
 import { envCommand } from './commands-env.js';
@@ -41,6 +42,8 @@ const ROOT: CommandGroup = defineGroup('Coffer: a self-hosted secrets manager (V
   agent: agentCommand,
   k8s: k8sGroup,
   aws: awsGroup,
+  // `server` is handled by bin/coffer.js before the CLI; completion still offers it.
+  completion: completionCommand(() => ROOT, ['server']),
   ...genericCommands,
 });
 
@@ -77,6 +80,7 @@ function rootHelp(): string {
     '    token      Create, look up, renew and revoke tokens',
     '    unwrap     Return a wrapped response',
     '    version    Print the CLI version',
+    '    completion Print a bash or zsh completion script',
     '',
     'Flags for every command: -address, -token, -format=table|json|yaml, -wrap-ttl',
     '(see "coffer <command> -h").',

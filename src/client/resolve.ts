@@ -28,6 +28,8 @@ export interface SecretRead {
   readonly apiPath: string;
   /** The key/value map: a KV v2 version's `data.data`, otherwise the answer's `data`. */
   readonly data: Readonly<Record<string, unknown>>;
+  /** The answer's whole `data` (for KV v2 with its `data` and `metadata`), as Vault sends it. */
+  readonly responseData?: Readonly<Record<string, unknown>>;
   readonly lease?: SecretLease;
   /**
    * Logical paths whose change events make this read stale: the path itself, and for KV v2 the
@@ -103,7 +105,15 @@ async function readOne(client: CofferClient, target: ReadTarget): Promise<Secret
   const lease = leaseOf(response);
   const watchPaths =
     mount.version === 2 && innerData ? kvV2WatchPaths(mount.path, fullPath, apiPath) : [apiPath];
-  return { target, apiPath, data, watchPaths, ...(lease === undefined ? {} : { lease }) };
+  const responseData = isRecord(response.data) ? response.data : {};
+  return {
+    target,
+    apiPath,
+    data,
+    responseData,
+    watchPaths,
+    ...(lease === undefined ? {} : { lease }),
+  };
 }
 
 function kvV2Data(response: ApiResponse, shown: string): Record<string, unknown> {

@@ -20,7 +20,8 @@ import type { AgentToken } from './auth.js';
 import type { AgentConfig, TemplateConfig } from './config.js';
 import { exitCodeOf, Supervisor } from './supervisor.js';
 import type { ExitStatus } from './supervisor.js';
-import { compileTemplate, TemplateError } from './template.js';
+import { compileGoTemplate } from './go-template.js';
+import { compileTemplate, templateSyntax, TemplateError } from './template.js';
 import type { CompiledTemplate } from './template.js';
 
 export interface AgentIo {
@@ -49,8 +50,33 @@ const DEBOUNCE_MS = 50;
 const RELOGIN_MIN_MS = 1_000;
 const RELOGIN_MAX_MS = 60_000;
 
+interface TemplateSource {
+  readonly source?: string;
+  readonly contents?: string;
+  readonly where: string;
+  readonly syntax?: 'go' | 'handlebars';
+  readonly errorOnMissingKey?: boolean;
+}
+
+/**
+ * Compiles one template in its syntax (see templateSyntax). Go-syntax errors name the template
+ * file (or, for inline contents, the config block) with line and column.
+ */
+function compileAny(t: TemplateSource, text: string, env: AgentIo['env']): CompiledTemplate {
+  if (templateSyntax(text, t.where, t.syntax) === 'handlebars')
+    return compileTemplate(text, t.where);
+  const name = t.source ?? `${t.where} (contents)`;
+  return compileGoTemplate(text, name, {
+    env,
+    ...(t.errorOnMissingKey === undefined ? {} : { errorOnMissingKey: t.errorOnMissingKey }),
+  });
+}
+
 /** Reads the template sources and compiles everything; errors name the block. */
-export async function loadTemplates(config: AgentConfig): Promise<{
+export async function loadTemplates(
+  config: AgentConfig,
+  env: AgentIo['env'] = {},
+): Promise<{
   templates: LoadedTemplate[];
   envTemplates: { name: string; compiled: CompiledTemplate }[];
 }> {
@@ -67,11 +93,11 @@ export async function loadTemplates(config: AgentConfig): Promise<{
   };
   const templates: LoadedTemplate[] = [];
   for (const t of config.templates) {
-    templates.push({ config: t, compiled: compileTemplate(await text(t), t.where) });
+    templates.push({ config: t, compiled: compileAny(t, await text(t), env) });
   }
   const envTemplates = [];
   for (const t of config.envTemplates) {
-    envTemplates.push({ name: t.name, compiled: compileTemplate(await text(t), t.where) });
+    envTemplates.push({ name: t.name, compiled: compileAny(t, await text(t), env) });
   }
   return { templates, envTemplates };
 }
@@ -158,6 +184,7 @@ export class Agent {
     try {
       ({ templates: this.#templates, envTemplates: this.#envTemplates } = await loadTemplates(
         this.#config,
+        this.#io.env,
       ));
       await this.#login();
       await this.#render(true);

@@ -35,13 +35,21 @@ export interface TemplateConfig {
   readonly commandTimeoutMs: number;
   /** "file:line" of the block, for messages. */
   readonly where: string;
+  /** `syntax = "go" | "handlebars"`; absent = decided from the template's text. */
+  readonly syntax?: TemplateSyntax;
+  /** Go syntax: a missing map key is an error, not "<no value>" (Vault Agent's option). */
+  readonly errorOnMissingKey?: boolean;
 }
+
+export type TemplateSyntax = 'go' | 'handlebars';
 
 export interface EnvTemplateConfig {
   readonly name: string;
   readonly source?: string;
   readonly contents?: string;
   readonly where: string;
+  readonly syntax?: TemplateSyntax;
+  readonly errorOnMissingKey?: boolean;
 }
 
 export interface ExecConfig {
@@ -192,7 +200,16 @@ function readSink(r: Reader, item: HclItem): SinkConfig {
 function readTemplate(r: Reader, item: HclItem): TemplateConfig {
   const fields = r.group(
     r.block(item, 0).body,
-    ['source', 'contents', 'destination', 'perms', 'command', 'command_timeout'],
+    [
+      'source',
+      'contents',
+      'destination',
+      'perms',
+      'command',
+      'command_timeout',
+      'syntax',
+      'error_on_missing_key',
+    ],
     'template',
   );
   const where = r.at(item);
@@ -222,6 +239,7 @@ function readTemplate(r: Reader, item: HclItem): TemplateConfig {
     commandTimeoutMs:
       timeoutItem === undefined ? DEFAULT_COMMAND_TIMEOUT_MS : r.durationMs(timeoutItem),
     where,
+    ...readSyntax(r, fields, 'template'),
   };
 }
 
@@ -231,7 +249,11 @@ function readEnvTemplate(r: Reader, item: HclItem): EnvTemplateConfig {
   if (label === undefined || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(label)) {
     throw new AgentConfigError(`${where}: env_template needs a variable name as its label`);
   }
-  const fields = r.group(body, ['source', 'contents'], 'env_template');
+  const fields = r.group(
+    body,
+    ['source', 'contents', 'syntax', 'error_on_missing_key'],
+    'env_template',
+  );
   const source = r.optionalString(fields, 'source');
   const contents = r.optionalString(fields, 'contents');
   if ((source === undefined) === (contents === undefined)) {
@@ -242,6 +264,25 @@ function readEnvTemplate(r: Reader, item: HclItem): EnvTemplateConfig {
     ...(source === undefined ? {} : { source }),
     ...(contents === undefined ? {} : { contents }),
     where,
+    ...readSyntax(r, fields, 'env_template'),
+  };
+}
+
+/** `syntax` and `error_on_missing_key` of a template block. */
+function readSyntax(
+  r: Reader,
+  fields: Parameters<Reader['single']>[0],
+  scope: string,
+): { syntax?: TemplateSyntax; errorOnMissingKey?: boolean } {
+  const syntax = r.optionalString(fields, 'syntax');
+  if (syntax !== undefined && syntax !== 'go' && syntax !== 'handlebars') {
+    const item = r.single(fields, 'syntax', scope)!;
+    throw new AgentConfigError(`${r.at(item)}: syntax must be "go" or "handlebars"`);
+  }
+  const missing = r.single(fields, 'error_on_missing_key', scope);
+  return {
+    ...(syntax === undefined ? {} : { syntax }),
+    ...(missing === undefined ? {} : { errorOnMissingKey: r.bool(missing) }),
   };
 }
 

@@ -180,3 +180,32 @@ export function compileTemplate(text: string, where: string): CompiledTemplate {
     },
   };
 }
+
+/** Marks only Handlebars has: blocks, closings, comments, partials, triple and `~` mustaches. */
+const HANDLEBARS_ONLY = /\{\{(?:#|\/(?!\*)|!|>|~|\{)|~\}\}/;
+/** Marks only Go templates have: fields, variables, Go keywords, `-` trims, comments. */
+const GO_ONLY =
+  /\{\{-?\s*(?:\.|\$|\/\*|(?:with|range|if|end|define|template|block)\b)|\s-\}\}|\{\{-\s/;
+
+/**
+ * Which syntax a template is written in: `explicit` when the config says, else from its text:
+ * Go when it has a Go-only mark (`{{ .Field }}`, `{{ with`, `{{ range`, `{{ if`, `{{ end }}`,
+ * `$var`, `{{-`/`-}}`, Go comments) and no Handlebars-only one (`{{#`, `{{/`, `{{!`, `{{>`,
+ * `{{~`, `{{{`), otherwise Handlebars (so existing templates keep working). Both kinds of mark
+ * at once is an error asking for `syntax`.
+ */
+export function templateSyntax(
+  text: string,
+  where: string,
+  explicit?: 'go' | 'handlebars',
+): 'go' | 'handlebars' {
+  if (explicit !== undefined) return explicit;
+  const go = GO_ONLY.test(text);
+  const handlebars = HANDLEBARS_ONLY.test(text);
+  if (go && handlebars) {
+    throw new TemplateError(
+      `${where}: the template mixes Go and Handlebars syntax; set syntax = "go" or "handlebars"`,
+    );
+  }
+  return go ? 'go' : 'handlebars';
+}
