@@ -2,7 +2,7 @@
 // the step's work and then hangs, the server (SQLite) is SIGKILLed, restarted and unsealed;
 // the stored guard job resumes the same step, and the secret ends with exactly one AWSCURRENT
 // holding the rotated value and no AWSPENDING. The same with the built-in PostgreSQL
-// alternating-users rotator (made to hang by COFFER_TEST_HANG_AFTER_BUILTIN_STEP): the one
+// alternating-users rotator (made to hang by the test/fixtures/hanging-rotator-server.js fixture): the one
 // AWSCURRENT logs in, and its password is the one PostgreSQL stores.
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,11 +22,15 @@ import { requireService, skipNote, TEST_PG_URL } from '../helpers/services.js';
 import {
   createTempDir,
   killAllServers,
+  REPO_ROOT,
   sqliteConfig,
   startServer,
   type ServerProcess,
 } from '../helpers/server-process.js';
 import { initAndUnseal, unseal } from './vault-http.js';
+
+/** `coffer server` with the aws-sm built-in rotators made to hang once after one step. */
+const HANGING_ROTATOR_SERVER = `${REPO_ROOT}test/fixtures/hanging-rotator-server.js`;
 
 const STEPS = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const;
 const postgres = await requireService('PostgreSQL', TEST_PG_URL);
@@ -231,7 +235,8 @@ describe.skipIf(!postgres.available)(
         const config = sqliteConfig(dir.file(`${crashStep}.db`), { logLevel: 'warn' });
         let server: ServerProcess = await startServer({
           configText: config,
-          env: { COFFER_TEST_HANG_AFTER_BUILTIN_STEP: crashStep },
+          entry: HANGING_ROTATOR_SERVER,
+          env: { HANG_AFTER_BUILTIN_STEP: crashStep },
         });
         const init = await initAndUnseal(server.url, 1, 1);
         const vault = (path: string, body: object) =>
