@@ -11,6 +11,7 @@ export default tseslint.config(
       'node_modules/**',
       'coverage/**',
       'bin/**',
+      'test/fixtures/**/*.js',
       'bench/**/*.js',
       '*.config.js',
       '*.cjs',

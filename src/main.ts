@@ -6,10 +6,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { assembleServer } from './assemble.js';
-import { builtinEngines } from './engines/registry.js';
 import { devServerConfig, parseServerConfig, type ServerConfig } from './config/config.js';
 import { DEFAULT_CONNECTION_LIMITS, startListener, type RunningListener } from './http/listener.js';
 import { openStorage } from './open-storage.js';
+import type { EngineFactory } from './sdk/engine.js';
 import { isCofferError } from './sdk/errors.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -142,7 +142,17 @@ function loadStaticKey(config: ServerConfig, env: Env): Uint8Array | undefined {
   return key;
 }
 
-export async function runServer(argv: readonly string[], env: Env): Promise<void> {
+/** What an embedding program (a test fixture, say) may replace; the `coffer` command passes nothing. */
+export interface RunServerOptions {
+  /** The engine registry; defaults to the built-in engines. */
+  readonly engines?: ReadonlyMap<string, EngineFactory>;
+}
+
+export async function runServer(
+  argv: readonly string[],
+  env: Env,
+  options: RunServerOptions = {},
+): Promise<void> {
   let flags: ServerFlags;
   try {
     flags = parseFlags(argv);
@@ -198,23 +208,8 @@ export async function runServer(argv: readonly string[], env: Env): Promise<void
   const physical = openStorage(config.storage);
   const staticKey = loadStaticKey(config, env);
   const version = readVersion();
-  // Fault injection for the rotation crash tests: a built-in rotator hangs (once) after
-  // doing the named step's work, so the test can SIGKILL the server inside that step.
-  const hangStep = env['COFFER_TEST_HANG_AFTER_BUILTIN_STEP'];
-  let hung = false;
   const { core, seal, app } = assembleServer({
-    ...(hangStep === undefined || hangStep === ''
-      ? {}
-      : {
-          engines: builtinEngines({
-            afterBuiltinStep: (step) => {
-              if (step !== hangStep || hung) return Promise.resolve();
-              hung = true;
-              logger.warn({ step }, 'test fault: built-in rotator hangs after this step');
-              return new Promise<void>(() => undefined);
-            },
-          }),
-        }),
+    ...(options.engines === undefined ? {} : { engines: options.engines }),
     physical,
     logger,
     now,

@@ -121,4 +121,60 @@ describe('Scheduler', () => {
     expect(runs).toEqual(['one']);
     expect(storage.entries.size).toBe(0);
   });
+
+  it('a job that was running when the process died runs again after the restart', async () => {
+    const time = fakeTime();
+    const storage = memoryStorage();
+    const runs: string[] = [];
+    // The first process: the job starts and never finishes (the process is killed).
+    const crashed = new Scheduler({
+      storage,
+      now: time.now,
+      timers: time.timers,
+      run: (_uuid, name) => {
+        runs.push(`first:${name}`);
+        return new Promise<boolean>(() => undefined);
+      },
+    });
+    await crashed.open();
+    await crashed.forMount('m').set('rotate/x', time.now() + 1_000);
+    await time.advance(1_000);
+    expect(runs).toEqual(['first:rotate/x']);
+    expect(storage.entries.size).toBe(1);
+    // The second process over the same storage: the job is still there and runs at once.
+    const restarted = new Scheduler({
+      storage,
+      now: time.now,
+      timers: time.timers,
+      run: (_uuid, name) => {
+        runs.push(`second:${name}`);
+        return Promise.resolve(true);
+      },
+    });
+    await restarted.open();
+    await time.advance(0);
+    expect(runs).toEqual(['first:rotate/x', 'second:rotate/x']);
+    // Done and not re-armed: gone from memory and from storage.
+    expect(restarted.jobs()).toEqual([]);
+    expect(storage.entries.size).toBe(0);
+  });
+
+  it('a time the engine sets while its job runs is kept in storage', async () => {
+    const time = fakeTime();
+    const storage = memoryStorage();
+    const scheduler: Scheduler = new Scheduler({
+      storage,
+      now: time.now,
+      timers: time.timers,
+      run: async (uuid, name) => {
+        await scheduler.forMount(uuid).set(name, time.now() + 60_000);
+        return true;
+      },
+    });
+    await scheduler.open();
+    await scheduler.forMount('m').set('periodic', time.now() + 1_000);
+    await time.advance(1_000);
+    expect(scheduler.jobs().map((j) => j.dueAt)).toEqual([time.now() + 60_000]);
+    expect(storage.entries.size).toBe(1);
+  });
 });

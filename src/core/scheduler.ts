@@ -198,9 +198,10 @@ export class Scheduler {
     const key = jobKey(job.mountUuid, job.name);
     this.#running.add(key);
     try {
-      // Removed before the run: the engine re-arms it with `set` (a periodic job always does).
+      // Out of memory for the run: the engine re-arms it with `set` (a periodic job always
+      // does). SECURITY (crash safety): the stored entry stays until the run has ended, so a
+      // process that dies mid-run finds the job again on the next unseal (at least once).
       this.#jobs.delete(key);
-      await this.#storage.delete(key);
       let known: boolean;
       try {
         known = await this.#run(job.mountUuid, job.name);
@@ -223,6 +224,15 @@ export class Scheduler {
         return;
       }
       if (!known) this.#logger?.warn({ job: job.name }, 'scheduled job dropped: no such mount');
+      // Done: the stored entry goes, unless the engine set a new time during the run.
+      if (generation === this.#generation && !this.#jobs.has(key)) {
+        await this.#storage.delete(key);
+        // A `set` from elsewhere (a request) that landed during the delete is stored again.
+        const again = this.#jobs.get(key);
+        if (again !== undefined) {
+          await putJson(this.#storage, key, { dueAt: again.dueAt, attempts: again.attempts });
+        }
+      }
     } finally {
       this.#running.delete(key);
     }

@@ -38,6 +38,11 @@ export interface StartServerOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Bound on the wait for the "Api Address:" line. Default 20 000. */
   readonly startTimeoutMs?: number;
+  /**
+   * The script that takes `server ...` arguments instead of bin/coffer.js: a fixture under
+   * test/fixtures that runs the same server with something replaced (fault injection).
+   */
+  readonly entry?: string;
 }
 
 export interface ServerProcess {
@@ -114,11 +119,15 @@ export async function startServer(options: StartServerOptions): Promise<ServerPr
     writeFileSync(configFile, options.configText);
   }
 
-  const proc = spawn(process.execPath, [COFFER_BIN, ...serverArgs(options, configFile)], {
-    cwd: REPO_ROOT,
-    env: childEnv(options.env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    [options.entry ?? COFFER_BIN, ...serverArgs(options, configFile)],
+    {
+      cwd: REPO_ROOT,
+      env: childEnv(options.env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   live.add(proc);
   let out = '';
   let err = '';

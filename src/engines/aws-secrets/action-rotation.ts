@@ -515,6 +515,9 @@ export async function handleFunctionPath(
     case 'create':
     case 'update': {
       const fn = parseRotationFunction(req.data);
+      if (fn.type === 'builtin' && !Object.hasOwn(BUILTIN_ROTATORS, fn.rotator)) {
+        throw invalidField('rotator', `must be one of ${Object.keys(BUILTIN_ROTATORS).join(', ')}`);
+      }
       await req.storage.put(key, encodeJson(fn));
       return { kind: 'empty' };
     }
