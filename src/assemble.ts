@@ -10,6 +10,10 @@ import { buildApp } from './http/app.js';
 import type { EngineFactory } from './sdk/engine.js';
 import type { PhysicalBackend } from './physical/physical.js';
 import { SealManager } from './seal/seal-manager.js';
+import { HaCoordinator } from './core/ha-coordinator.js';
+import type { StandbyMode } from './http/standby-forward.js';
+import { isHaBackend } from './physical/physical.js';
+import { CofferError } from './sdk/errors.js';
 
 export interface AssembleOptions {
   readonly physical: PhysicalBackend;
@@ -26,6 +30,17 @@ export interface AssembleOptions {
   readonly engines?: ReadonlyMap<string, EngineFactory>;
   /** The AWS door's mount path ("aws/"); absent = the door is off. */
   readonly awsDoorMount?: string;
+  /**
+   * HA (storage with ha_enabled): this node's identity and addresses. `physical` must be a
+   * fenced HA backend. The caller starts and stops `AssembledServer.ha`.
+   */
+  readonly ha?: {
+    readonly holderId: string;
+    readonly apiAddr: string;
+    readonly clusterAddr?: string | undefined;
+    readonly standbyMode: StandbyMode;
+    readonly leaseTtlMs?: number;
+  };
 }
 
 export interface AssembledServer {
@@ -33,6 +48,7 @@ export interface AssembledServer {
   readonly seal: SealManager;
   readonly core: Core;
   readonly app: FastifyInstance;
+  readonly ha?: HaCoordinator;
 }
 
 export function assembleServer(options: AssembleOptions): AssembledServer {
@@ -51,7 +67,28 @@ export function assembleServer(options: AssembleOptions): AssembledServer {
     defaultLeaseTtlSeconds: options.defaultLeaseTtlSeconds,
     maxLeaseTtlSeconds: options.maxLeaseTtlSeconds,
     logger: options.logger.child({ component: 'core' }),
+    ...(options.ha === undefined ? {} : { standbyUntilActivated: true }),
   });
+  let ha: HaCoordinator | undefined;
+  if (options.ha !== undefined) {
+    if (!isHaBackend(physical)) {
+      throw new CofferError('invalid_request', `storage "${physical.type}" does not support HA`, {
+        field: 'ha_enabled',
+      });
+    }
+    ha = new HaCoordinator({
+      backend: physical,
+      core,
+      holderId: options.ha.holderId,
+      apiAddr: options.ha.apiAddr,
+      clusterAddr: options.ha.clusterAddr,
+      ...(options.ha.leaseTtlMs === undefined ? {} : { leaseTtlMs: options.ha.leaseTtlMs }),
+      now,
+      logger: options.logger.child({ component: 'ha' }),
+    });
+    const coordinator = ha;
+    core.attachHa({ stepDown: () => coordinator.stepDown() });
+  }
   const app = buildApp({
     core,
     logger: options.logger,
@@ -62,6 +99,9 @@ export function assembleServer(options: AssembleOptions): AssembledServer {
       ? {}
       : { maxRequestSizeBytes: options.maxRequestSizeBytes }),
     ...(options.awsDoorMount === undefined ? {} : { awsDoor: { mountPath: options.awsDoorMount } }),
+    ...(ha === undefined
+      ? {}
+      : { ha: { status: () => ha.status(), mode: options.ha!.standbyMode } }),
   });
-  return { barrier, seal, core, app };
+  return { barrier, seal, core, app, ...(ha === undefined ? {} : { ha }) };
 }
