@@ -101,7 +101,7 @@ export function assembleServer(options: AssembleOptions): AssembledServer {
     ...(options.awsDoorMount === undefined ? {} : { awsDoor: { mountPath: options.awsDoorMount } }),
     ...(ha === undefined
       ? {}
-      : { ha: { status: () => ha.status(), mode: options.ha!.standbyMode } }),
+      : { ha: { currentStatus: () => ha.currentStatus(), mode: options.ha!.standbyMode } }),
   });
   return { barrier, seal, core, app, ...(ha === undefined ? {} : { ha }) };
 }

@@ -587,6 +587,21 @@ export class Core {
    */
   async handleRequest(original: CoreRequest): Promise<EngineResult> {
     if (!this.#ready) throw new CofferError('sealed', 'Vault is sealed');
+    try {
+      return await this.#handle(original);
+    } catch (err) {
+      // HA: a request caught by a demotion fails on closed services; it is the node's state,
+      // not a bug, so the client learns to retry (on the active node), never sees a 500.
+      if (this.#standby && !this.#ready && isCofferError(err) && err.code === 'internal') {
+        throw new CofferError('not_active', 'this node stopped being the active node; retry', {
+          cause: err,
+        });
+      }
+      throw err;
+    }
+  }
+
+  async #handle(original: CoreRequest): Promise<EngineResult> {
     const req = original.credential === undefined ? original : await this.#withCredential(original);
     const request: AuditRequest = {
       id: req.requestId,

@@ -241,6 +241,17 @@ export class HaCoordinator {
     while (this.#ticking !== undefined) await this.#ticking;
   }
 
+  /**
+   * Like status(), but a standby that knows no leader yet (just unsealed, or between rounds)
+   * asks the database first.
+   */
+  async currentStatus(): Promise<HaStatus> {
+    if (this.#epoch === undefined && !this.#activating && this.#leader === undefined) {
+      await this.#refreshLeader();
+    }
+    return this.status();
+  }
+
   /** For sys/leader and the standbys' forwarding. */
   status(): HaStatus {
     if (this.#activating) {

@@ -429,7 +429,7 @@ function registerSysRoutes(app: FastifyInstance, deps: AppDeps): void {
     if (!(await core.isInitialized())) {
       throw new CofferError('not_initialized', 'Vault is not initialized');
     }
-    const ha = deps.ha?.status();
+    const ha = await deps.ha?.currentStatus();
     return sendJson(reply, 200, {
       ha_enabled: ha !== undefined,
       is_self: ha?.isSelf ?? false,

@@ -14,7 +14,7 @@ export type StandbyMode = 'forward' | 'redirect';
 export interface StandbyDeps {
   readonly core: Core;
   readonly logger: Logger;
-  readonly ha: { status(): HaStatus; readonly mode: StandbyMode };
+  readonly ha: { currentStatus(): Promise<HaStatus>; readonly mode: StandbyMode };
 }
 
 /** Answered by every node itself (Vault's standbys answer these too). */
@@ -64,7 +64,7 @@ export function registerStandbyForwarding(app: FastifyInstance, deps: StandbyDep
     if (!core.isStandby) return;
     const path = (req.raw.url ?? '').split('?')[0]!;
     if (LOCAL_PATHS.has(path)) return;
-    const leader = ha.status();
+    const leader = await ha.currentStatus();
     if (leader.isSelf) return;
     if (leader.leaderAddress === '') {
       return reply
