@@ -16,7 +16,12 @@ import {
   startFaultProxy,
   type FaultProxy,
 } from '../helpers/services.js';
-import { killAllServers, startServer, type ServerProcess } from '../helpers/server-process.js';
+import {
+  killAllServers,
+  runCoffer,
+  startServer,
+  type ServerProcess,
+} from '../helpers/server-process.js';
 import { vaultOk, vaultRequest, type HttpResult } from './vault-http.js';
 
 const service = await requireService('PostgreSQL', TEST_PG_URL);
@@ -375,4 +380,22 @@ describe.skipIf(!service.available)(`HA: three nodes on one PostgreSQL${skipNote
     });
     expect(await read(cut, 'after-cut')).toBe('y'); // forwarded to the new leader
   }, 60_000);
+
+  it('coffer operator step-down hands leadership to another node', async () => {
+    const before = await active();
+    const cli = await runCoffer(['operator', 'step-down'], {
+      env: { VAULT_ADDR: before.url, VAULT_TOKEN: token },
+    });
+    expect(cli.stderr).toBe('');
+    expect(cli.stdout).toContain('Success! Stepped down the active node.');
+    const startedAt = Date.now();
+    const after = await active();
+    expect(after).not.toBe(before);
+    expect((await write(after, 'after-step-down', 'z')).status).toBe(200);
+    console.log(`HA step-down: new active serving writes after ${Date.now() - startedAt} ms`);
+    // Without sudo the endpoint is refused.
+    expect(
+      (await vaultRequest(after.url, 'PUT', 'sys/step-down', { token: 'not-a-token' })).status,
+    ).toBe(403);
+  }, 30_000);
 });
