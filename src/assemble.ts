@@ -11,6 +11,10 @@ import { buildApp } from './http/app.js';
 import type { EngineFactory } from './sdk/engine.js';
 import { isCommitTimedBackend, type PhysicalBackend } from './physical/physical.js';
 import { SealManager } from './seal/seal-manager.js';
+import { HaCoordinator } from './core/ha-coordinator.js';
+import type { StandbyMode } from './http/standby-forward.js';
+import { isHaBackend } from './physical/physical.js';
+import { CofferError } from './sdk/errors.js';
 
 export interface AssembleOptions {
   readonly physical: PhysicalBackend;
@@ -31,6 +35,17 @@ export interface AssembleOptions {
   readonly processMetrics?: boolean;
   /** `telemetry { unauthenticated_metrics_access = true }`: sys/metrics without a token. */
   readonly unauthenticatedMetrics?: boolean;
+  /**
+   * HA (storage with ha_enabled): this node's identity and addresses. `physical` must be a
+   * fenced HA backend. The caller starts and stops `AssembledServer.ha`.
+   */
+  readonly ha?: {
+    readonly holderId: string;
+    readonly apiAddr: string;
+    readonly clusterAddr?: string | undefined;
+    readonly standbyMode: StandbyMode;
+    readonly leaseTtlMs?: number;
+  };
 }
 
 export interface AssembledServer {
@@ -39,6 +54,7 @@ export interface AssembledServer {
   readonly core: Core;
   readonly app: FastifyInstance;
   readonly metrics: Metrics;
+  readonly ha?: HaCoordinator;
 }
 
 export function assembleServer(options: AssembleOptions): AssembledServer {
@@ -59,6 +75,7 @@ export function assembleServer(options: AssembleOptions): AssembledServer {
     defaultLeaseTtlSeconds: options.defaultLeaseTtlSeconds,
     maxLeaseTtlSeconds: options.maxLeaseTtlSeconds,
     logger: options.logger.child({ component: 'core' }),
+    ...(options.ha === undefined ? {} : { standbyUntilActivated: true }),
     metrics,
   });
   metrics.setSources({
@@ -67,6 +84,26 @@ export function assembleServer(options: AssembleOptions): AssembledServer {
     leaseCounts: async (edgesMs) =>
       core.isSealed ? undefined : core.leases.countByExpiry(edgesMs),
   });
+  let ha: HaCoordinator | undefined;
+  if (options.ha !== undefined) {
+    if (!isHaBackend(physical)) {
+      throw new CofferError('invalid_request', `storage "${physical.type}" does not support HA`, {
+        field: 'ha_enabled',
+      });
+    }
+    ha = new HaCoordinator({
+      backend: physical,
+      core,
+      holderId: options.ha.holderId,
+      apiAddr: options.ha.apiAddr,
+      clusterAddr: options.ha.clusterAddr,
+      ...(options.ha.leaseTtlMs === undefined ? {} : { leaseTtlMs: options.ha.leaseTtlMs }),
+      now,
+      logger: options.logger.child({ component: 'ha' }),
+    });
+    const coordinator = ha;
+    core.attachHa({ stepDown: () => coordinator.stepDown() });
+  }
   const app = buildApp({
     core,
     logger: options.logger,
@@ -78,6 +115,9 @@ export function assembleServer(options: AssembleOptions): AssembledServer {
       ? {}
       : { maxRequestSizeBytes: options.maxRequestSizeBytes }),
     ...(options.awsDoorMount === undefined ? {} : { awsDoor: { mountPath: options.awsDoorMount } }),
+    ...(ha === undefined
+      ? {}
+      : { ha: { currentStatus: () => ha.currentStatus(), mode: options.ha!.standbyMode } }),
   });
-  return { barrier, seal, core, app, metrics };
+  return { barrier, seal, core, app, metrics, ...(ha === undefined ? {} : { ha }) };
 }

@@ -1,5 +1,6 @@
 // `coffer server`: the only module that reads argv, the environment and the real clock. It
 // wires storage → barrier → seal → core → HTTP and owns start-up and graceful shutdown.
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -142,6 +143,17 @@ function loadStaticKey(config: ServerConfig, env: Env): Uint8Array | undefined {
   return key;
 }
 
+/** COFFER_HA_LEASE_TTL_MS: the leader lease length (tests shorten or lengthen it). */
+function leaseTtlFromEnv(env: Env): number | undefined {
+  const raw = env.COFFER_HA_LEASE_TTL_MS;
+  if (raw === undefined || raw === '') return undefined;
+  const ms = Number(raw);
+  if (!Number.isSafeInteger(ms) || ms < 500 || ms > 600_000) {
+    throw new UsageError('COFFER_HA_LEASE_TTL_MS: must be whole milliseconds from 500 to 600000');
+  }
+  return ms;
+}
+
 /** What an embedding program (a test fixture, say) may replace; the `coffer` command passes nothing. */
 export interface RunServerOptions {
   /** The engine registry; defaults to the built-in engines. */
@@ -208,7 +220,8 @@ export async function runServer(
   const physical = openStorage(config.storage);
   const staticKey = loadStaticKey(config, env);
   const version = readVersion();
-  const { core, seal, app } = assembleServer({
+  const haEnabled = config.storage.type === 'postgresql' && config.storage.haEnabled;
+  const { core, seal, app, ha } = assembleServer({
     ...(options.engines === undefined ? {} : { engines: options.engines }),
     physical,
     logger,
@@ -221,7 +234,19 @@ export async function runServer(
     ...(config.awsMount === undefined ? {} : { awsDoorMount: config.awsMount }),
     processMetrics: true,
     unauthenticatedMetrics: config.unauthenticatedMetricsAccess ?? false,
+    ...(haEnabled
+      ? {
+          ha: {
+            holderId: randomUUID(),
+            apiAddr: config.apiAddr!,
+            clusterAddr: config.clusterAddr,
+            standbyMode: config.standbyMode,
+            ...(leaseTtlFromEnv(env) === undefined ? {} : { leaseTtlMs: leaseTtlFromEnv(env)! }),
+          },
+        }
+      : {}),
   });
+  ha?.start();
 
   let devBanner: string[] = [];
   if (flags.dev) {
@@ -283,6 +308,7 @@ export async function runServer(
     `                 Version: ${version}`,
     `                 Storage: ${physical.type}`,
     `                    Seal: ${seal.type}`,
+    ...(ha === undefined ? [] : [`              HA Enabled: true (${config.standbyMode})`]),
     ...(config.awsMount === undefined
       ? []
       : [`   AWS Secrets Manager: ${listener.url} (aws_mount ${config.awsMount})`]),
@@ -303,6 +329,8 @@ export async function runServer(
         // Event streams never finish on their own; they would hold the grace period open.
         core.endChangeStreams();
         await listener.close();
+        // Hand the lease over now rather than letting it run out.
+        await ha?.stop();
         await core.sealForShutdown();
         await physical.close();
       } catch (err) {

@@ -27,7 +27,7 @@ const VERSION = JSON.parse(
  */
 
 /**
- * @param {({ storage: 'inmem' } | { storage: 'sqlite', path: string, groupCommit: boolean }) & { awsKey?: { id: string, secret: string } }} options
+ * @param {({ storage: 'inmem' } | { storage: 'sqlite', path: string, groupCommit: boolean } | { storage: 'postgresql', connectionUrl: string, table: string }) & { awsKey?: { id: string, secret: string } }} options
  *   SQLite always runs with synchronous=FULL (a write is on disk before it is acknowledged).
  * @returns {Promise<RunningCoffer>}
  */
@@ -43,6 +43,13 @@ export async function startCoffer(options) {
       path: options.path,
       synchronous: 'full',
       groupCommit: options.groupCommit,
+    });
+  } else if (options.storage === 'postgresql') {
+    const { openPostgresBackend } = await importDist('physical/postgresql.js');
+    physical = openPostgresBackend({
+      connectionUrl: options.connectionUrl,
+      table: options.table,
+      haTable: `${options.table}_ha`,
     });
   } else {
     const { createInmemBackend } = await importDist('physical/inmem.js');

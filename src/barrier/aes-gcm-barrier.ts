@@ -332,6 +332,51 @@ export class AesGcmBarrier implements Storage {
     return { term: active.term, installTime: new Date(active.installTimeMs).toISOString() };
   }
 
+  /**
+   * HA: re-reads the keyring with the root key held since unseal and drops every cached
+   * entry, so a node that becomes active sees terms another node added (sys/rotate) and no
+   * ciphertext it cached before. A no-op while sealed.
+   */
+  reload(): Promise<void> {
+    const run = this.#keyringLock.then(async () => {
+      const rootKey = this.#rootKey;
+      const current = this.#keyring;
+      if (rootKey === undefined || current === undefined) return;
+      const epoch = this.#epoch;
+      const stored = await this.#physical.get(BARRIER_KEYS.keyring);
+      if (stored === undefined)
+        throw new CofferError('integrity_failure', 'the keyring is missing');
+      let encoded: Uint8Array;
+      try {
+        encoded = decryptWithKey(rootKey, BARRIER_KEYS.keyring, stored);
+      } catch (cause) {
+        throw new CofferError(
+          'integrity_failure',
+          'the stored keyring failed its integrity check',
+          {
+            cause,
+          },
+        );
+      }
+      let keyring: Keyring;
+      try {
+        keyring = Keyring.parse(encoded);
+      } finally {
+        encoded.fill(0);
+      }
+      if (epoch !== this.#epoch || this.#keyring !== current) {
+        keyring.wipe();
+        return;
+      }
+      this.#keyring = keyring;
+      this.#savedEncryptions = keyring.totalEncryptions();
+      current.wipe();
+      this.#cache.clear();
+    });
+    this.#keyringLock = run.catch(() => undefined);
+    return run;
+  }
+
   /** The active term, when it was installed, and how many encryptions it has made. */
   keyStatus(): KeyStatus {
     const active = this.#unsealedKeyring().active;

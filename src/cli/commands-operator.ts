@@ -161,6 +161,21 @@ const seal = defineCommand({
   },
 });
 
+const stepDown = defineCommand({
+  summary: 'HA: make the active node give up leadership so another node takes over',
+  usage: '[options]',
+  description:
+    '  Needs sudo on sys/step-down. The node leaves the lease to the others for two lease\n' +
+    '  lengths (5 s by default), then contends again. Without HA it does nothing.',
+  flags: {},
+  args: { min: 0, max: 0 },
+  async run(ctx) {
+    await ctx.client().stepDown();
+    ctx.out('Success! Stepped down the active node.');
+    return 0;
+  },
+});
+
 const rotate = defineCommand({
   summary: 'Add a new barrier encryption key term; new writes use it',
   usage: '[options]',
@@ -198,6 +213,8 @@ export const operatorGroup = defineGroup('Operate the server: initialize, unseal
   init,
   unseal,
   seal,
+  'step-down': stepDown,
   rotate,
   'key-status': keyStatus,
+  // `operator migrate` opens the stores directly, so bin/coffer.js runs it before the CLI.
 });

@@ -203,6 +203,11 @@ export class CofferClient {
     await this.request('PUT', 'sys/seal');
   }
 
+  /** HA: the active node gives up leadership; another node takes over (needs sudo). */
+  async stepDown(): Promise<void> {
+    await this.request('PUT', 'sys/step-down');
+  }
+
   /** Adds a new barrier key term; later writes use it. */
   async rotate(): Promise<void> {
     await this.request('PUT', 'sys/rotate');

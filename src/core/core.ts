@@ -83,6 +83,17 @@ export interface CoreDeps {
   readonly logger?: { warn(obj: object, msg: string): void };
   /** Request, audit and scheduled-job metrics (see metrics.ts); absent = none recorded. */
   readonly metrics?: Metrics;
+  /**
+   * HA: after unseal the node stays a standby (no services, no background jobs) until the
+   * HA coordinator calls activate(). Default false (one node: active on unseal).
+   */
+  readonly standbyUntilActivated?: boolean;
+}
+
+/** What the core needs from the HA coordinator (set with attachHa). */
+export interface HaControl {
+  /** Gives up leadership; another node takes over. */
+  stepDown(): Promise<void>;
 }
 
 function internalMount(path: string, type: string, uuid: string): MountInfo {
@@ -196,10 +207,18 @@ export class Core {
   /** Set once the services behind the barrier are loaded after an unseal. */
   #ready = false;
   #opening: Promise<void> | undefined;
+  readonly #barrier: AesGcmBarrier;
+  readonly #standbyUntilActivated: boolean;
+  /** HA: unsealed, but not the active node (services closed). */
+  #standby = false;
+  #active = false;
+  #ha: HaControl | undefined;
 
   constructor(deps: CoreDeps) {
     this.#maxLeaseTtlSeconds = deps.maxLeaseTtlSeconds;
     this.#seal = deps.seal;
+    this.#barrier = deps.barrier;
+    this.#standbyUntilActivated = deps.standbyUntilActivated ?? false;
     this.#now = deps.now;
     this.#logger = deps.logger;
     this.#metrics = deps.metrics;
@@ -327,6 +346,58 @@ export class Core {
     return !this.#ready;
   }
 
+  /** HA: unsealed but not active; the HTTP layer forwards or redirects its requests. */
+  get isStandby(): boolean {
+    return this.#standby && !this.#ready;
+  }
+
+  attachHa(control: HaControl): void {
+    this.#ha = control;
+  }
+
+  /**
+   * HA: this node now holds the leader lease (its writes are fenced by the new epoch). Reloads
+   * the keyring (another node may have rotated it), drops cached ciphertext, then loads every
+   * service and starts lease expiry, the rotation scheduler and the WAL rollback.
+   */
+  async activate(): Promise<void> {
+    if (!this.#standby || this.#ready) return;
+    await this.#barrier.reload();
+    this.#active = true;
+    try {
+      await this.#open();
+    } catch (err) {
+      this.#active = false;
+      this.#closeServices();
+      throw err;
+    }
+    this.#standby = false;
+  }
+
+  /**
+   * HA: lost or gave up the lease. Stops every background job and drops every cache; the
+   * barrier stays unsealed so the node can become active again without new unseal keys.
+   */
+  async deactivate(): Promise<void> {
+    if (!this.#ready) return;
+    this.#active = false;
+    this.#standby = true;
+    this.endChangeStreams('this node is no longer active');
+    await this.#audit.close().catch(() => undefined);
+    this.#closeServices();
+    this.#barrier.invalidateCache();
+  }
+
+  /** `sys/step-down`: needs sudo; a no-op without HA (as in Vault). */
+  async stepDown(token: string | undefined, remoteAddress?: string): Promise<void> {
+    if (!this.#ready) throw new CofferError('sealed', 'Vault is sealed');
+    const caller = await this.#authenticate(token, remoteAddress);
+    if (!caller.isRoot && !caller.sudoOn('sys/step-down')) {
+      throw new CofferError('permission_denied', PERMISSION_DENIED);
+    }
+    await this.#ha?.stepDown();
+  }
+
   get mounts(): MountTable {
     return this.#mounts;
   }
@@ -380,6 +451,9 @@ export class Core {
         await this.#seal.submitShare(share);
       }
     }
+    // HA: initialisation runs before any lease exists (the store was empty, so no node can
+    // be active); it opens the services just long enough to create the root token.
+    this.#active = true;
     await this.#open();
     const { token } = await this.#tokens.create({
       ...(options.rootTokenId === undefined ? {} : { id: options.rootTokenId }),
@@ -389,6 +463,11 @@ export class Core {
       ttlSeconds: 0,
     });
     if (this.#seal.type === 'shamir') this.#sealNow();
+    else if (this.#standbyUntilActivated) {
+      this.#closeServices();
+      this.#active = false;
+      this.#standby = true;
+    }
     return { shares, rootToken: token };
   }
 
@@ -441,6 +520,14 @@ export class Core {
   }
 
   #sealNow(): void {
+    this.#closeServices();
+    this.#standby = false;
+    this.#active = false;
+    this.#seal.seal();
+  }
+
+  /** Stops background jobs and forgets every loaded service (not the barrier's keys). */
+  #closeServices(): void {
     this.#ready = false;
     this.endChangeStreams('sealed');
     if (this.#walSweep !== undefined) clearInterval(this.#walSweep);
@@ -452,11 +539,16 @@ export class Core {
     this.#doorCredentials.close();
     this.#policies.close();
     this.#mounts.clear();
-    this.#seal.seal();
   }
 
   async #open(): Promise<void> {
     if (this.#ready) return;
+    if (this.#standbyUntilActivated && !this.#active) {
+      // SECURITY: a standby loads nothing and runs no job; the coordinator activates it
+      // once it holds the fenced lease.
+      this.#standby = true;
+      return;
+    }
     this.#opening ??= (async () => {
       try {
         await this.#tokens.open();
@@ -537,6 +629,21 @@ export class Core {
 
   async #handleRequest(original: CoreRequest, routed: RoutedFor): Promise<EngineResult> {
     if (!this.#ready) throw new CofferError('sealed', 'Vault is sealed');
+    try {
+      return await this.#handle(original, routed);
+    } catch (err) {
+      // HA: a request caught by a demotion fails on closed services; it is the node's state,
+      // not a bug, so the client learns to retry (on the active node), never sees a 500.
+      if (this.#standby && !this.#ready && isCofferError(err) && err.code === 'internal') {
+        throw new CofferError('not_active', 'this node stopped being the active node; retry', {
+          cause: err,
+        });
+      }
+      throw err;
+    }
+  }
+
+  async #handle(original: CoreRequest, routed: RoutedFor): Promise<EngineResult> {
     const req = original.credential === undefined ? original : await this.#withCredential(original);
     const request: AuditRequest = {
       id: req.requestId,

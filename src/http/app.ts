@@ -25,6 +25,7 @@ import { registerUiRoute } from './ui-route.js';
 import { METHOD_HEADER } from './list-method.js';
 import { parseVaultUrl } from './vault-path.js';
 import { registerAwsDoor } from './aws/door.js';
+import { registerStandbyForwarding, type StandbyDeps } from './standby-forward.js';
 
 export interface AppDeps {
   readonly core: Core;
@@ -39,6 +40,8 @@ export interface AppDeps {
   readonly awsDoor?: { readonly mountPath: string };
   /** GET /v1/sys/metrics; absent = the route answers like any unknown sys path. */
   readonly metrics?: { readonly registry: Metrics; readonly unauthenticated: boolean };
+  /** HA (ha_enabled): leadership status and what standbys do with client requests. */
+  readonly ha?: StandbyDeps['ha'];
 }
 
 const TOKEN_HEADER = 'x-vault-token';
@@ -196,6 +199,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       });
     },
   });
+
+  if (deps.ha !== undefined) registerStandbyForwarding(app, { core, logger, ha: deps.ha });
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) => {
@@ -518,16 +523,27 @@ function registerSysRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.put('/v1/sys/seal', seal);
   app.post('/v1/sys/seal', seal);
 
+  const stepDown = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    await core.stepDown(requestToken(req), req.ip);
+    return reply.code(204).send();
+  };
+  app.put('/v1/sys/step-down', stepDown);
+  app.post('/v1/sys/step-down', stepDown);
+
   app.get('/v1/sys/leader', async (_req, reply) => {
     if (!(await core.isInitialized())) {
       throw new CofferError('not_initialized', 'Vault is not initialized');
     }
+    const ha = await deps.ha?.currentStatus();
     return sendJson(reply, 200, {
-      ha_enabled: false,
-      is_self: false,
-      active_time: '0001-01-01T00:00:00Z',
-      leader_address: '',
-      leader_cluster_address: '',
+      ha_enabled: ha !== undefined,
+      is_self: ha?.isSelf ?? false,
+      active_time:
+        ha?.activeSince === undefined
+          ? '0001-01-01T00:00:00Z'
+          : new Date(ha.activeSince).toISOString(),
+      leader_address: ha?.leaderAddress ?? '',
+      leader_cluster_address: ha?.leaderClusterAddress ?? '',
       performance_standby: false,
       performance_standby_last_remote_wal: 0,
       raft_committed_index: 0,
@@ -544,22 +560,31 @@ function registerSysRoutes(app: FastifyInstance, deps: AppDeps): void {
       if (n < 100 || n > 599) throw invalidField(name, 'must be an HTTP status code');
       return n;
     };
-    // Every code is parsed, so a malformed value is a 400 whatever the state; the standby
-    // codes only for that, since this node is never a standby.
+    // Every code is parsed, so a malformed value is a 400 whatever the state.
     const uninitCode = code('uninitcode', 501);
     const sealedCode = code('sealedcode', 503);
     const activeCode = code('activecode', 200);
-    code('standbycode', 429);
+    const standbyCode = code('standbycode', 429);
     code('performancestandbycode', 473);
+    const standbyOkRaw = query.get('standbyok');
+    const standbyOk =
+      standbyOkRaw !== null && standbyOkRaw !== '' && parseBool(standbyOkRaw, 'standbyok');
     const initialized = await core.isInitialized();
-    const sealed = core.isSealed;
-    const status = !initialized ? uninitCode : sealed ? sealedCode : activeCode;
-    const standbyOk = query.get('standbyok');
-    if (standbyOk !== null && standbyOk !== '') parseBool(standbyOk, 'standbyok');
+    const standby = core.isStandby;
+    const sealed = core.isSealed && !standby;
+    const status = !initialized
+      ? uninitCode
+      : sealed
+        ? sealedCode
+        : standby
+          ? standbyOk
+            ? activeCode
+            : standbyCode
+          : activeCode;
     const body = {
       initialized,
       sealed,
-      standby: false,
+      standby,
       performance_standby: false,
       replication_performance_mode: 'disabled',
       replication_dr_mode: 'disabled',
