@@ -8,6 +8,7 @@ import { databaseEngineFactory } from './database/engine.js';
 import { userpassAuthFactory } from './auth/userpass/engine.js';
 import { kvEngineFactory } from './kv/engine.js';
 import { awsEngineFactory } from './aws-secrets/engine.js';
+import { transitEngineFactory } from './transit/engine.js';
 import { createOutbound } from '../shared/outbound.js';
 
 const BUILTIN: readonly EngineFactory[] = [
@@ -20,6 +21,7 @@ const BUILTIN: readonly EngineFactory[] = [
   kubernetesAuthFactory,
   // Rotation webhooks go through the outbound chokepoint like every other outbound call.
   awsEngineFactory({ rotation: { outbound: createOutbound() } }),
+  transitEngineFactory,
 ];
 
 export function builtinEngines(): ReadonlyMap<string, EngineFactory> {
