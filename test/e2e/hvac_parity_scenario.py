@@ -7,6 +7,7 @@
 #   JSON object on stdout: the entries it adds to the state (keys ending in "_token" are
 #   tokens the test later looks for in the server log).
 # Exits 0 on success; on a failed check prints the step and the reason on stderr, exits 1.
+import base64
 import sys
 
 import hvac
@@ -204,6 +205,96 @@ def fields_phase(url, state):
     return {}
 
 
+def b64(text):
+    return base64.b64encode(text.encode()).decode()
+
+
+def transit_phase(url, state):
+    root = client_for(url, state["root_token"])
+    transit = root.secrets.transit
+    canary = state["canaries"]["transit_plaintext"]
+    step("enable a file audit device and the transit engine")
+    root.sys.enable_audit_device("file", options={"file_path": state["audit_file"]})
+    root.sys.enable_secrets_engine("transit")
+
+    step("create_key, encrypt_data, decrypt_data")
+    transit.create_key("orders", exportable=True)
+    enc = transit.encrypt_data("orders", b64(canary))["data"]
+    v1 = enc["ciphertext"]
+    assert v1.startswith("vault:v1:"), enc
+    assert transit.decrypt_data("orders", v1)["data"]["plaintext"] == b64(canary)
+
+    step("rotate_key: v1 ciphertexts still decrypt, new ones are v2")
+    transit.rotate_key("orders")
+    v2 = transit.encrypt_data("orders", b64("second"))["data"]["ciphertext"]
+    assert v2.startswith("vault:v2:"), v2
+    assert transit.decrypt_data("orders", v1)["data"]["plaintext"] == b64(canary)
+    assert transit.read_key("orders")["data"]["latest_version"] == 2
+
+    step("rewrap_data moves a v1 ciphertext to v2")
+    rewrapped = transit.rewrap_data("orders", v1)["data"]["ciphertext"]
+    assert rewrapped.startswith("vault:v2:"), rewrapped
+
+    step("below min_decryption_version: refused")
+    transit.update_key_configuration("orders", min_decryption_version=2)
+    err = expect_raises(exceptions.InvalidRequest, transit.decrypt_data, "orders", v1)
+    assert err.errors == [
+        "ciphertext or signature version is disallowed by policy (too old)"
+    ], err.errors
+    assert transit.decrypt_data("orders", rewrapped)["data"]["plaintext"] == b64(canary)
+
+    step("batch encrypt and decrypt")
+    batch = transit.encrypt_data(
+        "orders", plaintext=None, batch_input=[{"plaintext": b64("a")}, {"plaintext": b64("b")}]
+    )["data"]["batch_results"]
+    dec = transit.decrypt_data("orders", ciphertext=None, batch_input=batch)["data"]
+    assert [r["plaintext"] for r in dec["batch_results"]] == [b64("a"), b64("b")], dec
+
+    step("generate_data_key: plaintext and wrapped")
+    dk = transit.generate_data_key("orders", key_type="plaintext", bits=256)["data"]
+    assert transit.decrypt_data("orders", dk["ciphertext"])["data"]["plaintext"] == dk["plaintext"]
+    wrapped = transit.generate_data_key("orders", key_type="wrapped")["data"]
+    assert "plaintext" not in wrapped and wrapped["ciphertext"].startswith("vault:v2:"), wrapped
+
+    step("sign_data / verify_signed_data: ed25519, ecdsa, rsa pss and pkcs1v15")
+    for name, key_type, extra in (
+        ("sig-ed", "ed25519", {}),
+        ("sig-ec", "ecdsa-p256", {"hash_algorithm": "sha2-256"}),
+        ("sig-rsa", "rsa-2048", {"signature_algorithm": "pss"}),
+        ("sig-rsa1", "rsa-2048", {"signature_algorithm": "pkcs1v15", "hash_algorithm": "sha2-512"}),
+    ):
+        transit.create_key(name, key_type=key_type)
+        sig = transit.sign_data(name, hash_input=b64("to sign"), **extra)["data"]["signature"]
+        assert sig.startswith("vault:v1:"), sig
+        ok = transit.verify_signed_data(name, hash_input=b64("to sign"), signature=sig, **extra)
+        assert ok["data"]["valid"] is True, (name, ok)
+        bad = transit.verify_signed_data(name, hash_input=b64("other"), signature=sig, **extra)
+        assert bad["data"]["valid"] is False, (name, bad)
+
+    step("generate_hmac and verify it")
+    mac = transit.generate_hmac("orders", hash_input=b64("mac me"))["data"]["hmac"]
+    ok = transit.verify_signed_data("orders", hash_input=b64("mac me"), hmac=mac)
+    assert ok["data"]["valid"] is True, ok
+
+    step("hash_data and generate_random_bytes")
+    digest = transit.hash_data(b64("abc"), algorithm="sha2-256")["data"]["sum"]
+    assert digest == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", digest
+    rnd = transit.generate_random_bytes(n_bytes=16, output_format="hex")["data"]["random_bytes"]
+    assert len(rnd) == 32, rnd
+
+    step("export_key of the exportable key (its material is the canary for the audit scan)")
+    exported = transit.export_key("orders", key_type="encryption-key")["data"]["keys"]
+    assert sorted(exported) == ["1", "2"], exported
+
+    step("a non-exportable key cannot be exported; deletion needs deletion_allowed")
+    expect_raises(exceptions.InvalidRequest, transit.export_key, "sig-ed", key_type="signing-key")
+    expect_raises(exceptions.InvalidRequest, transit.delete_key, "sig-ed")
+    transit.update_key_configuration("sig-ed", deletion_allowed=True)
+    transit.delete_key("sig-ed")
+    expect_raises(exceptions.InvalidRequest, transit.sign_data, "sig-ed", hash_input=b64("x"))
+    return {"transit_key_v1": exported["1"], "transit_key_v2": exported["2"]}
+
+
 PHASES = {
     "leases": leases_phase,
     "tune": tune_phase,
@@ -211,6 +302,7 @@ PHASES = {
     "approle": approle_phase,
     "kubernetes": kubernetes_phase,
     "fields": fields_phase,
+    "transit": transit_phase,
 }
 
 
