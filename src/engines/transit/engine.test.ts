@@ -28,7 +28,7 @@ function harness() {
   return { storage, engine, call, data, mount };
 }
 
-const b64 = (text: string) => Buffer.from(text).totext('base64');
+const b64 = (text: string) => Buffer.from(text).toString('base64');
 /** A string field of a response (the test fails on anything else). */
 function text(value: unknown): string {
   expect(typeof value).toBe('string');
@@ -49,7 +49,7 @@ describe('transit', () => {
         expect(Buffer.from(text(ciphertext).slice(9), 'base64')).toHaveLength(12 + 5 + 16);
       }
       const out = await h.data('update', `decrypt/k-${type}`, { ciphertext });
-      expect(Buffer.from(text(out.plaintext), 'base64').totext()).toBe('hello');
+      expect(Buffer.from(text(out.plaintext), 'base64').toString()).toBe('hello');
     }
   });
 
@@ -100,7 +100,7 @@ describe('transit', () => {
     raw[14] = raw[14]! ^ 1;
     await expectCoffer(
       h.call('update', 'decrypt/d', {
-        ciphertext: `vault:v1:${raw.totext('base64')}`,
+        ciphertext: `vault:v1:${raw.toString('base64')}`,
         context: b64('ctx-a'),
       }),
       'invalid_request',
@@ -285,7 +285,7 @@ describe('transit', () => {
     await h.data('update', 'keys/p', { type: 'ecdsa-p256' });
     await h.data('update', 'keys/q');
     const stored = JSON.stringify(
-      [...h.storage.entries.values()].map((v) => Buffer.from(v).totext()),
+      [...h.storage.entries.values()].map((v) => Buffer.from(v).toString()),
     );
     const q = JSON.parse(stored) as string[];
     const material = q.map(
