@@ -37,6 +37,7 @@ import { createSystemBackend } from './system-backend.js';
 import { authResult, createTokenBackend } from './token-backend.js';
 import { TokenStore, type TokenEntry } from './token-store.js';
 import { WalStore } from './wal-store.js';
+import { KeyCeremonies } from '../seal/ceremonies.js';
 import { INVALID_WRAPPING_TOKEN, ResponseWrapper, requireWrapTtl } from './wrapping.js';
 
 /** One request as every front door hands it to the core. */
@@ -185,8 +186,24 @@ export class Core {
   #ready = false;
   #opening: Promise<void> | undefined;
 
+  /** `sys/generate-root` and `sys/rekey`, authorised by unseal key shares. */
+  readonly ceremonies: KeyCeremonies;
+
   constructor(deps: CoreDeps) {
     this.#seal = deps.seal;
+    this.ceremonies = new KeyCeremonies({
+      seal: deps.seal,
+      mintRootToken: async () => {
+        if (!this.#ready) throw new CofferError('sealed', 'Vault is sealed');
+        const { token } = await this.#tokens.create({
+          policies: ['root'],
+          path: 'auth/token/root',
+          displayName: 'root',
+          ttlSeconds: 0,
+        });
+        return token;
+      },
+    });
     this.#now = deps.now;
     this.#logger = deps.logger;
     this.#tokenStorage = prefixedStorage(deps.barrier, CORE_KEYS.tokenPrefix);

@@ -12,6 +12,7 @@ import { parseBool, parseFields, parseInt64 } from '../sdk/fields.js';
 import type { JsonObject } from '../sdk/json.js';
 import { DEFAULT_BODY_LIMITS, parseBody, type BodyLimits } from './body.js';
 import { errorReply } from './error-response.js';
+import { registerCeremonyRoutes } from './ceremony-routes.js';
 import { registerEventsRoute } from './events-route.js';
 import { registerUiRoute } from './ui-route.js';
 import { METHOD_HEADER } from './list-method.js';
@@ -412,6 +413,14 @@ function registerSysRoutes(app: FastifyInstance, deps: AppDeps): void {
   };
   app.put('/v1/sys/seal', seal);
   app.post('/v1/sys/seal', seal);
+
+  registerCeremonyRoutes(app, {
+    ceremonies: core.ceremonies,
+    isSealed: () => core.isSealed,
+    isInitialized: () => core.isInitialized(),
+    sendJson,
+    decodeKey,
+  });
 
   app.get('/v1/sys/leader', async (_req, reply) => {
     if (!(await core.isInitialized())) {

@@ -295,6 +295,84 @@ def transit_phase(url, state):
     return {"transit_key_v1": exported["1"], "transit_key_v2": exported["2"]}
 
 
+def decode_root_token(encoded, otp):
+    """Vault >= 1.10's decoding (sdk/helper/roottoken DecodeToken): RawStd base64, then XOR."""
+    raw = base64.b64decode(encoded + "=" * (-len(encoded) % 4))
+    assert len(raw) == len(otp), (len(raw), len(otp))
+    return bytes(a ^ b for a, b in zip(raw, otp.encode())).decode()
+
+
+def unseal_with(client, keys):
+    status = None
+    for key in keys:
+        status = client.sys.submit_unseal_key(key)
+    return status
+
+
+def ceremonies_phase(url, state):
+    anon = client_for(url)
+    step("initialize with 3 shares, threshold 2, and unseal")
+    init = anon.sys.initialize(secret_shares=3, secret_threshold=2)
+    keys = init["keys"]
+    assert unseal_with(anon, keys[:2])["sealed"] is False
+
+    step("generate-root: start (server OTP), feed two shares with the nonce")
+    started = anon.sys.start_root_token_generation()
+    otp = started["otp"]
+    assert len(otp) == started["otp_length"], started
+    nonce = started["nonce"]
+    progress = anon.sys.generate_root(keys[0], nonce)
+    assert progress["complete"] is False and progress["progress"] == 1, progress
+    err = expect_raises(exceptions.InvalidRequest, anon.sys.generate_root, keys[0], nonce)
+    assert "already been provided" in str(err), err
+    done = anon.sys.generate_root(keys[1], nonce)
+    assert done["complete"] is True, done
+    new_root = decode_root_token(done["encoded_root_token"], otp)
+    assert done["encoded_token"] == done["encoded_root_token"], done
+
+    step("the decoded token is a root token")
+    rooted = client_for(url, new_root)
+    assert rooted.is_authenticated()
+    assert "root" in rooted.auth.token.lookup_self()["data"]["policies"]
+    assert anon.sys.read_root_generation_progress()["started"] is False
+
+    step("generate-root with a client OTP of the wrong length is refused")
+    expect_raises(exceptions.InvalidRequest, anon.sys.start_root_token_generation, otp="short")
+
+    step("rekey to 4 shares, threshold 3 (no verification)")
+    rk = anon.sys.start_rekey(secret_shares=4, secret_threshold=3)
+    assert rk["started"] is True and rk["n"] == 4 and rk["t"] == 3, rk
+    anon.sys.rekey(keys[0], nonce=rk["nonce"])
+    done = anon.sys.rekey(keys[2], nonce=rk["nonce"])
+    assert done["complete"] is True and len(done["keys"]) == 4, done
+    new_keys = done["keys"]
+
+    step("seal; the old shares no longer unseal; three new ones do")
+    rooted.sys.seal()
+    expect_raises(exceptions.InvalidRequest, unseal_with, anon, keys[:3])
+    assert anon.sys.read_seal_status()["sealed"] is True
+    status = unseal_with(anon, new_keys[1:4])
+    assert status["sealed"] is False and status["t"] == 3 and status["n"] == 4, status
+
+    step("rekey with verification to 2 shares, threshold 2")
+    rk = anon.sys.start_rekey(secret_shares=2, secret_threshold=2, require_verification=True)
+    for key in new_keys[:3]:
+        done = anon.sys.rekey(key, nonce=rk["nonce"])
+    assert done["complete"] is True and done["verification_required"] is True, done
+    pending = done["keys"]
+    verify_nonce = done["verification_nonce"]
+    step("until verified, the 4-share keys still unseal")
+    assert anon.sys.read_seal_status()["n"] == 4
+    first = anon.sys.rekey_verify(pending[0], verify_nonce)
+    assert first["progress"] == 1, first
+    finished = anon.sys.rekey_verify(pending[1], verify_nonce)
+    assert finished["complete"] is True, finished
+    rooted.sys.seal()
+    status = unseal_with(anon, pending)
+    assert status["sealed"] is False and status["n"] == 2, status
+    return {"generated_root_token": new_root}
+
+
 PHASES = {
     "leases": leases_phase,
     "tune": tune_phase,
@@ -303,6 +381,7 @@ PHASES = {
     "kubernetes": kubernetes_phase,
     "fields": fields_phase,
     "transit": transit_phase,
+    "ceremonies": ceremonies_phase,
 }
 
 
