@@ -36,6 +36,7 @@ const PHASES: readonly (readonly [phase: string, title: string])[] = [
   ['kubernetes', 'an unparsable kubernetes_ca_cert stored with a warning; reviewer JWT a JWS'],
   ['fields', "an unknown field gets Vault's warning; a likely typo a 400 naming the field"],
   ['transit', 'encrypt/decrypt/rotate/rewrap/min_decryption_version/datakey/sign/verify/hmac'],
+  ['remount', 'move_backend moves a KV mount with its data and an auth method with its users'],
 ];
 
 describe('hvac 0.11.2 (Debian): Vault behaviours clients rely on', () => {

@@ -373,6 +373,32 @@ def ceremonies_phase(url, state):
     return {"generated_root_token": new_root}
 
 
+def remount_phase(url, state):
+    root = client_for(url, state["root_token"])
+    step("move_backend moves a KV mount: the data comes along, the old path is gone")
+    root.sys.enable_secrets_engine("kv", path="old-kv", options={"version": "2"})
+    root.secrets.kv.v2.create_or_update_secret("app", {"pw": "moved"}, mount_point="old-kv")
+    root.sys.move_backend("old-kv", "new-kv")
+    read = root.secrets.kv.v2.read_secret_version("app", mount_point="new-kv")
+    assert read["data"]["data"] == {"pw": "moved"}, read
+    assert "old-kv/" not in root.sys.list_mounted_secrets_engines()["data"], "old path kept"
+    expect_raises(exceptions.InvalidPath, root.secrets.kv.v2.read_secret_version, "app", mount_point="old-kv")
+
+    step("an auth method moves too; its users come along")
+    root.sys.enable_auth_method("userpass", path="up-old")
+    root.write("auth/up-old/users/m", password="pw-m", token_policies="default")
+    root.sys.move_backend("auth/up-old", "auth/up-new")
+    c = client_for(url)
+    c.auth_userpass("m", "pw-m", mount_point="up-new")
+    assert c.is_authenticated()
+
+    step("refused: auth to non-auth, a reserved destination, a missing source")
+    expect_raises(exceptions.InvalidRequest, root.sys.move_backend, "auth/up-new", "kv-x")
+    expect_raises(exceptions.InvalidRequest, root.sys.move_backend, "new-kv", "sys/x")
+    expect_raises(exceptions.InvalidRequest, root.sys.move_backend, "no-such", "other")
+    return {}
+
+
 PHASES = {
     "leases": leases_phase,
     "tune": tune_phase,
@@ -381,6 +407,7 @@ PHASES = {
     "kubernetes": kubernetes_phase,
     "fields": fields_phase,
     "transit": transit_phase,
+    "remount": remount_phase,
     "ceremonies": ceremonies_phase,
 }
 
