@@ -38,6 +38,7 @@ import { createSystemBackend } from './system-backend.js';
 import { authResult, createTokenBackend } from './token-backend.js';
 import { TokenStore, type TokenEntry } from './token-store.js';
 import { WalStore } from './wal-store.js';
+import { KeyCeremonies } from '../seal/ceremonies.js';
 import { INVALID_WRAPPING_TOKEN, ResponseWrapper, requireWrapTtl } from './wrapping.js';
 
 /** Where handleRequest routed a request, filled in as it goes (for metrics). */
@@ -214,11 +215,27 @@ export class Core {
   #active = false;
   #ha: HaControl | undefined;
 
+  /** `sys/generate-root` and `sys/rekey`, authorised by unseal key shares. */
+  readonly ceremonies: KeyCeremonies;
+
   constructor(deps: CoreDeps) {
     this.#maxLeaseTtlSeconds = deps.maxLeaseTtlSeconds;
     this.#seal = deps.seal;
     this.#barrier = deps.barrier;
     this.#standbyUntilActivated = deps.standbyUntilActivated ?? false;
+    this.ceremonies = new KeyCeremonies({
+      seal: deps.seal,
+      mintRootToken: async () => {
+        if (!this.#ready) throw new CofferError('sealed', 'Vault is sealed');
+        const { token } = await this.#tokens.create({
+          policies: ['root'],
+          path: 'auth/token/root',
+          displayName: 'root',
+          ttlSeconds: 0,
+        });
+        return token;
+      },
+    });
     this.#now = deps.now;
     this.#logger = deps.logger;
     this.#metrics = deps.metrics;

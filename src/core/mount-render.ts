@@ -63,6 +63,8 @@ export function resolveType(
 ): [string, Record<string, string>] {
   if (type === 'kv-v2') return ['kv', { ...options, version: '2' }];
   if (type === 'kv-v1') return ['kv', { ...options, version: '1' }];
+  // Vault's old name for KV version 1.
+  if (type === 'generic') return ['kv', { version: '1', ...options }];
   return [type, options];
 }
 

@@ -245,6 +245,39 @@ export class MountTable {
     await deleteTree(this.#barrier, mountViewPrefix(entry.uuid));
   }
 
+  /**
+   * Moves a mount to a new path (`sys/remount`). The entry keeps its uuid, so its storage view
+   * (its data), accessor, jobs and settings come along without a copy; only the route changes.
+   * The caller revokes the leases under the old path first (their ids name it).
+   */
+  async move(rawFrom: string, rawTo: string): Promise<MountEntry> {
+    const from = normaliseMountPath(rawFrom, 'from');
+    const to = normaliseMountPath(rawTo, 'to');
+    const entry = this.get(from);
+    if (entry === undefined) {
+      throw new CofferError('invalid_request', `no matching mount at "${from}"`, { field: 'from' });
+    }
+    const reserved = this.#kind === 'auth' ? ['token/'] : RESERVED;
+    if (reserved.some((r) => to.startsWith(r) || r.startsWith(to))) {
+      throw invalidField('to', `cannot mount under the reserved path "${to}"`);
+    }
+    const clash = this.#entries.find(
+      (e) => e !== entry && (to.startsWith(e.path) || e.path.startsWith(to)),
+    );
+    if (clash !== undefined || to === from) {
+      throw new CofferError('invalid_request', `path already in use at ${clash?.path ?? to}`, {
+        field: 'to',
+      });
+    }
+    const moved: MountEntry = { ...entry, path: to };
+    await this.#persist(this.#entries.map((e) => (e === entry ? moved : e)));
+    const routed = this.#routes.get(this.#routePrefix + entry.path);
+    if (routed !== undefined) closeEngine(routed.engine);
+    this.#routes.delete(this.#routePrefix + entry.path);
+    this.#instantiate(moved);
+    return moved;
+  }
+
   async tune(rawPath: string, tune: TuneOptions): Promise<void> {
     const path = normaliseMountPath(rawPath);
     const entry = this.get(path);

@@ -2,7 +2,7 @@
 // mount tuning, the UI mount probe, key status and rotation. Built with the same path
 // framework as every engine.
 import type { AesGcmBarrier } from '../barrier/aes-gcm-barrier.js';
-import { CofferError } from '../sdk/errors.js';
+import { CofferError, invalidField } from '../sdk/errors.js';
 import type { FieldSpecs } from '../sdk/fields.js';
 import type { JsonObject } from '../sdk/json.js';
 import { createContextPathEngine, definePath, type PathSpec } from '../sdk/path.js';
@@ -124,6 +124,49 @@ export function createSystemBackend(
     operations: { read: () => Promise.resolve({ kind: 'empty' }) },
   });
 
+  /**
+   * `sys/remount` (sudo): moves a secret engine, or an auth method (both paths under
+   * `auth/`). Data stays (same storage view); leases under the old path are revoked first, as
+   * Vault does; policies are not rewritten: rules naming the old path stop matching it.
+   */
+  const remount = definePath({
+    pattern: 'remount',
+    fields: {
+      from: { type: 'string', description: 'The current mount path.', required: true },
+      to: { type: 'string', description: 'The new mount path.', required: true },
+    },
+    help: 'Moves a mount to a new path, keeping its data; its leases are revoked.',
+    operations: {
+      update: async (_req, fields) => {
+        const from = fields.from ?? '';
+        const to = fields.to ?? '';
+        if (from !== from.trim() || to !== to.trim()) {
+          throw invalidField('from', "'from' and 'to' may not have leading or trailing spaces");
+        }
+        const fromAuth = from.startsWith('auth/');
+        if (fromAuth !== to.startsWith('auth/')) {
+          throw invalidField(
+            'to',
+            fromAuth
+              ? 'cannot remount auth mount to non-auth mount'
+              : 'cannot remount non-auth mount to auth mount',
+          );
+        }
+        const table = fromAuth ? deps.authMounts : mounts;
+        const strip = (p: string) => (fromAuth ? p.slice('auth/'.length) : p);
+        const source = table.get(normaliseMountPath(strip(from), 'from'));
+        if (source === undefined) {
+          throw new CofferError('invalid_request', `no matching mount at "${from}"`, {
+            field: 'from',
+          });
+        }
+        await deps.leases.revokePrefix(`${fromAuth ? 'auth/' : ''}${source.path}`);
+        const moved = await table.move(strip(from), strip(to));
+        return { kind: 'data', data: { migration_id: moved.uuid } };
+      },
+    },
+  });
+
   const mountPaths: PathSpec<FieldSpecs, Caller>[] = [
     listMounts,
     tune,
@@ -133,6 +176,7 @@ export function createSystemBackend(
     rotate,
     rotateKeyring,
     metrics,
+    remount,
   ];
   return createContextPathEngine<Caller>([
     ...mountPaths,

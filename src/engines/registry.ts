@@ -9,6 +9,7 @@ import { userpassAuthFactory } from './auth/userpass/engine.js';
 import { kvEngineFactory } from './kv/engine.js';
 import { awsEngineFactory } from './aws-secrets/engine.js';
 import { gcpEngineFactory } from './gcp-sm/engine.js';
+import { transitEngineFactory } from './transit/engine.js';
 import { createOutbound } from '../shared/outbound.js';
 
 const BUILTIN = (options: BuiltinEngineOptions): readonly EngineFactory[] => [
@@ -27,6 +28,7 @@ const BUILTIN = (options: BuiltinEngineOptions): readonly EngineFactory[] => [
       : { afterBuiltinStep: options.afterBuiltinStep }),
   }),
   gcpEngineFactory(),
+  transitEngineFactory,
 ];
 
 export interface BuiltinEngineOptions {

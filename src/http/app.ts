@@ -18,6 +18,7 @@ import {
   type BodyLimits,
 } from './body.js';
 import { errorReply } from './error-response.js';
+import { registerCeremonyRoutes } from './ceremony-routes.js';
 import { registerEventsRoute } from './events-route.js';
 import { registerMetricsRoute } from './metrics-route.js';
 import type { Metrics } from '../core/metrics.js';
@@ -529,6 +530,13 @@ function registerSysRoutes(app: FastifyInstance, deps: AppDeps): void {
   };
   app.put('/v1/sys/step-down', stepDown);
   app.post('/v1/sys/step-down', stepDown);
+  registerCeremonyRoutes(app, {
+    ceremonies: core.ceremonies,
+    isSealed: () => core.isSealed,
+    isInitialized: () => core.isInitialized(),
+    sendJson,
+    decodeKey,
+  });
 
   app.get('/v1/sys/leader', async (_req, reply) => {
     if (!(await core.isInitialized())) {

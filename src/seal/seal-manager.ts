@@ -227,4 +227,76 @@ export class SealManager {
     this.resetProgress();
     this.#barrier.seal();
   }
+
+  /** The Shamir configuration (threshold, shares); throws when there is none. */
+  async shamirConfig(): Promise<{ secretShares: number; secretThreshold: number }> {
+    const config = await this.#loadConfig();
+    if (config === undefined) throw new CofferError('invalid_request', 'Vault is not initialized');
+    if (config.type !== 'shamir') {
+      throw new CofferError(
+        'invalid_request',
+        'this server uses a static seal; unseal keys are not used',
+      );
+    }
+    return config;
+  }
+
+  /** Checks one submitted share's length against the stored configuration. */
+  async checkShare(share: Uint8Array): Promise<void> {
+    const config = await this.shamirConfig();
+    const expectedLength = config.secretShares === 1 ? KEY_BYTES : KEY_BYTES + 1;
+    if (share.length !== expectedLength) {
+      throw invalidField('key', `must be ${expectedLength} bytes (hex or base64 encoded)`);
+    }
+  }
+
+  /**
+   * Rebuilds the unseal key from `shares` and proves it by decrypting the stored root key
+   * (the ceremonies' authorisation). Returns the root key; the caller zeroes it.
+   */
+  async rootKeyFromShares(shares: readonly Uint8Array[]): Promise<Uint8Array> {
+    const sealed = await this.#physical.get(SEAL_KEYS.rootKey);
+    if (sealed === undefined) {
+      throw new CofferError('integrity_failure', 'the stored root key is missing');
+    }
+    const unsealKey = await combineShares([...shares]);
+    try {
+      return decryptWithKey(unsealKey, SEAL_KEYS.rootKey, sealed);
+    } catch (cause) {
+      throw new CofferError('invalid_request', 'the unseal keys are not valid', { cause });
+    } finally {
+      unsealKey.fill(0);
+    }
+  }
+
+  /** Splits a new unseal key into shares, without installing it (rekey verification waits). */
+  async newUnsealKey(
+    secretShares: number,
+    secretThreshold: number,
+  ): Promise<{ unsealKey: Uint8Array; shares: Uint8Array[] }> {
+    const unsealKey = randomBytes(KEY_BYTES);
+    return { unsealKey, shares: await splitKey(unsealKey, secretShares, secretThreshold) };
+  }
+
+  /**
+   * Installs a new unseal key: the root key re-encrypted under it and the new share count and
+   * threshold, in one batch. The keyring and its terms are unchanged (as Vault's rekey).
+   */
+  async installUnsealKey(
+    rootKey: Uint8Array,
+    unsealKey: Uint8Array,
+    secretShares: number,
+    secretThreshold: number,
+  ): Promise<void> {
+    const config: StoredSealConfig = { type: 'shamir', secretShares, secretThreshold };
+    await this.#physical.batch([
+      {
+        op: 'put',
+        key: SEAL_KEYS.rootKey,
+        value: encryptWithKey(unsealKey, SEAL_KEYS.rootKey, rootKey),
+      },
+      { op: 'put', key: SEAL_KEYS.config, value: Buffer.from(JSON.stringify(config)) },
+    ]);
+    this.#config = config;
+  }
 }

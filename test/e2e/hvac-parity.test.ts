@@ -4,7 +4,8 @@
 // AppRole CIDRs read back as written, the Kubernetes config's CA warning and reviewer JWS,
 // unknown fields as warnings and likely typos as 400s. test/e2e/hvac_parity_scenario.py runs
 // one phase per test. Missing hvac skips locally, fails with CI=true.
-import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -16,6 +17,7 @@ import {
 } from '../helpers/hvac.js';
 import {
   createTempDir,
+  encodedForms,
   findCanaries,
   killAllServers,
   startServer,
@@ -33,6 +35,8 @@ const PHASES: readonly (readonly [phase: string, title: string])[] = [
   ['approle', 'token_bound_cidrs, secret_id_bound_cidrs and cidr_list read back as written'],
   ['kubernetes', 'an unparsable kubernetes_ca_cert stored with a warning; reviewer JWT a JWS'],
   ['fields', "an unknown field gets Vault's warning; a likely typo a 400 naming the field"],
+  ['transit', 'encrypt/decrypt/rotate/rewrap/min_decryption_version/datakey/sign/verify/hmac'],
+  ['remount', 'move_backend moves a KV mount with its data and an auth method with its users'],
 ];
 
 describe('hvac 0.11.2 (Debian): Vault behaviours clients rely on', () => {
@@ -45,7 +49,14 @@ describe('hvac 0.11.2 (Debian): Vault behaviours clients rely on', () => {
   const home = createTempDir('coffer-e2e-hvac-parity-home-');
   const rootToken = `hvp-root-${randomBytes(16).toString('hex')}`;
   let server: ServerProcess | undefined;
-  let state: Record<string, unknown> = { root_token: rootToken, system_max_ttl: 768 * 3600 };
+  const auditFile = home.file('audit.log');
+  const canaries = { transit_plaintext: `hvp-transit-canary-${randomUUID()}` };
+  let state: Record<string, unknown> = {
+    root_token: rootToken,
+    system_max_ttl: 768 * 3600,
+    audit_file: auditFile,
+    canaries,
+  };
 
   beforeAll(async () => {
     if (hvacVersion === undefined) return;
@@ -70,6 +81,17 @@ describe('hvac 0.11.2 (Debian): Vault behaviours clients rely on', () => {
       state = { ...state, ...hvacPhaseState(phase, result) };
     });
   }
+
+  it('never writes a transit key or plaintext to the audit file or the log', () => {
+    expect(state.transit_key_v1).toEqual(expect.any(String));
+    const keys = { v1: state.transit_key_v1 as string, v2: state.transit_key_v2 as string };
+    const audit = readFileSync(auditFile, 'utf8');
+    // The export went through the audited pipeline: its response line exists, HMAC'd.
+    expect(audit).toContain('export/encryption-key/orders');
+    const forms = encodedForms(canaries);
+    expect(findCanaries(audit, { ...keys, ...forms })).toEqual([]);
+    expect(findCanaries(server!.stderr(), { ...keys, ...forms })).toEqual([]);
+  });
 
   it('never logs a token', async () => {
     expect(server).toBeDefined();
