@@ -102,3 +102,53 @@ describe('usage counts', () => {
     expect(keyring.active.encryptions).toBe(0);
   });
 });
+
+describe('Keyring.parse refuses a malformed entry, naming why', () => {
+  type Term = { term: number; installTimeMs?: bigint; encryptions?: bigint };
+  const encode = (activeTerm: number, terms: Term[], version = 1, extra = 0): Uint8Array => {
+    const out = Buffer.alloc(9 + terms.length * 52 + extra);
+    out.writeUInt8(version, 0);
+    out.writeUInt32BE(activeTerm, 1);
+    out.writeUInt32BE(terms.length, 5);
+    terms.forEach((t, i) => {
+      const at = 9 + i * 52;
+      out.writeUInt32BE(t.term, at);
+      out.writeBigUInt64BE(t.installTimeMs ?? 1n, at + 4);
+      out.writeBigUInt64BE(t.encryptions ?? 0n, at + 12);
+      out.fill(t.term, at + 20, at + 52);
+    });
+    return out;
+  };
+  const refused = (encoded: Uint8Array, why: string): void => {
+    let caught: unknown;
+    try {
+      Keyring.parse(encoded);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(CofferError);
+    expect((caught as CofferError).code).toBe('integrity_failure');
+    expect((caught as CofferError).message).toBe(`the keyring entry is malformed: ${why}`);
+  };
+  const HUGE = 2n ** 60n;
+
+  it('each malformation with its own reason', () => {
+    refused(encode(1, [{ term: 1 }]).subarray(0, 8), 'too short');
+    refused(encode(1, []), 'no terms');
+    refused(encode(1, [{ term: 1 }], 2), 'unknown format version');
+    refused(encode(1, [{ term: 1 }], 1, 1), 'wrong length');
+    refused(encode(1, [{ term: 0 }, { term: 1 }]), 'term 0 is reserved');
+    refused(encode(1, [{ term: 1 }, { term: 1 }]), 'duplicate term');
+    refused(encode(1, [{ term: 1, installTimeMs: HUGE }]), 'counter out of range');
+    refused(encode(1, [{ term: 1, encryptions: HUGE }]), 'counter out of range');
+    refused(encode(3, [{ term: 1 }, { term: 2 }]), 'the active term is missing');
+  });
+
+  it('a well-formed entry with terms out of order lists them ascending', () => {
+    const ring = Keyring.parse(encode(2, [{ term: 2 }, { term: 1, encryptions: 5n }]));
+    expect(ring.terms.map((t) => t.term)).toEqual([1, 2]);
+    expect(ring.active.term).toBe(2);
+    expect(ring.term(1)?.encryptions).toBe(5);
+    expect(ring.term(1)?.key).toEqual(new Uint8Array(KEY_BYTES).fill(1));
+  });
+});

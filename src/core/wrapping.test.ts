@@ -55,6 +55,32 @@ describe('response wrapping', () => {
     expect(byBody.json().errors[0]).toContain('wrapping token is not valid or does not exist');
   });
 
+  it('concurrent unwraps of one token: exactly one winner gets the secret', async () => {
+    const created = await call(s.rootToken, 'POST', 'auth/token/create', {
+      payload: { policies: ['default'] },
+    });
+    const other = created.json().auth.client_token as string;
+    // By the wrapping token itself, by the token in the body (another caller), and both mixed.
+    const modes = ['header', 'body', 'mixed'] as const;
+    for (const mode of modes) {
+      const { token } = await wrapRead();
+      const attempts = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          mode === 'header' || (mode === 'mixed' && i % 2 === 0)
+            ? call(token, 'POST', 'sys/wrapping/unwrap')
+            : call(other, 'POST', 'sys/wrapping/unwrap', { payload: { token } }),
+        ),
+      );
+      const winners = attempts.filter((res) => res.statusCode === 200);
+      expect(winners, mode).toHaveLength(1);
+      expect(winners[0]!.json().data.data).toEqual({ pw: 'w-secret' });
+      for (const res of attempts.filter((r) => r.statusCode !== 200)) {
+        expect([400, 403]).toContain(res.statusCode);
+        expect(res.body).not.toContain('w-secret');
+      }
+    }
+  });
+
   it('unwraps with the token in the body, by any token the default policy covers', async () => {
     const { token } = await wrapRead();
     const created = await call(s.rootToken, 'POST', 'auth/token/create', {

@@ -21,6 +21,12 @@ const POLICIES: Record<string, string> = {
   json: JSON.stringify({ path: { 'secret/data/json/*': { capabilities: ['read'] } } }),
   minter: `path "auth/token/create" { capabilities = ["update"] }`,
   sudominter: `path "auth/token/create" { capabilities = ["update", "sudo"] }`,
+  // The same pattern in two policies: the merge must let the deny win whichever comes first
+  // (a token's policies are merged in name order, so the names set the order).
+  'merge-a-grant': `path "secret/data/app/x" { capabilities = ["read", "update", "create"] }`,
+  'merge-b-deny': `path "secret/data/app/x" { capabilities = ["deny"] }`,
+  'merge-a-deny': `path "secret/data/app/x" { capabilities = ["deny"] }`,
+  'merge-b-grant': `path "secret/data/app/x" { capabilities = ["read", "update", "create"] }`,
 };
 
 describe('ACL policy matrix over HTTP', () => {
@@ -63,6 +69,9 @@ describe('ACL policy matrix over HTTP', () => {
       nosudo: ['nosudo'],
       segment: ['segment'],
       json: ['json'],
+      mergedDenyLast: ['merge-a-grant', 'merge-b-deny'],
+      mergedDenyFirst: ['merge-a-deny', 'merge-b-grant'],
+      mergedGrant: ['merge-a-grant', 'merge-b-grant'],
     };
     for (const [name, policies] of Object.entries(sets)) {
       tokens[name] = await createToken({ policies, ttl: '1h' });
@@ -93,11 +102,15 @@ describe('ACL policy matrix over HTTP', () => {
     ['segment', 'GET', 'secret/data/team/deeper/shared', undefined, 403],
     ['json', 'GET', 'secret/data/json/a', undefined, 200],
     ['json', 'GET', 'secret/data/app/x', undefined, 403],
+    ['mergedGrant', 'GET', 'secret/data/app/x', undefined, 200],
+    ['mergedDenyLast', 'GET', 'secret/data/app/x', undefined, 403],
+    ['mergedDenyLast', 'POST', 'secret/data/app/x', { data: { v: 1 } }, 403],
+    ['mergedDenyFirst', 'GET', 'secret/data/app/x', undefined, 403],
     ['empty', 'GET', 'secret/data/app/x', undefined, 403],
     ['empty', 'GET', 'auth/token/lookup-self', undefined, 403],
   ];
 
-  it.each(matrix)('%s %s %s → %i', async (token, method, url, payload, status) => {
+  it.each(matrix)('%s %s %s %j → %i', async (token, method, url, payload, status) => {
     const res = await call(tokens[token]!, method, url, payload);
     expect(res.statusCode).toBe(status);
     if (status === 403) expect(res.json().errors).toEqual(['permission denied']);
@@ -216,6 +229,39 @@ describe('ACL policy matrix over HTTP', () => {
       expect(revoke.statusCode).toBe(204);
       for (const token of [parent, child, grandchild]) {
         expect((await call(token, 'GET', 'secret/data/app/x')).statusCode).toBe(403);
+      }
+    });
+
+    it('revoking a parent removes its whole subtree, not only the parent', async () => {
+      const parent = await createToken({ policies: ['reader', 'minter'] });
+      const childRes = await call(parent, 'POST', 'auth/token/create', {
+        policies: ['reader', 'minter'],
+      });
+      const child = childRes.json().auth as { client_token: string; accessor: string };
+      const grandRes = await call(child.client_token, 'POST', 'auth/token/create', {
+        policies: ['reader'],
+      });
+      const grandchild = grandRes.json().auth as { client_token: string; accessor: string };
+      const parentAccessor = (await call(parent, 'GET', 'auth/token/lookup-self')).json().data
+        .accessor as string;
+      const accessors = async (): Promise<string[]> => {
+        const res = await call(s.rootToken, 'GET', 'auth/token/accessors?list=true');
+        expect(res.statusCode).toBe(200);
+        return res.json().data.keys as string[];
+      };
+      expect(await accessors()).toEqual(
+        expect.arrayContaining([parentAccessor, child.accessor, grandchild.accessor]),
+      );
+      const revoke = await call(s.rootToken, 'POST', 'auth/token/revoke', { token: parent });
+      expect(revoke.statusCode).toBe(204);
+      // Not merely unusable through a dead parent: the descendants themselves are gone.
+      const left = await accessors();
+      for (const accessor of [parentAccessor, child.accessor, grandchild.accessor]) {
+        expect(left).not.toContain(accessor);
+      }
+      for (const accessor of [child.accessor, grandchild.accessor]) {
+        const looked = await call(s.rootToken, 'POST', 'auth/token/lookup-accessor', { accessor });
+        expect(looked.statusCode).toBe(400);
       }
     });
 

@@ -510,6 +510,13 @@ describe('node-vault 0.12.0: jwt', () => {
       token_policies: [POLICY],
       token_ttl: '10m',
     });
+    const role = (await root.read(`auth/${MOUNT}/role/${ROLE}`)) as { data: object };
+    expect(role.data).toMatchObject({
+      role_type: 'jwt',
+      bound_audiences: [AUDIENCE],
+      user_claim: 'sub',
+      token_policies: [POLICY],
+    });
   });
 
   it('jwtLogin with a token for another audience is refused (403) and switches no token', async () => {
@@ -617,6 +624,12 @@ describe('node-vault 0.12.0: kubernetes', () => {
       bound_service_account_namespaces: [NAMESPACE],
       token_policies: [POLICY],
       token_ttl: '10m',
+    });
+    const role = (await root.read(`auth/${MOUNT}/role/${ROLE}`)) as { data: object };
+    expect(role.data).toMatchObject({
+      bound_service_account_names: [ACCOUNT],
+      bound_service_account_namespaces: [NAMESPACE],
+      token_policies: [POLICY],
     });
   });
 

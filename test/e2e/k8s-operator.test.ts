@@ -295,6 +295,7 @@ describe('operator: CofferSecret → Secret, pushed by change events', () => {
     await until('repaired', () =>
       secretData('app-secrets')?.['password'] === 'after-conflict' ? true : undefined,
     );
+    expect(secretData('app-secrets')?.['password']).toBe('after-conflict');
   });
 
   it('a compacted watch history (410) makes it list again, and changes still arrive', async () => {
@@ -318,6 +319,8 @@ describe('operator: CofferSecret → Secret, pushed by change events', () => {
     await until('after 410', () =>
       secretData('app-secrets')?.['password'] === 'after-410' ? true : undefined,
     );
+    expect(logs).toContain('(410); listing again');
+    expect(secretData('app-secrets')?.['password']).toBe('after-410');
   });
 
   it('a spec it cannot act on gets Ready=False with the field named', async () => {
@@ -503,6 +506,8 @@ describe('operator: clean-up and honesty', () => {
     await until('app resource gone', () =>
       cluster.api.get('coffersecrets', 'default', 'app') === undefined ? true : undefined,
     );
+    expect(secretData('app-secrets')).toBeUndefined();
+    expect(cluster.api.get('coffersecrets', 'default', 'app')).toBeUndefined();
   });
 
   it('the stand-in refused no call, and no secret value reached the logs', () => {

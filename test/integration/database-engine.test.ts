@@ -191,6 +191,28 @@ for (const f of fixtures) {
       await h.call('update', 'config/db', fields());
     });
 
+    it('rotates a static role whose user name holds quotes and a backslash', async () => {
+      // Each quoting the statements use ('…', "…", and MySQL's backslash escapes) is met.
+      const username = `${PREFIX}_q'u"o\\te`;
+      const initial = generatePassword();
+      await f.createPlainUser(username, initial);
+      const name = `${PREFIX}-quoted`;
+      await h.call('update', `static-roles/${name}`, {
+        db_name: 'db',
+        username,
+        rotation_period: '1h',
+      });
+      const first = await h.data('read', `static-creds/${name}`);
+      expect(first.username).toBe(username);
+      expect(await f.passwordWorks(username, first.password as string)).toBe(true);
+      expect(await f.passwordWorks(username, initial)).toBe(false);
+      await h.call('update', `rotate-role/${name}`);
+      const second = await h.data('read', `static-creds/${name}`);
+      expect(second.password).not.toBe(first.password);
+      expect(await f.passwordWorks(username, second.password as string)).toBe(true);
+      await h.call('delete', `static-roles/${name}`);
+    });
+
     it('rotates a static role on creation, on rotate-role and on schedule', async () => {
       const username = f.kind === 'postgres' ? `${PREFIX}_static` : `${PREFIX}-static`;
       const initial = generatePassword();

@@ -1,0 +1,44 @@
+// The modules under mutation testing: the files Stryker mutates and the test files run against
+// each mutant (only those, so each run stays short). Shared by stryker.config.js,
+// bench/mutation/vitest.config.js and bench/mutate.js.
+
+const src = (globs) => [...globs, '!**/*.test.ts', '!**/testing.ts'];
+
+export const MODULES = {
+  policy: {
+    mutate: src(['src/core/policy/*.ts']),
+    tests: ['src/core/policy/*.test.ts', 'src/http/policy-matrix.test.ts'],
+  },
+  barrier: {
+    mutate: src(['src/barrier/*.ts']),
+    tests: ['src/barrier/*.test.ts'],
+  },
+  audit: {
+    mutate: src(['src/core/audit/**/*.ts']),
+    tests: ['src/core/audit/**/*.test.ts', 'src/http/audit-pipeline.test.ts'],
+  },
+  'token-store': {
+    mutate: ['src/core/token-store.ts'],
+    tests: [
+      'src/core/token-store.test.ts',
+      'src/core/token-backend.test.ts',
+      'src/core/token-leases.test.ts',
+    ],
+  },
+  wrapping: {
+    mutate: ['src/core/wrapping.ts'],
+    tests: ['src/core/wrapping.test.ts'],
+  },
+  userpass: {
+    mutate: src(['src/engines/auth/userpass/*.ts']),
+    tests: ['src/engines/auth/userpass/*.test.ts'],
+  },
+  statements: {
+    mutate: ['src/engines/database/statements.ts'],
+    tests: ['src/engines/database/statements.test.ts'],
+  },
+  'aws-auth': {
+    mutate: ['src/http/aws/sigv4.ts', 'src/engines/aws-secrets/action-policy.ts'],
+    tests: ['src/http/aws/*.test.ts', 'src/engines/aws-secrets/*.test.ts'],
+  },
+};
