@@ -7,6 +7,8 @@ import { AesGcmBarrier } from './barrier/aes-gcm-barrier.js';
 import { Core } from './core/core.js';
 import { builtinEngines } from './engines/registry.js';
 import { buildApp } from './http/app.js';
+import { tokenAuth } from './http/gcp/auth.js';
+import { buildGcpRestApp } from './http/gcp/rest.js';
 import type { EngineFactory } from './sdk/engine.js';
 import type { PhysicalBackend } from './physical/physical.js';
 import { SealManager } from './seal/seal-manager.js';
@@ -26,6 +28,8 @@ export interface AssembleOptions {
   readonly engines?: ReadonlyMap<string, EngineFactory>;
   /** The AWS door's mount path ("aws/"); absent = the door is off. */
   readonly awsDoorMount?: string;
+  /** The Google door's mount path ("gcp/"); absent = the door is off. */
+  readonly gcpDoorMount?: string;
 }
 
 export interface AssembledServer {
@@ -33,6 +37,8 @@ export interface AssembledServer {
   readonly seal: SealManager;
   readonly core: Core;
   readonly app: FastifyInstance;
+  /** The Google door's REST application (its own listener); absent when the door is off. */
+  readonly gcpRestApp?: FastifyInstance;
 }
 
 export function assembleServer(options: AssembleOptions): AssembledServer {
@@ -63,5 +69,14 @@ export function assembleServer(options: AssembleOptions): AssembledServer {
       : { maxRequestSizeBytes: options.maxRequestSizeBytes }),
     ...(options.awsDoorMount === undefined ? {} : { awsDoor: { mountPath: options.awsDoorMount } }),
   });
-  return { barrier, seal, core, app };
+  const gcpRestApp =
+    options.gcpDoorMount === undefined
+      ? undefined
+      : buildGcpRestApp({
+          core,
+          logger: options.logger,
+          mountPath: options.gcpDoorMount,
+          auth: tokenAuth,
+        });
+  return { barrier, seal, core, app, ...(gcpRestApp === undefined ? {} : { gcpRestApp }) };
 }

@@ -213,7 +213,7 @@ export async function runServer(argv: readonly string[], env: Env): Promise<void
   const physical = openPhysical(config);
   const staticKey = loadStaticKey(config, env);
   const version = readVersion();
-  const { core, seal, app } = assembleServer({
+  const { core, seal, app, gcpRestApp } = assembleServer({
     physical,
     logger,
     now,
@@ -223,6 +223,7 @@ export async function runServer(argv: readonly string[], env: Env): Promise<void
     maxLeaseTtlSeconds: config.maxLeaseTtlSeconds,
     maxRequestSizeBytes: config.listener.maxRequestSizeBytes,
     ...(config.awsMount === undefined ? {} : { awsDoorMount: config.awsMount }),
+    ...(config.gcpDoor === undefined ? {} : { gcpDoorMount: config.gcpDoor.mount }),
   });
 
   let devBanner: string[] = [];
@@ -236,6 +237,9 @@ export async function runServer(argv: readonly string[], env: Env): Promise<void
     await core.mounts.enable('secret/', { type: 'kv', options: { version: '2' } });
     if (config.awsMount !== undefined) {
       await core.mounts.enable(config.awsMount, { type: 'aws-sm', options: {} });
+    }
+    if (config.gcpDoor !== undefined) {
+      await core.mounts.enable(config.gcpDoor.mount, { type: 'gcp-sm', options: {} });
     }
     if (flags.devAwsAccessKeyId !== undefined) {
       await core.doorCredentials.create('aws', {
@@ -258,21 +262,37 @@ export async function runServer(argv: readonly string[], env: Env): Promise<void
   }
 
   const { host, port } = splitAddress(config.listener.address);
+  const listenerTls = config.listener.tlsDisable
+    ? undefined
+    : {
+        cert: readFileSync(config.listener.tlsCertFile!),
+        key: readFileSync(config.listener.tlsKeyFile!),
+      };
   let listener: RunningListener;
   try {
     listener = await startListener(app, {
       host,
       port,
-      ...(config.listener.tlsDisable
-        ? {}
-        : {
-            tls: {
-              cert: readFileSync(config.listener.tlsCertFile!),
-              key: readFileSync(config.listener.tlsKeyFile!),
-            },
-          }),
+      ...(listenerTls === undefined ? {} : { tls: listenerTls }),
     });
   } catch (err) {
+    await physical.close();
+    throw err;
+  }
+  // The Google door's own listeners (docs/adr/0007-google-door.md), with the main one's TLS.
+  const doorListeners: RunningListener[] = [];
+  const doorLines: string[] = [];
+  try {
+    if (config.gcpDoor !== undefined && gcpRestApp !== undefined) {
+      const rest = await startListener(gcpRestApp, {
+        ...splitAddress(config.gcpDoor.restAddress),
+        ...(listenerTls === undefined ? {} : { tls: listenerTls }),
+      });
+      doorListeners.push(rest);
+      doorLines.push(`Google Secret Manager (REST): ${rest.url}`);
+    }
+  } catch (err) {
+    await listener.close();
     await physical.close();
     throw err;
   }
@@ -287,6 +307,7 @@ export async function runServer(argv: readonly string[], env: Env): Promise<void
     ...(config.awsMount === undefined
       ? []
       : [`   AWS Secrets Manager: ${listener.url} (aws_mount ${config.awsMount})`]),
+    ...doorLines,
     '',
     ...devBanner,
     '',
@@ -303,6 +324,7 @@ export async function runServer(argv: readonly string[], env: Env): Promise<void
       try {
         // Event streams never finish on their own; they would hold the grace period open.
         core.endChangeStreams();
+        for (const door of doorListeners) await door.close();
         await listener.close();
         await core.sealForShutdown();
         await physical.close();

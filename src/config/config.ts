@@ -51,7 +51,24 @@ export interface ServerConfig {
    * undefined when `aws_mount = ""` turns the door off.
    */
   readonly awsMount?: string;
+  /**
+   * The Google Secret Manager door (`gcp_door { ... }`): its gcp-sm mount and its OWN
+   * listeners, REST and optionally gRPC (docs/adr/0007-google-door.md); absent = off.
+   */
+  readonly gcpDoor?: GcpDoorConfig;
 }
+
+export interface GcpDoorConfig {
+  /** The gcp-sm mount the door serves ("gcp/"). */
+  readonly mount: string;
+  /** host:port of the REST listener (same TLS settings as the main listener). */
+  readonly restAddress: string;
+  /** host:port of the gRPC listener; absent = no gRPC. */
+  readonly grpcAddress?: string;
+}
+
+/** Where the Google door looks for its mount unless `gcp_door.mount` says otherwise. */
+export const DEFAULT_GCP_MOUNT = 'gcp/';
 
 /** Where the AWS door looks for its mount unless `aws_mount` says otherwise. */
 export const DEFAULT_AWS_MOUNT = 'aws/';
@@ -140,6 +157,12 @@ export function devServerConfig(options: {
     maxLeaseTtlSeconds: DEFAULT_LEASE_TTL_SECONDS,
     ui: false,
     awsMount: DEFAULT_AWS_MOUNT,
+    // The Google door on ports the OS picks, next to the main listener's host.
+    gcpDoor: {
+      mount: DEFAULT_GCP_MOUNT,
+      restAddress: `${options.address.slice(0, options.address.lastIndexOf(':'))}:0`,
+      grpcAddress: `${options.address.slice(0, options.address.lastIndexOf(':'))}:0`,
+    },
   });
 }
 
@@ -200,6 +223,7 @@ interface Draft {
   maxLeaseTtlAt: Position | undefined;
   ui: boolean;
   awsMount: string;
+  gcpDoor: { at: Position; mount: string; restAddress?: string; grpcAddress?: string } | undefined;
 }
 
 const TOP_LEVEL_KEYS = [
@@ -213,6 +237,7 @@ const TOP_LEVEL_KEYS = [
   'disable_mlock',
   'ui',
   'aws_mount',
+  'gcp_door',
 ] as const;
 
 function configError(at: Position | undefined, field: string, why: string): CofferError {
@@ -237,6 +262,7 @@ function readFile(body: HclBody, baseDir: string | undefined): Draft {
     maxLeaseTtlAt: undefined,
     ui: false,
     awsMount: DEFAULT_AWS_MOUNT,
+    gcpDoor: undefined,
   };
   const seen = new Set<string>();
   for (const item of body.items) {
@@ -261,6 +287,12 @@ function readFile(body: HclBody, baseDir: string | undefined): Draft {
         if (draft.seal !== undefined)
           throw configError(item, key, 'only one seal block is allowed');
         draft.seal = readSeal(item, baseDir);
+        continue;
+      case 'gcp_door':
+        if (draft.gcpDoor !== undefined) {
+          throw configError(item, key, 'only one gcp_door block is allowed');
+        }
+        draft.gcpDoor = readGcpDoor(item);
         continue;
       case 'api_addr':
       case 'log_level':
@@ -390,6 +422,40 @@ function readListener(item: HclItem, baseDir: string | undefined): ListenerDraft
   const size = attrs.get('max_request_size');
   if (size !== undefined)
     draft.maxRequestSizeBytes = readRequestSize(size, 'listener.max_request_size');
+  return draft;
+}
+
+function readGcpDoor(item: HclItem): NonNullable<Draft['gcpDoor']> {
+  if (item.labels.length !== 0 || !isHclBody(item.value)) {
+    throw configError(item, 'gcp_door', 'must be a block: gcp_door { rest_address = "..." }');
+  }
+  const attrs = attributes(item.value, 'gcp_door', ['mount', 'rest_address', 'grpc_address']);
+  const draft: NonNullable<Draft['gcpDoor']> = { at: item, mount: DEFAULT_GCP_MOUNT };
+  const mount = attrs.get('mount');
+  if (mount !== undefined) {
+    const value = readString(mount, 'gcp_door.mount');
+    const problem = value === '' ? 'must not be empty' : awsMountProblem(value);
+    if (problem !== undefined) {
+      throw configError(
+        mount,
+        'gcp_door.mount',
+        problem.replace('"aws/"', '"gcp/"').replace(', or "" to turn the door off', ''),
+      );
+    }
+    draft.mount = value;
+  }
+  for (const key of ['rest_address', 'grpc_address'] as const) {
+    const attr = attrs.get(key);
+    if (attr === undefined) continue;
+    const value = readString(attr, `gcp_door.${key}`);
+    const problem = addressProblem(value);
+    if (problem !== undefined) throw configError(attr, `gcp_door.${key}`, problem);
+    if (key === 'rest_address') draft.restAddress = value;
+    else draft.grpcAddress = value;
+  }
+  if (draft.restAddress === undefined) {
+    throw configError(item, 'gcp_door.rest_address', 'is required, e.g. "127.0.0.1:8300"');
+  }
   return draft;
 }
 
@@ -645,6 +711,43 @@ function finish(draft: Draft): ServerConfig {
     maxLeaseTtlSeconds: draft.maxLeaseTtlSeconds,
     ui: draft.ui,
     ...(draft.awsMount === '' ? {} : { awsMount: draft.awsMount }),
+    ...(draft.gcpDoor === undefined ? {} : { gcpDoor: finishGcpDoor(draft, listener) }),
+  };
+}
+
+/**
+ * SECURITY/availability: the Google door's `/v1/projects/...` must never share a listener with
+ * the Vault API (it would shadow a mount named `projects/`), nor serve the AWS door's mount.
+ */
+function finishGcpDoor(draft: Draft, listener: ListenerConfig): GcpDoorConfig {
+  const door = draft.gcpDoor!;
+  const samePort = (a: string, b: string) => a === b && !a.endsWith(':0');
+  if (samePort(door.restAddress!, listener.address)) {
+    throw configError(
+      door.at,
+      'gcp_door.rest_address',
+      "must differ from listener.address: Google's /v1/projects/... would shadow the Vault API's /v1/<mount>",
+    );
+  }
+  if (door.grpcAddress !== undefined) {
+    if (
+      samePort(door.grpcAddress, listener.address) ||
+      samePort(door.grpcAddress, door.restAddress!)
+    ) {
+      throw configError(
+        door.at,
+        'gcp_door.grpc_address',
+        'must differ from listener.address and gcp_door.rest_address',
+      );
+    }
+  }
+  if (draft.awsMount !== '' && draft.awsMount === door.mount) {
+    throw configError(door.at, 'gcp_door.mount', 'must differ from aws_mount');
+  }
+  return {
+    mount: door.mount,
+    restAddress: door.restAddress!,
+    ...(door.grpcAddress === undefined ? {} : { grpcAddress: door.grpcAddress }),
   };
 }
 
