@@ -7,7 +7,7 @@ import { AesGcmBarrier } from './barrier/aes-gcm-barrier.js';
 import { Core } from './core/core.js';
 import { builtinEngines } from './engines/registry.js';
 import { buildApp } from './http/app.js';
-import { tokenAuth } from './http/gcp/auth.js';
+import { doorAuth } from './http/gcp/auth.js';
 import { buildGcpRestApp } from './http/gcp/rest.js';
 import type { EngineFactory } from './sdk/engine.js';
 import type { PhysicalBackend } from './physical/physical.js';
@@ -76,7 +76,7 @@ export function assembleServer(options: AssembleOptions): AssembledServer {
           core,
           logger: options.logger,
           mountPath: options.gcpDoorMount,
-          auth: tokenAuth,
+          auth: doorAuth(() => core.doorCredentials, now),
         });
   return { barrier, seal, core, app, ...(gcpRestApp === undefined ? {} : { gcpRestApp }) };
 }

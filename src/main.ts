@@ -8,6 +8,8 @@ import { pino, type Logger } from 'pino';
 import { assembleServer } from './assemble.js';
 import { devServerConfig, parseServerConfig, type ServerConfig } from './config/config.js';
 import { startListener, type RunningListener } from './http/listener.js';
+import { doorAuth } from './http/gcp/auth.js';
+import { startGcpGrpc } from './http/gcp/grpc.js';
 import { createInmemBackend } from './physical/inmem.js';
 import type { PhysicalBackend } from './physical/physical.js';
 import { openSqliteBackend } from './physical/sqlite.js';
@@ -290,6 +292,22 @@ export async function runServer(argv: readonly string[], env: Env): Promise<void
       });
       doorListeners.push(rest);
       doorLines.push(`Google Secret Manager (REST): ${rest.url}`);
+      if (config.gcpDoor.grpcAddress !== undefined) {
+        const grpcDoor = await startGcpGrpc(
+          {
+            core,
+            logger,
+            mountPath: config.gcpDoor.mount,
+            auth: doorAuth(() => core.doorCredentials, now),
+          },
+          {
+            ...splitAddress(config.gcpDoor.grpcAddress),
+            ...(listenerTls === undefined ? {} : { tls: listenerTls }),
+          },
+        );
+        doorListeners.push({ url: grpcDoor.address, port: 0, close: () => grpcDoor.close() });
+        doorLines.push(`Google Secret Manager (gRPC): ${grpcDoor.address}`);
+      }
     }
   } catch (err) {
     await listener.close();
