@@ -8,6 +8,8 @@ import { Core } from './core/core.js';
 import { Metrics } from './core/metrics.js';
 import { builtinEngines } from './engines/registry.js';
 import { buildApp } from './http/app.js';
+import { doorAuth } from './http/gcp/auth.js';
+import { buildGcpRestApp } from './http/gcp/rest.js';
 import type { EngineFactory } from './sdk/engine.js';
 import { isCommitTimedBackend, type PhysicalBackend } from './physical/physical.js';
 import { SealManager } from './seal/seal-manager.js';
@@ -46,6 +48,8 @@ export interface AssembleOptions {
     readonly standbyMode: StandbyMode;
     readonly leaseTtlMs?: number;
   };
+  /** The Google door's mount path ("gcp/"); absent = the door is off. */
+  readonly gcpDoorMount?: string;
 }
 
 export interface AssembledServer {
@@ -55,6 +59,8 @@ export interface AssembledServer {
   readonly app: FastifyInstance;
   readonly metrics: Metrics;
   readonly ha?: HaCoordinator;
+  /** The Google door's REST application (its own listener); absent when the door is off. */
+  readonly gcpRestApp?: FastifyInstance;
 }
 
 export function assembleServer(options: AssembleOptions): AssembledServer {
@@ -119,5 +125,22 @@ export function assembleServer(options: AssembleOptions): AssembledServer {
       ? {}
       : { ha: { currentStatus: () => ha.currentStatus(), mode: options.ha!.standbyMode } }),
   });
-  return { barrier, seal, core, app, metrics, ...(ha === undefined ? {} : { ha }) };
+  const gcpRestApp =
+    options.gcpDoorMount === undefined
+      ? undefined
+      : buildGcpRestApp({
+          core,
+          logger: options.logger,
+          mountPath: options.gcpDoorMount,
+          auth: doorAuth(() => core.doorCredentials, now),
+        });
+  return {
+    barrier,
+    seal,
+    core,
+    app,
+    metrics,
+    ...(ha === undefined ? {} : { ha }),
+    ...(gcpRestApp === undefined ? {} : { gcpRestApp }),
+  };
 }

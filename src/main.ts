@@ -11,6 +11,8 @@ import { devServerConfig, parseServerConfig, type ServerConfig } from './config/
 import { DEFAULT_CONNECTION_LIMITS, startListener, type RunningListener } from './http/listener.js';
 import { openStorage } from './open-storage.js';
 import type { EngineFactory } from './sdk/engine.js';
+import { doorAuth } from './http/gcp/auth.js';
+import { startGcpGrpc } from './http/gcp/grpc.js';
 import { isCofferError } from './sdk/errors.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -221,7 +223,7 @@ export async function runServer(
   const staticKey = loadStaticKey(config, env);
   const version = readVersion();
   const haEnabled = config.storage.type === 'postgresql' && config.storage.haEnabled;
-  const { core, seal, app, ha } = assembleServer({
+  const { core, seal, app, ha, gcpRestApp } = assembleServer({
     ...(options.engines === undefined ? {} : { engines: options.engines }),
     physical,
     logger,
@@ -245,6 +247,7 @@ export async function runServer(
           },
         }
       : {}),
+    ...(config.gcpDoor === undefined ? {} : { gcpDoorMount: config.gcpDoor.mount }),
   });
   ha?.start();
 
@@ -259,6 +262,9 @@ export async function runServer(
     await core.mounts.enable('secret/', { type: 'kv', options: { version: '2' } });
     if (config.awsMount !== undefined) {
       await core.mounts.enable(config.awsMount, { type: 'aws-sm', options: {} });
+    }
+    if (config.gcpDoor !== undefined) {
+      await core.mounts.enable(config.gcpDoor.mount, { type: 'gcp-sm', options: {} });
     }
     if (flags.devAwsAccessKeyId !== undefined) {
       await core.doorCredentials.create('aws', {
@@ -281,22 +287,54 @@ export async function runServer(
   }
 
   const { host, port } = splitAddress(config.listener.address);
+  const listenerTls = config.listener.tlsDisable
+    ? undefined
+    : {
+        cert: readFileSync(config.listener.tlsCertFile!),
+        key: readFileSync(config.listener.tlsKeyFile!),
+      };
   let listener: RunningListener;
   try {
     listener = await startListener(app, {
       host,
       port,
       limits: { ...DEFAULT_CONNECTION_LIMITS, ...config.listener.connectionLimits },
-      ...(config.listener.tlsDisable
-        ? {}
-        : {
-            tls: {
-              cert: readFileSync(config.listener.tlsCertFile!),
-              key: readFileSync(config.listener.tlsKeyFile!),
-            },
-          }),
+      ...(listenerTls === undefined ? {} : { tls: listenerTls }),
     });
   } catch (err) {
+    await physical.close();
+    throw err;
+  }
+  // The Google door's own listeners (docs/adr/0007-google-door.md), with the main one's TLS.
+  const doorListeners: RunningListener[] = [];
+  const doorLines: string[] = [];
+  try {
+    if (config.gcpDoor !== undefined && gcpRestApp !== undefined) {
+      const rest = await startListener(gcpRestApp, {
+        ...splitAddress(config.gcpDoor.restAddress),
+        ...(listenerTls === undefined ? {} : { tls: listenerTls }),
+      });
+      doorListeners.push(rest);
+      doorLines.push(`Google Secret Manager (REST): ${rest.url}`);
+      if (config.gcpDoor.grpcAddress !== undefined) {
+        const grpcDoor = await startGcpGrpc(
+          {
+            core,
+            logger,
+            mountPath: config.gcpDoor.mount,
+            auth: doorAuth(() => core.doorCredentials, now),
+          },
+          {
+            ...splitAddress(config.gcpDoor.grpcAddress),
+            ...(listenerTls === undefined ? {} : { tls: listenerTls }),
+          },
+        );
+        doorListeners.push({ url: grpcDoor.address, port: 0, close: () => grpcDoor.close() });
+        doorLines.push(`Google Secret Manager (gRPC): ${grpcDoor.address}`);
+      }
+    }
+  } catch (err) {
+    await listener.close();
     await physical.close();
     throw err;
   }
@@ -312,6 +350,7 @@ export async function runServer(
     ...(config.awsMount === undefined
       ? []
       : [`   AWS Secrets Manager: ${listener.url} (aws_mount ${config.awsMount})`]),
+    ...doorLines,
     '',
     ...devBanner,
     '',
@@ -328,6 +367,7 @@ export async function runServer(
       try {
         // Event streams never finish on their own; they would hold the grace period open.
         core.endChangeStreams();
+        for (const door of doorListeners) await door.close();
         await listener.close();
         // Hand the lease over now rather than letting it run out.
         await ha?.stop();

@@ -56,7 +56,7 @@ export async function startCoffer(options) {
     physical = createInmemBackend();
   }
   try {
-    const { core, app } = assembleServer({
+    const { core, app, gcpRestApp } = assembleServer({
       physical,
       logger: pino({ level: 'warn' }),
       now: () => Date.now(),
@@ -64,6 +64,7 @@ export async function startCoffer(options) {
       defaultLeaseTtlSeconds: 2_764_800,
       maxLeaseTtlSeconds: 2_764_800,
       ...(options.awsKey === undefined ? {} : { awsDoorMount: 'aws/' }),
+      ...(options.gcp === true ? { gcpDoorMount: 'gcp/' } : {}),
     });
     const { shares, rootToken } = await core.initialize({ secretShares: 1, secretThreshold: 1 });
     await core.unseal(shares[0]);
@@ -78,11 +79,34 @@ export async function startCoffer(options) {
       });
     }
     const listener = await listen.startListener(app, { host: '127.0.0.1', port: 0 });
+    // The Google door on its own REST and gRPC ports, like `gcp_door` (bench/gcp.js).
+    let gcp;
+    if (options.gcp === true) {
+      await core.mounts.enable('gcp/', { type: 'gcp-sm', options: {} });
+      const { startGcpGrpc } = await importDist('http/gcp/grpc.js');
+      const { doorAuth } = await importDist('http/gcp/auth.js');
+      const rest = await listen.startListener(gcpRestApp, { host: '127.0.0.1', port: 0 });
+      const grpcDoor = await startGcpGrpc(
+        {
+          core,
+          logger: pino({ level: 'warn' }),
+          mountPath: 'gcp/',
+          auth: doorAuth(() => core.doorCredentials, Date.now),
+        },
+        { host: '127.0.0.1', port: 0 },
+      );
+      gcp = { restUrl: rest.url, grpcAddress: grpcDoor.address, rest, grpcDoor };
+    }
     return {
       url: listener.url,
+      ...(gcp === undefined ? {} : { gcp: { restUrl: gcp.restUrl, grpcAddress: gcp.grpcAddress } }),
       rootToken,
       physical,
       async close() {
+        if (gcp !== undefined) {
+          await gcp.rest.close(2_000);
+          await gcp.grpcDoor.close();
+        }
         await listener.close(2_000);
         // Stops the core's timers (as main.ts does on shutdown) so the process can exit.
         await core.sealForShutdown();

@@ -511,6 +511,40 @@ describe('devServerConfig', () => {
     ).toThrow(/telemetry.statsd_address: unknown key/);
   });
 
+  it('gcp_door: its own listeners; refused where it would shadow the Vault API or a mount', () => {
+    const base = 'storage "inmem" {}\nlistener "tcp" { tls_disable = true }\n';
+    expect(parseServerConfig(base, {}).gcpDoor).toBeUndefined();
+    expect(
+      parseServerConfig(
+        `${base}gcp_door {\n rest_address = "127.0.0.1:8300"\n grpc_address = "127.0.0.1:8301"\n}`,
+        {},
+      ).gcpDoor,
+    ).toEqual({ mount: 'gcp/', restAddress: '127.0.0.1:8300', grpcAddress: '127.0.0.1:8301' });
+    const refused: [string, RegExp][] = [
+      [
+        'gcp_door { rest_address = "127.0.0.1:8200" }',
+        /gcp_door.rest_address: must differ from listener.address/,
+      ],
+      [
+        'gcp_door {\n rest_address = "127.0.0.1:8300"\n grpc_address = "127.0.0.1:8300"\n}',
+        /gcp_door.grpc_address/,
+      ],
+      [
+        'gcp_door {\n mount = "aws/"\n rest_address = "127.0.0.1:8300"\n}',
+        /gcp_door.mount: must differ from aws_mount/,
+      ],
+      [
+        'gcp_door {\n mount = "sys/"\n rest_address = "127.0.0.1:8300"\n}',
+        /gcp_door.mount: must not be a reserved path/,
+      ],
+      ['gcp_door { mount = "gcp/" }', /gcp_door.rest_address: is required/],
+      ['gcp_door { rest_addres = "127.0.0.1:8300" }', /gcp_door.rest_addres: unknown key/],
+    ];
+    for (const [text, why] of refused) {
+      expect(() => parseServerConfig(`${base}${text}`, {})).toThrow(why);
+    }
+  });
+
   it('keeps data in memory unless a storage path is given', () => {
     const config = devServerConfig({ address: '127.0.0.1:0' });
     expect(config).toEqual({
@@ -522,6 +556,7 @@ describe('devServerConfig', () => {
       ui: false,
       awsMount: 'aws/',
       standbyMode: 'forward',
+      gcpDoor: { mount: 'gcp/', restAddress: '127.0.0.1:0', grpcAddress: '127.0.0.1:0' },
     });
     expect(Object.isFrozen(config.listener)).toBe(true);
     expect(

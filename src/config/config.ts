@@ -89,7 +89,24 @@ export interface ServerConfig {
   readonly awsMount?: string;
   /** `telemetry { unauthenticated_metrics_access = true }`: sys/metrics needs no token. */
   readonly unauthenticatedMetricsAccess?: boolean;
+  /**
+   * The Google Secret Manager door (`gcp_door { ... }`): its gcp-sm mount and its OWN
+   * listeners, REST and optionally gRPC (docs/adr/0007-google-door.md); absent = off.
+   */
+  readonly gcpDoor?: GcpDoorConfig;
 }
+
+export interface GcpDoorConfig {
+  /** The gcp-sm mount the door serves ("gcp/"). */
+  readonly mount: string;
+  /** host:port of the REST listener (same TLS settings as the main listener). */
+  readonly restAddress: string;
+  /** host:port of the gRPC listener; absent = no gRPC. */
+  readonly grpcAddress?: string;
+}
+
+/** Where the Google door looks for its mount unless `gcp_door.mount` says otherwise. */
+export const DEFAULT_GCP_MOUNT = 'gcp/';
 
 /** Where the AWS door looks for its mount unless `aws_mount` says otherwise. */
 export const DEFAULT_AWS_MOUNT = 'aws/';
@@ -235,6 +252,12 @@ export function devServerConfig(options: {
     ui: false,
     awsMount: DEFAULT_AWS_MOUNT,
     standbyMode: 'forward',
+    // The Google door on ports the OS picks, next to the main listener's host.
+    gcpDoor: {
+      mount: DEFAULT_GCP_MOUNT,
+      restAddress: `${options.address.slice(0, options.address.lastIndexOf(':'))}:0`,
+      grpcAddress: `${options.address.slice(0, options.address.lastIndexOf(':'))}:0`,
+    },
   });
 }
 
@@ -309,6 +332,7 @@ interface Draft {
   ui: boolean;
   awsMount: string;
   unauthenticatedMetricsAccess: boolean;
+  gcpDoor: { at: Position; mount: string; restAddress?: string; grpcAddress?: string } | undefined;
 }
 
 const TOP_LEVEL_KEYS = [
@@ -325,6 +349,7 @@ const TOP_LEVEL_KEYS = [
   'telemetry',
   'cluster_addr',
   'ha_standby_mode',
+  'gcp_door',
 ] as const;
 
 function configError(at: Position | undefined, field: string, why: string): CofferError {
@@ -352,6 +377,7 @@ function emptyDraft(): Draft {
     ui: false,
     awsMount: DEFAULT_AWS_MOUNT,
     unauthenticatedMetricsAccess: false,
+    gcpDoor: undefined,
   };
 }
 
@@ -385,6 +411,12 @@ function readFile(body: HclBody, baseDir: string | undefined): Draft {
         if (seen.has(key)) throw configError(item, key, 'only one telemetry block is allowed');
         seen.add(key);
         draft.unauthenticatedMetricsAccess = readTelemetry(item);
+        continue;
+      case 'gcp_door':
+        if (draft.gcpDoor !== undefined) {
+          throw configError(item, key, 'only one gcp_door block is allowed');
+        }
+        draft.gcpDoor = readGcpDoor(item);
         continue;
       case 'api_addr':
       case 'log_level':
@@ -658,6 +690,40 @@ function readTelemetry(item: HclItem): boolean {
   if (hostname !== undefined) readBool(hostname, 'telemetry.disable_hostname');
   const open = attrs.get('unauthenticated_metrics_access');
   return open === undefined ? false : readBool(open, 'telemetry.unauthenticated_metrics_access');
+}
+
+function readGcpDoor(item: HclItem): NonNullable<Draft['gcpDoor']> {
+  if (item.labels.length !== 0 || !isHclBody(item.value)) {
+    throw configError(item, 'gcp_door', 'must be a block: gcp_door { rest_address = "..." }');
+  }
+  const attrs = attributes(item.value, 'gcp_door', ['mount', 'rest_address', 'grpc_address']);
+  const draft: NonNullable<Draft['gcpDoor']> = { at: item, mount: DEFAULT_GCP_MOUNT };
+  const mount = attrs.get('mount');
+  if (mount !== undefined) {
+    const value = readString(mount, 'gcp_door.mount');
+    const problem = value === '' ? 'must not be empty' : awsMountProblem(value);
+    if (problem !== undefined) {
+      throw configError(
+        mount,
+        'gcp_door.mount',
+        problem.replace('"aws/"', '"gcp/"').replace(', or "" to turn the door off', ''),
+      );
+    }
+    draft.mount = value;
+  }
+  for (const key of ['rest_address', 'grpc_address'] as const) {
+    const attr = attrs.get(key);
+    if (attr === undefined) continue;
+    const value = readString(attr, `gcp_door.${key}`);
+    const problem = addressProblem(value);
+    if (problem !== undefined) throw configError(attr, `gcp_door.${key}`, problem);
+    if (key === 'rest_address') draft.restAddress = value;
+    else draft.grpcAddress = value;
+  }
+  if (draft.restAddress === undefined) {
+    throw configError(item, 'gcp_door.rest_address', 'is required, e.g. "127.0.0.1:8300"');
+  }
+  return draft;
 }
 
 function readSeal(item: HclItem, baseDir: string | undefined): SealDraft {
@@ -985,6 +1051,43 @@ function finish(draft: Draft): ServerConfig {
     ui: draft.ui,
     ...(draft.awsMount === '' ? {} : { awsMount: draft.awsMount }),
     ...(draft.unauthenticatedMetricsAccess ? { unauthenticatedMetricsAccess: true } : {}),
+    ...(draft.gcpDoor === undefined ? {} : { gcpDoor: finishGcpDoor(draft, listener) }),
+  };
+}
+
+/**
+ * SECURITY/availability: the Google door's `/v1/projects/...` must never share a listener with
+ * the Vault API (it would shadow a mount named `projects/`), nor serve the AWS door's mount.
+ */
+function finishGcpDoor(draft: Draft, listener: ListenerConfig): GcpDoorConfig {
+  const door = draft.gcpDoor!;
+  const samePort = (a: string, b: string) => a === b && !a.endsWith(':0');
+  if (samePort(door.restAddress!, listener.address)) {
+    throw configError(
+      door.at,
+      'gcp_door.rest_address',
+      "must differ from listener.address: Google's /v1/projects/... would shadow the Vault API's /v1/<mount>",
+    );
+  }
+  if (door.grpcAddress !== undefined) {
+    if (
+      samePort(door.grpcAddress, listener.address) ||
+      samePort(door.grpcAddress, door.restAddress!)
+    ) {
+      throw configError(
+        door.at,
+        'gcp_door.grpc_address',
+        'must differ from listener.address and gcp_door.rest_address',
+      );
+    }
+  }
+  if (draft.awsMount !== '' && draft.awsMount === door.mount) {
+    throw configError(door.at, 'gcp_door.mount', 'must differ from aws_mount');
+  }
+  return {
+    mount: door.mount,
+    restAddress: door.restAddress!,
+    ...(door.grpcAddress === undefined ? {} : { grpcAddress: door.grpcAddress }),
   };
 }
 

@@ -604,7 +604,10 @@ export class Core {
             token,
             remoteAddress === undefined ? {} : { remoteAddress },
           );
-    if (entry === undefined) throw new CofferError('permission_denied', PERMISSION_DENIED);
+    // `field: 'token'` lets a door tell "who are you?" (Google's UNAUTHENTICATED) from "no".
+    if (entry === undefined) {
+      throw new CofferError('permission_denied', PERMISSION_DENIED, { field: 'token' });
+    }
     const acl = await this.#policies.acl(entry.policies);
     const isRoot = entry.policies.includes('root');
     return {
@@ -704,6 +707,7 @@ export class Core {
         ...request,
         operation: prepared.request.operation,
         ...(caller === undefined ? {} : { clientTokenAccessor: caller.entry.accessor }),
+        ...(req.door === undefined ? {} : { door: doorOf(req.door, caller) }),
         mountType: prepared.target.info.type,
         mountAccessor: prepared.target.info.accessor,
       };

@@ -3,7 +3,7 @@
 // to Coffer policies through a token it owns, and is revocable; the core resolves a request
 // that names a credential to a caller with that token's policies, so ACL, audit and sealing
 // apply exactly as for a Vault token. See docs/adr/0004-cloud-doors.md.
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { CofferError, invalidField } from '../sdk/errors.js';
 import type { JsonObject } from '../sdk/json.js';
 import { encodeJson, getJson, type Storage } from '../sdk/storage.js';
@@ -110,8 +110,53 @@ export const AWS_CREDENTIAL_KIND: DoorCredentialKind = {
   },
 };
 
+/**
+ * Google service-account keys: Coffer generates an RSA key pair, keeps only the public key and
+ * hands out a standard key file (`type: service_account`) once. Google's auth libraries then
+ * send self-signed RS256 JWTs (`kid` = the key id, `iss` = `sub` = the email), which the Google
+ * door verifies against the stored public key. The id is 40 hex digits, as Google's.
+ */
+export const GCP_CREDENTIAL_KIND: DoorCredentialKind = {
+  api: 'gcp',
+  fields: ['project_id'],
+  newId: () => randomBytes(20).toString('hex'),
+  checkId(id) {
+    if (!/^[0-9a-f]{40}$/.test(id)) throw invalidField('id', 'must be 40 hex digits');
+  },
+  issue(id, displayName, fields) {
+    const project = fields['project_id'] ?? 'coffer';
+    if (typeof project !== 'string' || !/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/.test(project)) {
+      throw invalidField('project_id', 'must be a Google project id (6-30 of a-z, 0-9, -)');
+    }
+    const account = displayName.toLowerCase();
+    if (!/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/.test(account)) {
+      throw invalidField('display_name', 'must be a service account id (6-30 of a-z, 0-9, -)');
+    }
+    const email = `${account}@${project}.iam.gserviceaccount.com`;
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    return {
+      stored: { public_key_pem: publicKey.export({ type: 'spki', format: 'pem' }).toString() },
+      shown: {
+        key_file: {
+          type: 'service_account',
+          project_id: project,
+          private_key_id: id,
+          private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+          client_email: email,
+          client_id: BigInt(`0x${id.slice(0, 15)}`).toString(),
+          auth_uri: 'https://accounts.google.com/o/oauth2/auth',
+          token_uri: 'https://oauth2.googleapis.com/token',
+          universe_domain: 'googleapis.com',
+        },
+      },
+      metadata: { client_email: email, principal: `serviceAccount:${email}` },
+    };
+  },
+};
+
 export const DOOR_CREDENTIAL_KINDS: ReadonlyMap<string, DoorCredentialKind> = new Map([
   [AWS_CREDENTIAL_KIND.api, AWS_CREDENTIAL_KIND],
+  [GCP_CREDENTIAL_KIND.api, GCP_CREDENTIAL_KIND],
 ]);
 
 export class DoorCredentialStore {

@@ -28,6 +28,10 @@ const CREATE_FIELDS = {
     type: 'string',
     description: 'AWS only: the 12-digit account of the principal ARN (default 000000000000).',
   },
+  project_id: {
+    type: 'string',
+    description: "Google only: the project of the service account's email (default coffer).",
+  },
 } as const satisfies FieldSpecs;
 
 /** Policies nobody can hand out through a credential. */

@@ -71,8 +71,9 @@ describe('audit names the door method', () => {
     });
     const mine = lines().filter((l) => String(l.request.id).startsWith('door-'));
     expect(mine.map((l) => [l.type, l.request.id, l.request.door])).toEqual([
-      ['request', 'door-1', door],
-      ['response', 'door-1', door],
+      // The caller's principal is named in clear beside the method.
+      ['request', 'door-1', { ...door, principal: 'arn:aws:iam::000000000000:user/AKIDAUDIT' }],
+      ['response', 'door-1', { ...door, principal: 'arn:aws:iam::000000000000:user/AKIDAUDIT' }],
       ['request', 'door-2', { api: 'aws', method: 'secretsmanager.GetSecretValue' }],
       ['response', 'door-2', { api: 'aws', method: 'secretsmanager.GetSecretValue' }],
     ]);

@@ -39,7 +39,7 @@ export interface AuditRequest {
   readonly remotePort?: number;
   readonly wrapTtlSeconds?: number;
   /** The cloud door and its method (`aws`, `secretsmanager.GetSecretValue`); in clear. */
-  readonly door?: { readonly api: string; readonly method: string };
+  readonly door?: { readonly api: string; readonly method: string; readonly principal?: string };
 }
 
 export interface AuditWrapInfo {
@@ -154,7 +154,13 @@ function requestBlock(request: AuditRequest, hash: Hasher, options: FormatOption
   out['wrap_ttl'] = request.wrapTtlSeconds ?? 0;
   // Like path and operation, the door's method name is written in clear.
   if (request.door !== undefined) {
-    out['door'] = { api: request.door.api, method: request.door.method };
+    // The caller's cloud principal (`user:alice@example.com`, an ARN) is an identity, not a
+    // secret: in clear, as the clouds' own audit logs name it.
+    out['door'] = {
+      api: request.door.api,
+      method: request.door.method,
+      ...(request.door.principal === undefined ? {} : { principal: request.door.principal }),
+    };
   }
   return out;
 }
