@@ -321,6 +321,27 @@ export async function runServer(argv: readonly string[], env: Env): Promise<void
   process.once('SIGTERM', () => {
     stop('SIGTERM');
   });
+  // SIGHUP reloads the TLS certificate and key from their files (as Vault does); a pair that
+  // cannot be read or does not match is logged and the old one kept.
+  process.on('SIGHUP', () => {
+    if (config.listener.tlsDisable) {
+      logger.info('SIGHUP: nothing to reload (TLS is disabled)');
+      return;
+    }
+    try {
+      listener.reloadTls({
+        cert: readFileSync(config.listener.tlsCertFile!),
+        key: readFileSync(config.listener.tlsKeyFile!),
+      });
+      logger.info({ certFile: config.listener.tlsCertFile }, 'reloaded the TLS certificate');
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      logger.error(
+        { certFile: config.listener.tlsCertFile, code: typeof code === 'string' ? code : 'error' },
+        'TLS certificate reload failed; keeping the current one',
+      );
+    }
+  });
 }
 
 /** Start-up errors: one clear line, exit code 1. */
