@@ -106,6 +106,23 @@ function parseFlags(argv: readonly string[]): ServerFlags {
   return flags;
 }
 
+/** Words for the errors listen() gives; the rest keep their code. */
+const LISTEN_REASONS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'the address is already in use',
+  EACCES: 'permission denied (ports below 1024 need privileges)',
+  EADDRNOTAVAIL: 'the address is not one of this machine',
+};
+
+/** One line for a listener that could not start: "cannot listen on 127.0.0.1:8200: ...". */
+function listenError(err: unknown, address: string): unknown {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string') return err;
+  const words = LISTEN_REASONS[code];
+  return new UsageError(
+    `cannot listen on ${address}: ${words === undefined ? code : `${words} (${code})`}`,
+  );
+}
+
 function splitAddress(address: string): { host: string; port: number } {
   const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(address);
   if (m === null) throw new UsageError(`listen address "${address}" must be host:port`);
@@ -274,7 +291,7 @@ export async function runServer(argv: readonly string[], env: Env): Promise<void
     });
   } catch (err) {
     await physical.close();
-    throw err;
+    throw listenError(err, config.listener.address);
   }
 
   const lines = [
@@ -289,6 +306,14 @@ export async function runServer(argv: readonly string[], env: Env): Promise<void
       : [`   AWS Secrets Manager: ${listener.url} (aws_mount ${config.awsMount})`]),
     '',
     ...devBanner,
+    ...(devBanner.length === 0
+      ? []
+      : [
+          '',
+          'You may need to set the following environment variable:',
+          '',
+          `    $ export COFFER_ADDR='${listener.url}'`,
+        ]),
     '',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -1,5 +1,7 @@
 // The SQLite physical backend (the default): one WAL-mode database file, durable commits, and
 // group commit so that concurrent writes share one transaction and one fsync.
+import { chmodSync, closeSync, openSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { CofferError } from '../sdk/errors.js';
 import type { StorageOp } from '../sdk/storage.js';
@@ -117,13 +119,16 @@ class SqliteBackendImpl implements SqliteBackend {
   constructor(options: SqliteBackendOptions) {
     this.filePath = options.path;
     this.#groupCommit = options.groupCommit ?? true;
+    prepareDatabaseFiles(options.path);
     let db: Database.Database;
     try {
       db = new Database(options.path);
     } catch (cause) {
-      throw new CofferError('internal', `cannot open the SQLite database at ${options.path}`, {
-        cause,
-      });
+      throw new CofferError(
+        'internal',
+        `cannot open the SQLite database at ${options.path} (${errnoOf(cause)})`,
+        { cause },
+      );
     }
     try {
       // busy_timeout first: switching to WAL needs a lock another connection may hold.
@@ -333,6 +338,44 @@ function readFailed(cause: unknown): CofferError {
  * Opens (creating if needed) a SQLite database as a physical backend: WAL journal,
  * synchronous=FULL unless told otherwise, a busy timeout, and one `entries` table.
  */
+/** Owner read/write only: the database, its -wal and -shm (SQLite gives them the file's mode). */
+export const DATABASE_FILE_MODE = 0o600;
+
+/** "EACCES" → a word a user can act on. */
+function errnoOf(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : 'error';
+}
+
+/**
+ * Makes sure the folder exists (a clear reason when not) and that the database file and its
+ * -wal/-shm companions are 0600: created so when missing, narrowed when wider.
+ * SECURITY: the entries are ciphertext, but the file also reveals key names and sizes.
+ */
+function prepareDatabaseFiles(path: string): void {
+  if (path === ':memory:' || path === '') return;
+  const folder = dirname(resolve(path));
+  const where = `cannot open the SQLite database at ${path}`;
+  const stat = statSync(folder, { throwIfNoEntry: false });
+  if (stat === undefined) {
+    throw new CofferError('internal', `${where}: the folder ${folder} does not exist`);
+  }
+  if (!stat.isDirectory()) {
+    throw new CofferError('internal', `${where}: ${folder} is not a folder`);
+  }
+  try {
+    closeSync(openSync(path, 'a', DATABASE_FILE_MODE));
+    for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+      const mode = statSync(file, { throwIfNoEntry: false })?.mode;
+      if (mode !== undefined && (mode & 0o777) !== DATABASE_FILE_MODE) {
+        chmodSync(file, DATABASE_FILE_MODE);
+      }
+    }
+  } catch (error) {
+    throw new CofferError('internal', `${where} (${errnoOf(error)})`, { cause: error });
+  }
+}
+
 export function openSqliteBackend(options: SqliteBackendOptions): SqliteBackend {
   return new SqliteBackendImpl(options);
 }
