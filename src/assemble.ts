@@ -8,7 +8,9 @@ import { Core } from './core/core.js';
 import { builtinEngines } from './engines/registry.js';
 import { buildApp } from './http/app.js';
 import type { EngineFactory } from './sdk/engine.js';
+import { isSnapshotBackend } from './physical/physical.js';
 import type { PhysicalBackend } from './physical/physical.js';
+import { restoreSnapshotBytes, snapshotBytes } from './physical/snapshot-bytes.js';
 import { SealManager } from './seal/seal-manager.js';
 
 export interface AssembleOptions {
@@ -51,6 +53,7 @@ export function assembleServer(options: AssembleOptions): AssembledServer {
     defaultLeaseTtlSeconds: options.defaultLeaseTtlSeconds,
     maxLeaseTtlSeconds: options.maxLeaseTtlSeconds,
     logger: options.logger.child({ component: 'core' }),
+    ...(isSnapshotBackend(physical) ? { snapshot: () => snapshotBytes(physical) } : {}),
   });
   const app = buildApp({
     core,
@@ -62,6 +65,9 @@ export function assembleServer(options: AssembleOptions): AssembledServer {
       ? {}
       : { maxRequestSizeBytes: options.maxRequestSizeBytes }),
     ...(options.awsDoorMount === undefined ? {} : { awsDoor: { mountPath: options.awsDoorMount } }),
+    ...(isSnapshotBackend(physical)
+      ? { restoreSnapshot: (bytes: Uint8Array) => restoreSnapshotBytes(physical, bytes) }
+      : {}),
   });
   return { barrier, seal, core, app };
 }

@@ -74,6 +74,8 @@ export interface CoreDeps {
   readonly maxLeaseTtlSeconds: number;
   /** Where audit devices report their own failures (never request contents). */
   readonly logger?: { warn(obj: object, msg: string): void };
+  /** Takes a storage snapshot (sys/storage/raft/snapshot); absent when storage cannot. */
+  readonly snapshot?: () => Promise<Buffer>;
 }
 
 function internalMount(path: string, type: string, uuid: string): MountInfo {
@@ -278,6 +280,7 @@ export class Core {
       authMounts: this.#authMounts,
       beforeUnmount: (info) => this.#beforeUnmount(info),
       barrier: deps.barrier,
+      snapshot: deps.snapshot,
       policies: this.#policies,
       tokens: this.#tokens,
       audit: this.#audit,

@@ -5,7 +5,7 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { CofferError } from '../sdk/errors.js';
 import type { StorageOp } from '../sdk/storage.js';
-import type { PhysicalBackend } from './physical.js';
+import type { SnapshotBackend } from './physical.js';
 
 export interface SqliteBackendOptions {
   /** Database file path. Its directory must exist. */
@@ -31,7 +31,7 @@ export interface SqliteBackendStats {
   readonly writes: number;
 }
 
-export interface SqliteBackend extends PhysicalBackend {
+export interface SqliteBackend extends SnapshotBackend {
   readonly filePath: string;
   stats(): SqliteBackendStats;
   /** The connection's effective settings, for diagnostics and tests. */
@@ -314,6 +314,39 @@ class SqliteBackendImpl implements SqliteBackend {
     }
   }
 
+  /**
+   * SQLite's online backup: copies the pages in steps while writes go on; writes made through
+   * this connection during the copy are carried into it, so the copy is consistent and holds
+   * every write acknowledged before the call. The file is created 0600.
+   */
+  async saveSnapshot(file: string): Promise<void> {
+    this.#checkOpen();
+    closeSync(openSync(file, 'wx', DATABASE_FILE_MODE));
+    await this.#db.backup(file);
+  }
+
+  /** Replaces every entry in one transaction; pending writes are committed first. */
+  restoreSnapshot(file: string): Promise<void> {
+    this.#checkOpen();
+    if (this.#flushTimer !== undefined) clearImmediate(this.#flushTimer);
+    this.#flush();
+    checkSnapshotFile(file);
+    this.#db.prepare('ATTACH DATABASE ? AS snapshot').run(file);
+    try {
+      this.#db
+        .transaction(() => {
+          this.#db.exec('DELETE FROM main.entries');
+          this.#db.exec(
+            'INSERT INTO main.entries (key, value) SELECT key, value FROM snapshot.entries',
+          );
+        })
+        .immediate();
+    } finally {
+      this.#db.exec('DETACH DATABASE snapshot');
+    }
+    return Promise.resolve();
+  }
+
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
@@ -373,6 +406,28 @@ function prepareDatabaseFiles(path: string): void {
     }
   } catch (error) {
     throw new CofferError('internal', `${where} (${errnoOf(error)})`, { cause: error });
+  }
+}
+
+/** Refuses a file that is not a snapshot (see SnapshotBackend), before anything changes. */
+export function checkSnapshotFile(file: string): void {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+    const columns = db
+      .prepare<[], { name: string }>("SELECT name FROM pragma_table_info('entries')")
+      .all();
+    const names = columns
+      .map((c) => c.name)
+      .sort()
+      .join(',');
+    if (names !== 'key,value') throw new Error('no entries table');
+  } catch (cause) {
+    throw new CofferError('invalid_request', 'the snapshot is not a Coffer storage snapshot', {
+      cause,
+    });
+  } finally {
+    db?.close();
   }
 }
 
