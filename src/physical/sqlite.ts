@@ -330,7 +330,11 @@ class SqliteBackendImpl implements SqliteBackend {
     this.#checkOpen();
     if (this.#flushTimer !== undefined) clearImmediate(this.#flushTimer);
     this.#flush();
-    checkSnapshotFile(file);
+    try {
+      checkSnapshotFile(file);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     this.#db.prepare('ATTACH DATABASE ? AS snapshot').run(file);
     try {
       this.#db
