@@ -333,7 +333,8 @@ class SqliteBackendImpl implements SqliteBackend {
     try {
       checkSnapshotFile(file);
     } catch (error) {
-      return Promise.reject(error);
+      // checkSnapshotFile throws only CofferError.
+      return Promise.reject(error instanceof Error ? error : new Error('bad snapshot'));
     }
     this.#db.prepare('ATTACH DATABASE ? AS snapshot').run(file);
     try {
