@@ -11,7 +11,8 @@ import { buildApp } from './http/app.js';
 import { doorAuth } from './http/gcp/auth.js';
 import { buildGcpRestApp } from './http/gcp/rest.js';
 import type { EngineFactory } from './sdk/engine.js';
-import { isCommitTimedBackend, type PhysicalBackend } from './physical/physical.js';
+import { isCommitTimedBackend, isSnapshotBackend, type PhysicalBackend } from './physical/physical.js';
+import { restoreSnapshotBytes, snapshotBytes } from './physical/snapshot-bytes.js';
 import { SealManager } from './seal/seal-manager.js';
 import { HaCoordinator } from './core/ha-coordinator.js';
 import type { StandbyMode } from './http/standby-forward.js';
@@ -83,6 +84,7 @@ export function assembleServer(options: AssembleOptions): AssembledServer {
     logger: options.logger.child({ component: 'core' }),
     ...(options.ha === undefined ? {} : { standbyUntilActivated: true }),
     metrics,
+    ...(isSnapshotBackend(physical) ? { snapshot: () => snapshotBytes(physical) } : {}),
   });
   metrics.setSources({
     sealed: () => core.isSealed,
@@ -124,6 +126,9 @@ export function assembleServer(options: AssembleOptions): AssembledServer {
     ...(ha === undefined
       ? {}
       : { ha: { currentStatus: () => ha.currentStatus(), mode: options.ha!.standbyMode } }),
+    ...(isSnapshotBackend(physical)
+      ? { restoreSnapshot: (bytes: Uint8Array) => restoreSnapshotBytes(physical, bytes) }
+      : {}),
   });
   const gcpRestApp =
     options.gcpDoorMount === undefined

@@ -108,6 +108,23 @@ function parseFlags(argv: readonly string[]): ServerFlags {
   return flags;
 }
 
+/** Words for the errors listen() gives; the rest keep their code. */
+const LISTEN_REASONS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'the address is already in use',
+  EACCES: 'permission denied (ports below 1024 need privileges)',
+  EADDRNOTAVAIL: 'the address is not one of this machine',
+};
+
+/** One line for a listener that could not start: "cannot listen on 127.0.0.1:8200: ...". */
+function listenError(err: unknown, address: string): unknown {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string') return err;
+  const words = LISTEN_REASONS[code];
+  return new UsageError(
+    `cannot listen on ${address}: ${words === undefined ? code : `${words} (${code})`}`,
+  );
+}
+
 function splitAddress(address: string): { host: string; port: number } {
   const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(address);
   if (m === null) throw new UsageError(`listen address "${address}" must be host:port`);
@@ -303,10 +320,10 @@ export async function runServer(
     });
   } catch (err) {
     await physical.close();
-    throw err;
+    throw listenError(err, config.listener.address);
   }
   // The Google door's own listeners (docs/adr/0007-google-door.md), with the main one's TLS.
-  const doorListeners: RunningListener[] = [];
+  const doorListeners: { close(): Promise<void> }[] = [];
   const doorLines: string[] = [];
   try {
     if (config.gcpDoor !== undefined && gcpRestApp !== undefined) {
@@ -329,7 +346,7 @@ export async function runServer(
             ...(listenerTls === undefined ? {} : { tls: listenerTls }),
           },
         );
-        doorListeners.push({ url: grpcDoor.address, port: 0, close: () => grpcDoor.close() });
+        doorListeners.push({ close: () => grpcDoor.close() });
         doorLines.push(`Google Secret Manager (gRPC): ${grpcDoor.address}`);
       }
     }
@@ -353,6 +370,14 @@ export async function runServer(
     ...doorLines,
     '',
     ...devBanner,
+    ...(devBanner.length === 0
+      ? []
+      : [
+          '',
+          'You may need to set the following environment variable:',
+          '',
+          `    $ export COFFER_ADDR='${listener.url}'`,
+        ]),
     '',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -387,6 +412,27 @@ export async function runServer(
   });
   process.once('SIGTERM', () => {
     stop('SIGTERM');
+  });
+  // SIGHUP reloads the TLS certificate and key from their files (as Vault does); a pair that
+  // cannot be read or does not match is logged and the old one kept.
+  process.on('SIGHUP', () => {
+    if (config.listener.tlsDisable) {
+      logger.info('SIGHUP: nothing to reload (TLS is disabled)');
+      return;
+    }
+    try {
+      listener.reloadTls({
+        cert: readFileSync(config.listener.tlsCertFile!),
+        key: readFileSync(config.listener.tlsKeyFile!),
+      });
+      logger.info({ certFile: config.listener.tlsCertFile }, 'reloaded the TLS certificate');
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      logger.error(
+        { certFile: config.listener.tlsCertFile, code: typeof code === 'string' ? code : 'error' },
+        'TLS certificate reload failed; keeping the current one',
+      );
+    }
   });
 }
 

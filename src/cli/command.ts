@@ -3,7 +3,15 @@
 // server that cannot be reached), and the shared helpers (client from flags/env, output format,
 // -field, stdin, key=value arguments).
 import { readFileSync } from 'node:fs';
-import { ApiError, ClientError, CofferClient, ConnectionError } from '../client/index.js';
+import {
+  ApiError,
+  ClientError,
+  CofferClient,
+  ConnectionError,
+  hasTlsSettings,
+  resolveTlsSettings,
+  tlsFetch,
+} from '../client/index.js';
 import type { ApiResponse } from '../client/index.js';
 import { formatFlagHelp, parseArgs, UsageError } from './args.js';
 import type { FlagSpecs, FlagValues } from './args.js';
@@ -38,6 +46,35 @@ export const COMMON_FLAGS = {
     kind: 'string',
     placeholder: '<token>',
     help: 'Token to authenticate with. Defaults to $COFFER_TOKEN, then $VAULT_TOKEN, then ~/.coffer-token.',
+  },
+  'ca-cert': {
+    kind: 'string',
+    placeholder: '<file>',
+    help: 'PEM file of CA certificates to trust. Defaults to $COFFER_CACERT, then $VAULT_CACERT.',
+  },
+  'ca-path': {
+    kind: 'string',
+    placeholder: '<folder>',
+    help: 'Folder of PEM CA certificates to trust. Defaults to $COFFER_CAPATH, then $VAULT_CAPATH.',
+  },
+  'client-cert': {
+    kind: 'string',
+    placeholder: '<file>',
+    help: 'PEM client certificate for TLS. Defaults to $COFFER_CLIENT_CERT, then $VAULT_CLIENT_CERT.',
+  },
+  'client-key': {
+    kind: 'string',
+    placeholder: '<file>',
+    help: 'PEM key of -client-cert. Defaults to $COFFER_CLIENT_KEY, then $VAULT_CLIENT_KEY.',
+  },
+  'tls-server-name': {
+    kind: 'string',
+    placeholder: '<name>',
+    help: 'Name to verify the server certificate against (SNI). Defaults to $COFFER_TLS_SERVER_NAME, then $VAULT_TLS_SERVER_NAME.',
+  },
+  'tls-skip-verify': {
+    kind: 'boolean',
+    help: 'Do not verify the server certificate (insecure). Defaults to $COFFER_SKIP_VERIFY, then $VAULT_SKIP_VERIFY.',
   },
   format: {
     kind: 'string',
@@ -179,7 +216,7 @@ export function defineCommand<S extends FlagSpecs>(definition: CommandDefinition
             `too many arguments (expected at most ${definition.args.max}, got ${count})`,
           );
         }
-        const ctx = createContext(io, common);
+        const ctx = createContext(withTls(io, common), common);
         return await definition.run(ctx, flags, parsed.positionals);
       } catch (error) {
         return reportError(io, error, usageLine(name), name);
@@ -246,6 +283,26 @@ export function connectionMessage(error: ConnectionError): string {
     : undefined;
   const reason = words === undefined ? error.reason : `${words} (${error.reason})`;
   return `cannot reach Coffer at ${error.address}: ${reason}`;
+}
+
+/**
+ * The io with a fetch that uses the TLS flags and variables, when any is set: every client the
+ * command builds (the agent's and the change stream's too) goes through io.fetch.
+ */
+function withTls(io: CliIo, flags: FlagValues<typeof COMMON_FLAGS>): CliIo {
+  const settings = resolveTlsSettings(
+    {
+      ...(flags['ca-cert'] === undefined ? {} : { caCert: flags['ca-cert'] }),
+      ...(flags['ca-path'] === undefined ? {} : { caPath: flags['ca-path'] }),
+      ...(flags['client-cert'] === undefined ? {} : { clientCert: flags['client-cert'] }),
+      ...(flags['client-key'] === undefined ? {} : { clientKey: flags['client-key'] }),
+      ...(flags['tls-server-name'] === undefined ? {} : { serverName: flags['tls-server-name'] }),
+      ...(flags['tls-skip-verify'] === true ? { skipVerify: true } : {}),
+    },
+    io.env,
+  );
+  if (!hasTlsSettings(settings)) return io;
+  return { ...io, fetch: tlsFetch(settings, io.fetch) };
 }
 
 function createContext(

@@ -1,7 +1,7 @@
 // `coffer agent -config FILE [-exit-after-auth]`: runs the agent (auto-auth, templates, exec)
 // described in docs/agent.md until SIGINT/SIGTERM, or once in init mode.
 import { readFileSync } from 'node:fs';
-import { ConnectionError } from '../client/index.js';
+import { ConnectionError, resolveTlsSettings, tlsFetch } from '../client/index.js';
 import { AgentConfigError, parseAgentConfig } from './agent/config.js';
 import type { AgentConfig } from './agent/config.js';
 import { SpawnError } from './agent/supervisor.js';
@@ -82,6 +82,11 @@ export async function runAgent(
 ): Promise<number> {
   // Loaded here, not at start-up: Handlebars costs every other command ~30 ms otherwise.
   const { Agent, messageOf } = await import('./agent/agent.js');
+  // The vault block's TLS settings, each overridden by its variable ($VAULT_CACERT...).
+  const fetchImpl =
+    config.tls === undefined
+      ? ctx.io.fetch
+      : tlsFetch({ ...config.tls, ...resolveTlsSettings({}, ctx.io.env) }, ctx.io.fetch);
   const log = (line: string) => {
     ctx.err(`coffer agent: ${line}`);
   };
@@ -92,7 +97,7 @@ export async function runAgent(
     log,
     stdout: process.stdout,
     stderr: process.stderr,
-    ...(ctx.io.fetch === undefined ? {} : { fetch: ctx.io.fetch }),
+    ...(fetchImpl === undefined ? {} : { fetch: fetchImpl }),
   });
   const onStop = () => {
     agent.stop();

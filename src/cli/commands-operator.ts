@@ -1,5 +1,6 @@
 // `coffer status` and `coffer operator init|unseal|seal|rotate|key-status`: seal lifecycle and
 // barrier key commands, printed like the Vault CLI's.
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { KeyStatus, SealStatus } from '../client/index.js';
 import { parseIntFlag, UsageError } from './args.js';
 import { defineCommand, defineGroup } from './command.js';
@@ -207,6 +208,56 @@ const keyStatus = defineCommand({
   },
 });
 
+const snapshotSave = defineCommand({
+  summary: 'Save a consistent snapshot of the storage (still encrypted) to FILE',
+  usage: '[options] FILE',
+  description:
+    '  Reads sys/storage/raft/snapshot (needs sudo) and writes it to FILE, mode 0600. FILE must\n' +
+    '  not exist. The entries stay ciphertext: restoring needs the unseal keys. See\n' +
+    '  docs/adr/0006-snapshots.md.',
+  flags: {},
+  args: { min: 1, max: 1 },
+  async run(ctx, _flags, args) {
+    const file = args[0]!;
+    const response = await ctx.client().request('GET', 'sys/storage/raft/snapshot');
+    const text = (response?.['data'] as { snapshot?: unknown } | undefined)?.snapshot;
+    if (typeof text !== 'string') throw new UsageError('the server sent no snapshot');
+    try {
+      writeFileSync(file, Buffer.from(text, 'base64'), { mode: 0o600, flag: 'wx' });
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      throw new UsageError(`cannot write ${file} (${typeof code === 'string' ? code : 'error'})`);
+    }
+    ctx.out(`Success! Saved the snapshot to ${file}`);
+    return 0;
+  },
+});
+
+const snapshotRestore = defineCommand({
+  summary: 'Restore a snapshot from FILE into an uninitialised server',
+  usage: '[options] FILE',
+  description:
+    '  Sends FILE to sys/storage/raft/snapshot-force. The server must be uninitialised; it is\n' +
+    '  then sealed and unseals with the unseal keys of the server the snapshot came from.',
+  flags: {},
+  args: { min: 1, max: 1 },
+  async run(ctx, _flags, args) {
+    const file = args[0]!;
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(file);
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      throw new UsageError(`cannot read ${file} (${typeof code === 'string' ? code : 'error'})`);
+    }
+    await ctx.client().request('POST', 'sys/storage/raft/snapshot-force', {
+      body: { snapshot: bytes.toString('base64') },
+    });
+    ctx.out('Success! Restored the snapshot; unseal with the original unseal keys.');
+    return 0;
+  },
+});
+
 export const statusCommand = status;
 
 export const operatorGroup = defineGroup('Operate the server: initialize, unseal, seal, rotate', {
@@ -216,5 +267,9 @@ export const operatorGroup = defineGroup('Operate the server: initialize, unseal
   'step-down': stepDown,
   rotate,
   'key-status': keyStatus,
+  snapshot: defineGroup('Save and restore storage snapshots', {
+    save: snapshotSave,
+    restore: snapshotRestore,
+  }),
   // `operator migrate` opens the stores directly, so bin/coffer.js runs it before the CLI.
 });

@@ -373,6 +373,7 @@ class RunWatcher {
     this.#subscription = subscribeChanges({
       address: this.#o.client.address,
       ...(this.#o.token === undefined ? {} : { token: this.#o.token }),
+      ...(this.#o.ctx.io.fetch === undefined ? {} : { fetch: this.#o.ctx.io.fetch }),
       prefixes: paths,
       onChange: (event) => {
         if (!this.#watched.has(event.path)) return;

@@ -89,6 +89,8 @@ export {
   isProtectedVariable,
 } from './child-env.js';
 export type { ChildEnvOptions } from './child-env.js';
+export { hasTlsSettings, resolveTlsSettings, TLS_VARIABLES, tlsFetch } from './tls.js';
+export type { TlsSettings } from './tls.js';
 export { loadEnv } from './load-env.js';
 export type { LoadEnvOptions } from './load-env.js';
 export { MASK_TEXT, MIN_MASKED_LENGTH, StreamMasker } from './mask.js';

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { checkSecretVariables } from './child-env.js';
 import { CofferClient, DEFAULT_ADDRESS } from './client.js';
 import { parseEnvFile } from './env-file.js';
+import { hasTlsSettings, resolveTlsSettings, tlsFetch } from './tls.js';
+import type { TlsSettings } from './tls.js';
 import { explicitFromEnvFile, explicitFromPairs, resolveVariables } from './variables.js';
 import type { ExplicitVariable } from './variables.js';
 
@@ -19,6 +21,12 @@ export interface LoadEnvOptions {
   readonly address?: string;
   /** Token; default $COFFER_TOKEN, then $VAULT_TOKEN, then the file ~/.coffer-token. */
   readonly token?: string;
+  /**
+   * TLS settings (CA file or folder, client certificate, server name, skip-verify); each
+   * defaults to its variable: $COFFER_CACERT/$VAULT_CACERT, ..._CAPATH, ..._CLIENT_CERT,
+   * ..._CLIENT_KEY, ..._TLS_SERVER_NAME, ..._SKIP_VERIFY.
+   */
+  readonly tls?: TlsSettings;
   /** Replace variables that are already set (default false: existing values are kept). */
   readonly override?: boolean;
   /** The environment to read settings from and to fill; default process.env. */
@@ -39,10 +47,12 @@ export async function loadEnv(options: LoadEnvOptions = {}): Promise<Record<stri
   // eslint-disable-next-line no-restricted-properties -- the SDK's purpose is to fill the calling program's environment
   const env = options.env ?? process.env;
   const token = options.token ?? firstSet(env, ['COFFER_TOKEN', 'VAULT_TOKEN']) ?? tokenFile(env);
+  const tls = resolveTlsSettings(options.tls ?? {}, env);
+  const fetchImpl = hasTlsSettings(tls) ? tlsFetch(tls, options.fetch) : options.fetch;
   const client = new CofferClient({
     address: options.address ?? firstSet(env, ['COFFER_ADDR', 'VAULT_ADDR']) ?? DEFAULT_ADDRESS,
     ...(token === undefined ? {} : { token }),
-    ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+    ...(fetchImpl === undefined ? {} : { fetch: fetchImpl }),
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
   });
   const explicit: ExplicitVariable[] = [];

@@ -89,6 +89,8 @@ export interface CoreDeps {
    * HA coordinator calls activate(). Default false (one node: active on unseal).
    */
   readonly standbyUntilActivated?: boolean;
+  /** Takes a storage snapshot (sys/storage/raft/snapshot); absent when storage cannot. */
+  readonly snapshot?: () => Promise<Buffer>;
 }
 
 /** What the core needs from the HA coordinator (set with attachHa). */
@@ -334,6 +336,7 @@ export class Core {
       authMounts: this.#authMounts,
       beforeUnmount: (info) => this.#beforeUnmount(info),
       barrier: deps.barrier,
+      snapshot: deps.snapshot,
       policies: this.#policies,
       tokens: this.#tokens,
       audit: this.#audit,

@@ -8,6 +8,7 @@ const EXACT = new Set([
   'sys/config/cors',
   'sys/seal',
   'sys/step-down',
+  'sys/storage/raft/snapshot',
   'auth/token/accessors',
   'auth/token/accessors/',
   'auth/token/revoke-orphan',

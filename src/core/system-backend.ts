@@ -26,6 +26,8 @@ export function createSystemBackend(
     mounts: MountTable;
     authMounts: MountTable;
     barrier: AesGcmBarrier;
+    /** The storage snapshot (ciphertext entries), when the physical backend can make one. */
+    snapshot?: (() => Promise<Buffer>) | undefined;
     /** Revokes a mount's leases and drops its jobs before it is disabled. */
     beforeUnmount: (info: MountInfo) => Promise<void>;
   } & PolicyPathDeps &
@@ -167,6 +169,26 @@ export function createSystemBackend(
     },
   });
 
+  // Vault's path for a storage snapshot; the body is JSON (base64 of the snapshot file), see
+  // docs/adr/0006-snapshots.md. Needs sudo (sudo-paths.ts).
+  const snapshot = definePath({
+    pattern: 'storage/raft/snapshot',
+    fields: {},
+    help: 'A consistent snapshot of the storage: every entry as stored (ciphertext).',
+    operations: {
+      read: async () => {
+        if (deps.snapshot === undefined) {
+          throw new CofferError(
+            'unsupported_operation',
+            'this storage backend cannot take snapshots',
+          );
+        }
+        const bytes = await deps.snapshot();
+        return { kind: 'data', data: { snapshot: bytes.toString('base64'), size: bytes.length } };
+      },
+    },
+  });
+
   const mountPaths: PathSpec<FieldSpecs, Caller>[] = [
     listMounts,
     tune,
@@ -177,6 +199,7 @@ export function createSystemBackend(
     rotateKeyring,
     metrics,
     remount,
+    snapshot,
   ];
   return createContextPathEngine<Caller>([
     ...mountPaths,

@@ -43,6 +43,8 @@ export interface AppDeps {
   readonly metrics?: { readonly registry: Metrics; readonly unauthenticated: boolean };
   /** HA (ha_enabled): leadership status and what standbys do with client requests. */
   readonly ha?: StandbyDeps['ha'];
+  /** Replaces the storage with a snapshot (sys/storage/raft/snapshot-force); absent = cannot. */
+  readonly restoreSnapshot?: (bytes: Uint8Array) => Promise<void>;
 }
 
 const TOKEN_HEADER = 'x-vault-token';
@@ -492,6 +494,36 @@ function registerSysRoutes(app: FastifyInstance, deps: AppDeps): void {
   };
   app.put('/v1/sys/init', init);
   app.post('/v1/sys/init', init);
+
+  // Restore a storage snapshot into an uninitialised server (which then unseals with the keys
+  // of the server the snapshot came from). Like sys/init it needs no token: an uninitialised
+  // server holds nothing. SECURITY: refused once initialised, so it can never replace data.
+  const restoreFields = {
+    snapshot: { type: 'string', description: 'The snapshot file, base64.' },
+  } as const;
+  const restore = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    const fields = parseFields(restoreFields, requestData(req));
+    if (deps.restoreSnapshot === undefined) {
+      throw new CofferError(
+        'unsupported_operation',
+        'this storage backend cannot restore snapshots',
+      );
+    }
+    if (await core.isInitialized()) {
+      throw new CofferError(
+        'invalid_request',
+        'a snapshot can be restored only into an uninitialised server',
+      );
+    }
+    const text = fields.snapshot ?? '';
+    if (text === '' || !/^[A-Za-z0-9+/]+=*$/.test(text)) {
+      throw invalidField('snapshot', 'must be the snapshot file in base64');
+    }
+    await deps.restoreSnapshot(Buffer.from(text, 'base64'));
+    return reply.code(204).send();
+  };
+  app.put('/v1/sys/storage/raft/snapshot-force', restore);
+  app.post('/v1/sys/storage/raft/snapshot-force', restore);
 
   const unsealFields = {
     key: { type: 'string', description: 'One unseal key share, hex or base64.' },

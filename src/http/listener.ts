@@ -1,7 +1,9 @@
 // Accepting connections: a TCP (optionally TLS) server whose connections pass through the
 // LIST-method rewriter into the application's HTTP server; the per-connection timeouts and
 // the connection cap; and the graceful close: stop accepting, let in-flight requests finish,
-// then drop idle connections.
+// then drop idle connections. A client speaking the wrong protocol (TLS to the plain
+// listener, plain HTTP to the TLS one) gets an answer at once instead of waiting for its
+// timeout, and the TLS certificate can be replaced while running.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type Socket } from 'node:net';
 import { TLSSocket, createSecureContext } from 'node:tls';
@@ -12,7 +14,7 @@ export interface ListenOptions {
   readonly host: string;
   /** 0 = a port chosen by the OS. */
   readonly port: number;
-  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
+  readonly tls?: TlsMaterial;
   readonly limits?: ConnectionLimits;
 }
 
@@ -91,10 +93,42 @@ function trackRequests(
   };
 }
 
+export interface TlsMaterial {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+}
+
+/** The first byte of a TLS record carrying a handshake (a ClientHello). */
+const TLS_HANDSHAKE_RECORD = 0x16;
+/**
+ * What the plain listener answers to a ClientHello: not TLS, so the client's TLS library fails
+ * at once ("wrong version number") instead of waiting for a ServerHello.
+ */
+const ANSWER_TO_TLS =
+  'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n' +
+  'This server speaks plain HTTP; use http:// to reach it.\n';
+/** What the TLS listener answers to plain HTTP (as Vault and Go do), in the clear. */
+const ANSWER_TO_PLAIN = (() => {
+  const body = `${JSON.stringify({ errors: ['Client sent an HTTP request to an HTTPS server; use https://'] })}\n`;
+  return (
+    'HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+  );
+})();
+
+function secureContextOf(tls: TlsMaterial) {
+  return createSecureContext({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' });
+}
+
 export interface RunningListener {
   /** e.g. "http://127.0.0.1:8200". */
   readonly url: string;
   readonly port: number;
+  /**
+   * Serves new connections with this certificate and key (SIGHUP). Throws, keeping the old one,
+   * when they do not make a valid pair; existing connections keep theirs.
+   */
+  reloadTls(tls: TlsMaterial): void;
   /** Stops accepting, waits up to `graceMs` for in-flight requests, then closes everything. */
   close(graceMs?: number): Promise<void>;
 }
@@ -114,15 +148,16 @@ export async function startListener(
     inFlight++;
     res.once('close', () => inFlight--);
   });
-  const secureContext =
-    options.tls === undefined
-      ? undefined
-      : createSecureContext({
-          cert: options.tls.cert,
-          key: options.tls.key,
-          minVersion: 'TLSv1.2',
-        });
+  let secureContext = options.tls === undefined ? undefined : secureContextOf(options.tls);
   const sockets = new Set<Socket>();
+  const handOver = (stream: Socket, encrypted: boolean) => {
+    const connection = new ListMethodSocket(stream, {
+      encrypted,
+      headerTimeoutMs: limits.readHeaderTimeoutMs,
+    });
+    track(connection, stream);
+    httpServer.emit('connection', connection);
+  };
 
   // noDelay: Node's HTTP server cannot set TCP_NODELAY through the wrapper socket, and with
   // Nagle on, a response written in two pieces waits ~40 ms for the client's delayed ACK.
@@ -130,17 +165,26 @@ export async function startListener(
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
-    const stream =
-      secureContext === undefined
-        ? socket
-        : new TLSSocket(socket, { isServer: true, secureContext });
-    if (stream !== socket) stream.on('error', () => socket.destroy());
-    const connection = new ListMethodSocket(stream, {
-      encrypted: stream !== socket,
-      headerTimeoutMs: limits.readHeaderTimeoutMs,
+    if (secureContext === undefined) {
+      // Look at the first bytes: a TLS ClientHello would otherwise wait for a line end forever.
+      // A socket that never sends a byte is closed by the header timeout too.
+      const silent = timer(limits.readHeaderTimeoutMs, () => socket.destroy());
+      socket.once('data', (first: Buffer) => {
+        clearTimeout(silent);
+        socket.pause();
+        socket.unshift(first);
+        if (first[0] === TLS_HANDSHAKE_RECORD) socket.end(ANSWER_TO_TLS);
+        else handOver(socket, false);
+      });
+      return;
+    }
+    const stream = new TLSSocket(socket, { isServer: true, secureContext });
+    stream.on('error', (error: Error & { code?: string }) => {
+      // OpenSSL saw an HTTP request line where a ClientHello belongs: say so in the clear.
+      if (error.code === 'ERR_SSL_HTTP_REQUEST') socket.end(ANSWER_TO_PLAIN);
+      else socket.destroy();
     });
-    track(connection, stream);
-    httpServer.emit('connection', connection);
+    handOver(stream, true);
   });
   if (limits.maxConnections > 0) tcp.maxConnections = limits.maxConnections;
 
@@ -159,6 +203,10 @@ export async function startListener(
   return {
     url: `${scheme}://${host}:${address.port}`,
     port: address.port,
+    reloadTls(tls) {
+      if (secureContext === undefined) throw new Error('the listener does not serve TLS');
+      secureContext = secureContextOf(tls);
+    },
     async close(graceMs = 10_000) {
       const closed = new Promise<void>((resolve) =>
         tcp.close(() => {

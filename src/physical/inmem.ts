@@ -2,7 +2,8 @@
 // the process; every value is copied in and out so callers never share stored bytes.
 import { CofferError } from '../sdk/errors.js';
 import type { StorageOp } from '../sdk/storage.js';
-import type { PhysicalBackend } from './physical.js';
+import type { SnapshotBackend } from './physical.js';
+import { readSnapshotFile, writeSnapshotFile } from './snapshot-file.js';
 
 /** First index in the sorted `keys` whose key is >= `target` (JS string order). */
 function lowerBound(keys: readonly string[], target: string): number {
@@ -20,7 +21,7 @@ function asError(err: unknown): Error {
   return err instanceof Error ? err : new CofferError('internal', 'in-memory storage failed');
 }
 
-class InmemBackend implements PhysicalBackend {
+class InmemBackend implements SnapshotBackend {
   readonly type = 'inmem';
   readonly #values = new Map<string, Uint8Array>();
   /** Invariant: exactly the keys of #values, sorted ascending in JS (UTF-16) order. */
@@ -29,6 +30,35 @@ class InmemBackend implements PhysicalBackend {
 
   #checkOpen(): void {
     if (this.#closed) throw new CofferError('internal', 'the in-memory storage is closed');
+  }
+
+  /** Synchronous, so no write interleaves: the copy is consistent (ADR 0006). */
+  saveSnapshot(file: string): Promise<void> {
+    this.#checkOpen();
+    writeSnapshotFile(
+      file,
+      this.#keys.map((key) => [key, this.#values.get(key)!] as const),
+    );
+    return Promise.resolve();
+  }
+
+  /** Reads the whole file first, so a bad file changes nothing. */
+  restoreSnapshot(file: string): Promise<void> {
+    this.#checkOpen();
+    let entries: [string, Uint8Array][];
+    try {
+      entries = readSnapshotFile(file);
+    } catch (error) {
+      return Promise.reject(asError(error));
+    }
+    this.#values.clear();
+    this.#keys.length = 0;
+    for (const [key, value] of entries) {
+      this.#values.set(key, value);
+      this.#keys.push(key);
+    }
+    this.#keys.sort();
+    return Promise.resolve();
   }
 
   #set(key: string, value: Uint8Array): void {
@@ -113,6 +143,6 @@ class InmemBackend implements PhysicalBackend {
 }
 
 /** A fresh, empty in-memory backend (type "inmem"). Writes are "durable" once applied. */
-export function createInmemBackend(): PhysicalBackend {
+export function createInmemBackend(): SnapshotBackend {
   return new InmemBackend();
 }

@@ -67,3 +67,24 @@ export interface CommitTimedBackend extends PhysicalBackend {
 export function isCommitTimedBackend(backend: PhysicalBackend): backend is CommitTimedBackend {
   return typeof (backend as Partial<CommitTimedBackend>).timeCommits === 'function';
 }
+
+/**
+ * Optional ability: a consistent copy of every entry, and replacing every entry with a copy.
+ * The snapshot file is a SQLite database with one table `entries (key TEXT PRIMARY KEY, value
+ * BLOB)` holding the entries exactly as stored: ciphertext, never decrypted (ADR 0006), so any
+ * backend can write and read the same format.
+ */
+export interface SnapshotBackend extends PhysicalBackend {
+  /**
+   * Writes the snapshot to `file` (which must not exist). Every write acknowledged before the
+   * call is in it; writes made during it may or may not be.
+   */
+  saveSnapshot(file: string): Promise<void>;
+  /** Replaces every entry with those of the snapshot at `file`, atomically. */
+  restoreSnapshot(file: string): Promise<void>;
+}
+
+export function isSnapshotBackend(backend: PhysicalBackend): backend is SnapshotBackend {
+  const b = backend as Partial<SnapshotBackend>;
+  return typeof b.saveSnapshot === 'function' && typeof b.restoreSnapshot === 'function';
+}

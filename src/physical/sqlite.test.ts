@@ -1,5 +1,5 @@
 // The SQLite backend: the conformance suite plus group commit, failure isolation and pragmas.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -234,5 +234,48 @@ describe('prefixUpperBound', () => {
   it('skips the surrogate range and drops a trailing U+10FFFF', () => {
     expect(prefixUpperBound('a\ud7ff')).toBe('a\ue000');
     expect(prefixUpperBound('ab\u{10ffff}')).toBe('ac');
+  });
+});
+
+describe('SQLite files are private', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  beforeEach(() => {
+    tmp = tempDir();
+  });
+  afterEach(() => {
+    tmp.remove();
+  });
+  const modeOf = (file: string) => statSync(file).mode & 0o777;
+
+  it('creates the database, -wal and -shm with mode 0600 whatever the umask', async () => {
+    const old = process.umask(0o022);
+    try {
+      const path = join(tmp.dir, 'coffer.db');
+      const backend = openSqliteBackend({ path });
+      await backend.put('a', Buffer.from('x'));
+      for (const file of [path, `${path}-wal`, `${path}-shm`]) expect(modeOf(file)).toBe(0o600);
+      await backend.close();
+    } finally {
+      process.umask(old);
+    }
+  });
+
+  it('narrows an existing world-readable database to 0600', async () => {
+    const path = join(tmp.dir, 'old.db');
+    writeFileSync(path, '');
+    chmodSync(path, 0o644);
+    const backend = openSqliteBackend({ path });
+    expect(modeOf(path)).toBe(0o600);
+    await backend.close();
+  });
+
+  it('says which folder is missing', () => {
+    const path = join(tmp.dir, 'nope', 'coffer.db');
+    expect(() => openSqliteBackend({ path })).toThrow(
+      new CofferError(
+        'internal',
+        `cannot open the SQLite database at ${path}: the folder ${join(tmp.dir, 'nope')} does not exist`,
+      ),
+    );
   });
 });

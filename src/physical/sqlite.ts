@@ -1,9 +1,11 @@
 // The SQLite physical backend (the default): one WAL-mode database file, durable commits, and
 // group commit so that concurrent writes share one transaction and one fsync.
+import { chmodSync, closeSync, openSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { CofferError } from '../sdk/errors.js';
 import type { StorageOp } from '../sdk/storage.js';
-import type { CommitTimedBackend } from './physical.js';
+import type { CommitTimedBackend, SnapshotBackend } from './physical.js';
 
 export interface SqliteBackendOptions {
   /** Database file path. Its directory must exist. */
@@ -29,7 +31,7 @@ export interface SqliteBackendStats {
   readonly writes: number;
 }
 
-export interface SqliteBackend extends CommitTimedBackend {
+export interface SqliteBackend extends CommitTimedBackend, SnapshotBackend {
   readonly filePath: string;
   stats(): SqliteBackendStats;
   /** The connection's effective settings, for diagnostics and tests. */
@@ -119,13 +121,16 @@ class SqliteBackendImpl implements SqliteBackend {
   constructor(options: SqliteBackendOptions) {
     this.filePath = options.path;
     this.#groupCommit = options.groupCommit ?? true;
+    prepareDatabaseFiles(options.path);
     let db: Database.Database;
     try {
       db = new Database(options.path);
     } catch (cause) {
-      throw new CofferError('internal', `cannot open the SQLite database at ${options.path}`, {
-        cause,
-      });
+      throw new CofferError(
+        'internal',
+        `cannot open the SQLite database at ${options.path} (${errnoOf(cause)})`,
+        { cause },
+      );
     }
     try {
       // busy_timeout first: switching to WAL needs a lock another connection may hold.
@@ -317,6 +322,44 @@ class SqliteBackendImpl implements SqliteBackend {
     }
   }
 
+  /**
+   * SQLite's online backup: copies the pages in steps while writes go on; writes made through
+   * this connection during the copy are carried into it, so the copy is consistent and holds
+   * every write acknowledged before the call. The file is created 0600.
+   */
+  async saveSnapshot(file: string): Promise<void> {
+    this.#checkOpen();
+    closeSync(openSync(file, 'wx', DATABASE_FILE_MODE));
+    await this.#db.backup(file);
+  }
+
+  /** Replaces every entry in one transaction; pending writes are committed first. */
+  restoreSnapshot(file: string): Promise<void> {
+    this.#checkOpen();
+    if (this.#flushTimer !== undefined) clearImmediate(this.#flushTimer);
+    this.#flush();
+    try {
+      checkSnapshotFile(file);
+    } catch (error) {
+      // checkSnapshotFile throws only CofferError.
+      return Promise.reject(error instanceof Error ? error : new Error('bad snapshot'));
+    }
+    this.#db.prepare('ATTACH DATABASE ? AS snapshot').run(file);
+    try {
+      this.#db
+        .transaction(() => {
+          this.#db.exec('DELETE FROM main.entries');
+          this.#db.exec(
+            'INSERT INTO main.entries (key, value) SELECT key, value FROM snapshot.entries',
+          );
+        })
+        .immediate();
+    } finally {
+      this.#db.exec('DETACH DATABASE snapshot');
+    }
+    return Promise.resolve();
+  }
+
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
@@ -341,6 +384,66 @@ function readFailed(cause: unknown): CofferError {
  * Opens (creating if needed) a SQLite database as a physical backend: WAL journal,
  * synchronous=FULL unless told otherwise, a busy timeout, and one `entries` table.
  */
+/** Owner read/write only: the database, its -wal and -shm (SQLite gives them the file's mode). */
+export const DATABASE_FILE_MODE = 0o600;
+
+/** "EACCES" → a word a user can act on. */
+function errnoOf(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : 'error';
+}
+
+/**
+ * Makes sure the folder exists (a clear reason when not) and that the database file and its
+ * -wal/-shm companions are 0600: created so when missing, narrowed when wider.
+ * SECURITY: the entries are ciphertext, but the file also reveals key names and sizes.
+ */
+function prepareDatabaseFiles(path: string): void {
+  if (path === ':memory:' || path === '') return;
+  const folder = dirname(resolve(path));
+  const where = `cannot open the SQLite database at ${path}`;
+  const stat = statSync(folder, { throwIfNoEntry: false });
+  if (stat === undefined) {
+    throw new CofferError('internal', `${where}: the folder ${folder} does not exist`);
+  }
+  if (!stat.isDirectory()) {
+    throw new CofferError('internal', `${where}: ${folder} is not a folder`);
+  }
+  try {
+    closeSync(openSync(path, 'a', DATABASE_FILE_MODE));
+    for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+      const mode = statSync(file, { throwIfNoEntry: false })?.mode;
+      if (mode !== undefined && (mode & 0o777) !== DATABASE_FILE_MODE) {
+        chmodSync(file, DATABASE_FILE_MODE);
+      }
+    }
+  } catch (error) {
+    throw new CofferError('internal', `${where} (${errnoOf(error)})`, { cause: error });
+  }
+}
+
+/** Refuses a file that is not a snapshot (see SnapshotBackend), before anything changes. */
+export function checkSnapshotFile(file: string): void {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+    const columns = db
+      .prepare<[], { name: string }>("SELECT name FROM pragma_table_info('entries')")
+      .all();
+    const names = columns
+      .map((c) => c.name)
+      .sort()
+      .join(',');
+    if (names !== 'key,value') throw new Error('no entries table');
+  } catch (cause) {
+    throw new CofferError('invalid_request', 'the snapshot is not a Coffer storage snapshot', {
+      cause,
+    });
+  } finally {
+    db?.close();
+  }
+}
+
 export function openSqliteBackend(options: SqliteBackendOptions): SqliteBackend {
   return new SqliteBackendImpl(options);
 }

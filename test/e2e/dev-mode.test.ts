@@ -2,7 +2,14 @@
 // root token works, SIGTERM exits 0, and the log (unlike the banner) never shows the token.
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { findCanaries, killAllServers, startServer } from '../helpers/server-process.js';
+import { writeFileSync } from 'node:fs';
+import {
+  createTempDir,
+  findCanaries,
+  killAllServers,
+  runCoffer,
+  startServer,
+} from '../helpers/server-process.js';
 import { sealStatus, vaultOk, vaultRequest } from './vault-http.js';
 
 describe('coffer server --dev (in memory)', () => {
@@ -15,6 +22,7 @@ describe('coffer server --dev (in memory)', () => {
     const value = `dev-canary-${randomUUID()}`;
     const server = await startServer({ dev: { rootTokenId: rootToken } });
     expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(server.stdout()).toContain(`    $ export COFFER_ADDR='${server.url}'\n`);
     expect(await sealStatus(server.url)).toMatchObject({ initialized: true, sealed: false });
 
     const written = await vaultOk(server.url, 'POST', 'secret/data/app', {
@@ -31,5 +39,25 @@ describe('coffer server --dev (in memory)', () => {
     // The dev banner prints the token on purpose; the JSON log must not.
     expect(server.stdout()).toContain(rootToken);
     expect(findCanaries(server.stderr(), { rootToken, value })).toEqual([]);
+  });
+
+  it('says in one line that the port is taken (no "Error: Error:")', async () => {
+    const first = await startServer({ dev: true });
+    const address = new URL(first.url).host;
+    const tmp = createTempDir('coffer-port-');
+    try {
+      const config = tmp.file('coffer.hcl');
+      writeFileSync(
+        config,
+        `storage "inmem" {}\nlistener "tcp" {\n  address = "${address}"\n  tls_disable = true\n}\n`,
+      );
+      const second = await runCoffer(['server', '--config', config], { env: {} });
+      expect(second.code).toBe(1);
+      expect(second.stderr).toBe(
+        `Error: cannot listen on ${address}: the address is already in use (EADDRINUSE)\n`,
+      );
+    } finally {
+      tmp.remove();
+    }
   });
 });

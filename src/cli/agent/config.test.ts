@@ -163,3 +163,35 @@ describe('agent configuration', () => {
     expect(() => parseAgentConfig(text, 'f')).toThrow(message);
   });
 });
+
+describe('agent configuration: TLS in the vault block', () => {
+  it("reads Vault Agent's TLS settings", () => {
+    const config = parseAgentConfig(
+      [
+        'vault {',
+        '  address = "https://127.0.0.1:8200"',
+        '  ca_cert = "/etc/coffer/ca.pem"',
+        '  ca_path = "/etc/coffer/cas"',
+        '  client_cert = "/etc/coffer/client.pem"',
+        '  client_key = "/etc/coffer/client-key.pem"',
+        '  tls_server_name = "coffer.internal"',
+        '  tls_skip_verify = false',
+        '}',
+        'auto_auth {',
+        '  method "token_file" {',
+        '    config = { token_file_path = "/t" }',
+        '  }',
+        '}',
+      ].join('\n'),
+      'agent.hcl',
+    );
+    expect(config.tls).toEqual({
+      caCert: '/etc/coffer/ca.pem',
+      caPath: '/etc/coffer/cas',
+      clientCert: '/etc/coffer/client.pem',
+      clientKey: '/etc/coffer/client-key.pem',
+      serverName: 'coffer.internal',
+      skipVerify: false,
+    });
+  });
+});

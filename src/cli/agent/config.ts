@@ -3,6 +3,7 @@
 // Unknown keys are refused, as everywhere in Coffer.
 import { isHclBody, isHclList, parseHcl } from '../../shared/hcl.js';
 import type { HclBody, HclItem, HclValue } from '../../shared/hcl.js';
+import type { TlsSettings } from '../../client/index.js';
 import { parseSignal } from './supervisor.js';
 
 export type AuthMethodType = 'token_file' | 'approle' | 'jwt' | 'kubernetes';
@@ -62,6 +63,8 @@ export interface ExecConfig {
 export interface AgentConfig {
   /** From `vault { address = ... }`; absent means the CLI's usual address resolution. */
   readonly address?: string;
+  /** From `vault { ca_cert, ca_path, client_cert, client_key, tls_server_name, tls_skip_verify }`. */
+  readonly tls?: TlsSettings;
   readonly method: AuthMethodConfig;
   readonly sinks: readonly SinkConfig[];
   readonly templates: readonly TemplateConfig[];
@@ -99,9 +102,17 @@ export function parseAgentConfig(text: string, file: string): AgentConfig {
     'the file',
   );
   let address: string | undefined;
+  let tls: TlsSettings | undefined;
   for (const item of top.get('vault') ?? []) {
-    const vault = r.group(r.block(item, 0).body, ['address'], 'vault');
+    const vault = r.group(r.block(item, 0).body, ['address', ...Object.keys(VAULT_TLS)], 'vault');
     address = r.optionalString(vault, 'address');
+    const settings: Record<string, string | boolean> = {};
+    for (const [name, key] of Object.entries(VAULT_TLS)) {
+      const found = r.single(vault, name, 'vault');
+      if (found === undefined) continue;
+      settings[key] = key === 'skipVerify' ? r.bool(found) : r.string(found);
+    }
+    if (Object.keys(settings).length > 0) tls = settings;
   }
   const autoAuth = r.single(top, 'auto_auth', 'the file');
   if (autoAuth === undefined) throw new AgentConfigError(`${file}: an auto_auth block is required`);
@@ -136,6 +147,7 @@ export function parseAgentConfig(text: string, file: string): AgentConfig {
   const exitAfterAuth = exitItem === undefined ? false : r.bool(exitItem);
   return {
     ...(address === undefined ? {} : { address }),
+    ...(tls === undefined ? {} : { tls }),
     method,
     sinks,
     templates,
@@ -144,6 +156,16 @@ export function parseAgentConfig(text: string, file: string): AgentConfig {
     exitAfterAuth,
   };
 }
+
+/** Vault Agent's TLS settings in the vault block, and the client's names for them. */
+const VAULT_TLS: Readonly<Record<string, keyof TlsSettings>> = {
+  ca_cert: 'caCert',
+  ca_path: 'caPath',
+  client_cert: 'clientCert',
+  client_key: 'clientKey',
+  tls_server_name: 'serverName',
+  tls_skip_verify: 'skipVerify',
+};
 
 function readMethod(r: Reader, item: HclItem): AuthMethodConfig {
   const { label, body } = r.block(item, 1);
