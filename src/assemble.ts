@@ -11,7 +11,11 @@ import { buildApp } from './http/app.js';
 import { doorAuth } from './http/gcp/auth.js';
 import { buildGcpRestApp } from './http/gcp/rest.js';
 import type { EngineFactory } from './sdk/engine.js';
-import { isCommitTimedBackend, isSnapshotBackend, type PhysicalBackend } from './physical/physical.js';
+import {
+  isCommitTimedBackend,
+  isSnapshotBackend,
+  type PhysicalBackend,
+} from './physical/physical.js';
 import { restoreSnapshotBytes, snapshotBytes } from './physical/snapshot-bytes.js';
 import { SealManager } from './seal/seal-manager.js';
 import { HaCoordinator } from './core/ha-coordinator.js';
