@@ -374,8 +374,8 @@ describe('node-vault 0.12.0: approle', () => {
       data: { token_period: number; secret_id_bound_cidrs: string[] };
     };
     expect(read.data.token_period).toBe(3600);
-    // A host block reads back as the address, as go-sockaddr prints it in Vault.
-    expect(read.data.secret_id_bound_cidrs).toEqual(['127.0.0.1']);
+    // CIDRs read back exactly as written (issue 18: hvac and Terraform compare them).
+    expect(read.data.secret_id_bound_cidrs).toEqual(['127.0.0.1/32']);
     await root.deleteApproleRole({ mount_point: MOUNT, role_name: 'nv-legacy' });
   });
 

@@ -12,6 +12,7 @@ import {
   killHvacPhases,
   runHvacPhase,
 } from '../helpers/hvac.js';
+import { isCi } from '../helpers/skips.js';
 import {
   createTempDir,
   findCanaries,
@@ -22,10 +23,9 @@ import {
 } from '../helpers/server-process.js';
 
 const SCRIPT = fileURLToPath(new URL('./hvac_parity_scenario.py', import.meta.url));
-const isCi = process.env.CI === 'true';
 
 describe('hvac 0.11.2 (Debian): generate-root and rekey ceremonies', () => {
-  if (hvacVersion === undefined && !isCi) {
+  if (hvacVersion === undefined && !isCi()) {
     it.skip(`hvac ceremonies (skipped: ${missingReason})`, () => {});
     return;
   }

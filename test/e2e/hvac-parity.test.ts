@@ -15,6 +15,7 @@ import {
   killHvacPhases,
   runHvacPhase,
 } from '../helpers/hvac.js';
+import { isCi } from '../helpers/skips.js';
 import {
   createTempDir,
   encodedForms,
@@ -25,7 +26,6 @@ import {
 } from '../helpers/server-process.js';
 
 const SCRIPT = fileURLToPath(new URL('./hvac_parity_scenario.py', import.meta.url));
-const isCi = process.env.CI === 'true';
 
 /** Each phase, in order, with what it checks (the test names). */
 const PHASES: readonly (readonly [phase: string, title: string])[] = [
@@ -40,7 +40,7 @@ const PHASES: readonly (readonly [phase: string, title: string])[] = [
 ];
 
 describe('hvac 0.11.2 (Debian): Vault behaviours clients rely on', () => {
-  if (hvacVersion === undefined && !isCi) {
+  if (hvacVersion === undefined && !isCi()) {
     console.warn(`[hvac parity e2e] skipped: ${missingReason}`);
     it.skip(`hvac parity scenario (skipped: ${missingReason})`, () => {});
     return;
