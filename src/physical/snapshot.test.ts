@@ -1,9 +1,14 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { requireService, skipNote, TEST_PG_URL } from '../../test/helpers/services.js';
+import {
+  requireService,
+  skipNote,
+  startFaultProxy,
+  TEST_PG_URL,
+} from '../../test/helpers/services.js';
 import { createInmemBackend } from './inmem.js';
 import type { SnapshotBackend } from './physical.js';
 import { openPostgresBackend } from './postgresql.js';
@@ -186,5 +191,35 @@ describe.skipIf(!postgres.available)(`postgresql snapshots${skipNote(postgres)}`
     await expect(node.restoreSnapshot(file)).rejects.toMatchObject({ code: 'invalid_request' });
     expect(await node.list('')).toEqual(['kept']);
     await node.close();
+  });
+
+  it('fails cleanly, leaving no file, when PostgreSQL is unreachable, and works once it is back', async () => {
+    const proxy = await startFaultProxy(postgres.endpoint.host, postgres.endpoint.port);
+    const url = new URL(TEST_PG_URL);
+    url.hostname = '127.0.0.1';
+    url.port = String(proxy.port);
+    const table = `coffer_snap_${process.pid}_${pgTables.length}_cut`;
+    pgTables.push(table, `${table}_ha`);
+    const backend = openPostgresBackend({
+      connectionUrl: url.toString(),
+      table,
+      haTable: `${table}_ha`,
+      maxAttempts: 1,
+    });
+    try {
+      await backend.put('k', Uint8Array.of(1));
+      proxy.setMode('refuse');
+      const file = join(dir, 'cut.snap');
+      await expect(backend.saveSnapshot(file)).rejects.toThrow(
+        'postgresql storage: the snapshot read failed',
+      );
+      expect(existsSync(file)).toBe(false);
+      proxy.setMode('pass');
+      await backend.saveSnapshot(file);
+      expect(readSnapshotFile(file)).toEqual([['k', Uint8Array.of(1)]]);
+    } finally {
+      await backend.close();
+      await proxy.close();
+    }
   });
 });
