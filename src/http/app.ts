@@ -150,6 +150,13 @@ function bodyTooLarge(limitBytes: number, why: string): CofferError {
   });
 }
 
+function restoreIntoInitialised(): CofferError {
+  return new CofferError(
+    'invalid_request',
+    'a snapshot can be restored only into an uninitialised server',
+  );
+}
+
 /** Passes a streamed body through, failing once more than `limitBytes` arrived. */
 function capBody(payload: Readable, limitBytes: number, onExceeded: () => void): Transform {
   let received = 0;
@@ -222,7 +229,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     const rawUrl = req.raw.url ?? '';
     if (!rawUrl.startsWith('/v1/')) return false;
     try {
-      return await core.admitsBody(parseVaultUrl(rawUrl).path, requestToken(req));
+      const path = parseVaultUrl(rawUrl).path;
+      // A snapshot restore needs no token, and only an uninitialised server (holding nothing
+      // to protect) takes one; its body is the whole snapshot.
+      if (path === 'sys/storage/raft/snapshot-force' && deps.restoreSnapshot !== undefined) {
+        return !(await core.isInitialized());
+      }
+      return await core.admitsBody(path, requestToken(req));
     } catch {
       return false;
     }
@@ -237,6 +250,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       return payload;
     }
     if (await admitsBody(req)) return payload;
+    if (
+      req.routeOptions.url === '/v1/sys/storage/raft/snapshot-force' &&
+      deps.restoreSnapshot !== undefined
+    ) {
+      // admitsBody refused it: the server is initialised (see the route below).
+      closing.add(req);
+      throw restoreIntoInitialised();
+    }
     if (declared !== undefined && declared > UNAUTHENTICATED_BODY_LIMIT_BYTES) {
       closing.add(req);
       throw bodyTooLarge(UNAUTHENTICATED_BODY_LIMIT_BYTES, ' without a valid token');
@@ -509,12 +530,7 @@ function registerSysRoutes(app: FastifyInstance, deps: AppDeps): void {
         'this storage backend cannot restore snapshots',
       );
     }
-    if (await core.isInitialized()) {
-      throw new CofferError(
-        'invalid_request',
-        'a snapshot can be restored only into an uninitialised server',
-      );
-    }
+    if (await core.isInitialized()) throw restoreIntoInitialised();
     const text = fields.snapshot ?? '';
     if (text === '' || !/^[A-Za-z0-9+/]+=*$/.test(text)) {
       throw invalidField('snapshot', 'must be the snapshot file in base64');

@@ -4,7 +4,8 @@
 import pg from 'pg';
 import { CofferError } from '../sdk/errors.js';
 import type { StorageOp } from '../sdk/storage.js';
-import type { FencedHaBackend, LeaderRecord } from './physical.js';
+import type { FencedHaBackend, LeaderRecord, SnapshotBackend } from './physical.js';
+import { openSnapshotFileWriter, readSnapshotPages } from './snapshot-file.js';
 import { prefixUpperBound } from './sqlite.js';
 
 export interface PostgresBackendOptions {
@@ -24,7 +25,7 @@ export interface PostgresBackendOptions {
   readonly connectTimeoutMs?: number | undefined;
 }
 
-export interface PostgresBackend extends FencedHaBackend {
+export interface PostgresBackend extends FencedHaBackend, SnapshotBackend {
   readonly table: string;
   stats(): { commits: number; writes: number; retries: number };
 }
@@ -36,6 +37,8 @@ const NOTIFY_CHANNEL = 'coffer_ha';
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/;
 const BAD_KEY = /\p{Cs}|\0/u;
 const LIST_PAGE = 500;
+/** Rows per page when copying entries to or from a snapshot file. */
+const SNAPSHOT_PAGE = 256;
 
 /** Why a table name cannot be used, or undefined. Names are quoted, never interpolated raw. */
 export function tableNameProblem(name: string): string | undefined {
@@ -391,20 +394,7 @@ class PostgresBackendImpl implements PostgresBackend {
       try {
         client = await this.#pool.connect();
         await client.query('BEGIN');
-        if (fence !== 'open') {
-          // SECURITY: the fencing check. FOR SHARE holds the lease row until COMMIT, so a new
-          // leader's epoch bump waits for this transaction, and a transaction that starts
-          // after the bump finds no row with our epoch: a deposed leader can never commit.
-          const held = await client.query(
-            `SELECT 1 FROM ${quoteTable(this.#haTable)} WHERE ha_key = $1 AND epoch = $2 FOR SHARE`,
-            [LEADER_KEY, fence.epoch],
-          );
-          if (held.rowCount !== 1) {
-            await client.query('ROLLBACK');
-            this.#fence = 'standby';
-            throw notActive('this node lost leadership (fencing epoch changed); write refused');
-          }
-        }
+        await this.#checkFence(client, fence);
         if (deleteKeys.length > 0) {
           await client.query(`DELETE FROM ${t} WHERE key = ANY($1::text[])`, [deleteKeys]);
         }
@@ -432,6 +422,116 @@ class PostgresBackendImpl implements PostgresBackend {
         this.#retries += 1;
         await sleep(100 * 2 ** (attempt - 1));
       }
+    }
+  }
+
+  /**
+   * SECURITY: the fencing check, first in every write transaction. FOR SHARE holds the lease
+   * row until COMMIT, so a new leader's epoch bump waits for this transaction, and a
+   * transaction that starts after the bump finds no row with our epoch: a deposed leader can
+   * never commit. Rolls back and throws not_active when the epoch moved on.
+   */
+  async #checkFence(client: pg.PoolClient, fence: Exclude<Fence, 'standby'>): Promise<void> {
+    if (fence === 'open') return;
+    const held = await client.query(
+      `SELECT 1 FROM ${quoteTable(this.#haTable)} WHERE ha_key = $1 AND epoch = $2 FOR SHARE`,
+      [LEADER_KEY, fence.epoch],
+    );
+    if (held.rowCount !== 1) {
+      await client.query('ROLLBACK');
+      this.#fence = 'standby';
+      throw notActive('this node lost leadership (fencing epoch changed); write refused');
+    }
+  }
+
+  // ---- Snapshots (ADR 0006): entries copied as stored, never decrypted ----
+
+  /**
+   * One consistent read: a REPEATABLE READ, READ ONLY transaction sees the table as of its
+   * first statement (so every write committed before the call, and none after it), paged by
+   * key into the snapshot file. Any node may take it (it writes nothing); on failure the
+   * partial file is removed.
+   */
+  async saveSnapshot(file: string): Promise<void> {
+    this.#checkOpen();
+    await this.#whenReady();
+    const writer = openSnapshotFileWriter(file);
+    let client: pg.PoolClient | undefined;
+    try {
+      client = await this.#pool.connect();
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const sql = `SELECT key, value FROM ${quoteTable(this.table)}
+        WHERE $1::text IS NULL OR key > $1 ORDER BY key LIMIT ${SNAPSHOT_PAGE}`;
+      let after: string | null = null;
+      // Terminates: each page moves `after` forward over a finite table.
+      for (;;) {
+        const page: pg.QueryResult<{ key: string; value: Buffer }> = await client.query<{
+          key: string;
+          value: Buffer;
+        }>(sql, [after]);
+        writer.add(page.rows.map((row) => [row.key, row.value] as const));
+        if (page.rows.length < SNAPSHOT_PAGE) break;
+        after = page.rows[page.rows.length - 1]!.key;
+      }
+      await client.query('COMMIT');
+      client.release();
+      client = undefined;
+      writer.finish();
+    } catch (cause) {
+      writer.abandon();
+      if (client !== undefined) {
+        const broken = isConnectionError(cause);
+        if (!broken) await client.query('ROLLBACK').catch(() => undefined);
+        client.release(broken ? (cause as Error) : undefined);
+      }
+      throw new CofferError('internal', 'postgresql storage: the snapshot read failed', {
+        cause,
+      });
+    }
+  }
+
+  /**
+   * Replaces every entry with the snapshot's in one transaction: emptied, then filled page by
+   * page, committed only if every row went in (a bad file or key changes nothing). Under HA
+   * only the active node restores, with its fencing epoch checked like any write.
+   */
+  async restoreSnapshot(file: string): Promise<void> {
+    this.#checkOpen();
+    await this.#whenReady();
+    // Writes already queued commit first, so none lands inside (or is lost to) the restore.
+    while (this.#flushing !== undefined) await this.#flushing.catch(() => undefined);
+    const fence = this.#fence;
+    if (fence === 'standby')
+      throw notActive('this node is a standby; writes go to the active node');
+    const pages = readSnapshotPages(file, SNAPSHOT_PAGE);
+    // The first page also checks the file, before any connection is taken.
+    let next = pages.next();
+    const t = quoteTable(this.table);
+    let client: pg.PoolClient | undefined;
+    try {
+      client = await this.#pool.connect();
+      await client.query('BEGIN');
+      await this.#checkFence(client, fence);
+      await client.query(`DELETE FROM ${t}`);
+      for (; !next.done; next = pages.next()) {
+        for (const [key] of next.value) checkKey(key);
+        await client.query(
+          `INSERT INTO ${t} (key, value) SELECT * FROM unnest($1::text[], $2::bytea[])`,
+          [next.value.map(([key]) => key), next.value.map(([, value]) => Buffer.from(value))],
+        );
+      }
+      await client.query('COMMIT');
+      client.release();
+      this.#commits += 1;
+    } catch (cause) {
+      pages.return();
+      if (client !== undefined) {
+        const broken = isConnectionError(cause);
+        if (!broken) await client.query('ROLLBACK').catch(() => undefined);
+        client.release(broken ? (cause as Error) : undefined);
+      }
+      if (cause instanceof CofferError) throw cause;
+      throw writeFailed(cause);
     }
   }
 

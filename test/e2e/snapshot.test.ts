@@ -3,7 +3,9 @@
 // keys and holds every write acknowledged before the snapshot started. The file is ciphertext.
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireService, skipNote, TEST_PG_URL } from '../helpers/services.js';
 import {
   createTempDir,
   killAllServers,
@@ -15,6 +17,8 @@ import type { ServerProcess, TempDir } from '../helpers/server-process.js';
 import { initialize, sealStatus, unseal, vaultOk, vaultRequest } from './vault-http.js';
 
 const WRITERS = 16;
+const postgres = await requireService('PostgreSQL', TEST_PG_URL);
+const pgTables: string[] = [];
 const CANARY = `snapshot-canary-${randomBytes(8).toString('hex')}`;
 
 let tmp: TempDir;
@@ -40,7 +44,40 @@ beforeAll(async () => {
 afterAll(async () => {
   await killAllServers();
   tmp.remove();
+  if (pgTables.length > 0) {
+    const admin = new pg.Client({ connectionString: TEST_PG_URL });
+    await admin.connect();
+    for (const name of pgTables) await admin.query(`DROP TABLE IF EXISTS "${name}"`);
+    await admin.end();
+  }
 });
+
+/** A server on a fresh PostgreSQL table (dropped after the file); the URL via the environment. */
+function startPgServer(name: string): Promise<ServerProcess> {
+  const table = `coffer_snap_e2e_${process.pid}_${name}`;
+  pgTables.push(table, `${table}_ha`);
+  return startServer({
+    configText: [
+      'log_level = "warn"',
+      'storage "postgresql" {',
+      '  connection_url_env = "SNAP_PG_URL"',
+      `  table = "${table}"`,
+      `  ha_table = "${table}_ha"`,
+      '}',
+      'listener "tcp" {',
+      '  address = "127.0.0.1:0"',
+      '  tls_disable = true',
+      '}',
+    ].join('\n'),
+    env: { SNAP_PG_URL: TEST_PG_URL },
+  });
+}
+
+/** The KV value at `key`, or undefined. */
+async function readValue(url: string, key: string): Promise<string | undefined> {
+  const read = await vaultRequest(url, 'GET', `secret/data/${key}`, { token: rootToken });
+  return (read.body as { data?: { data?: { value?: string } } }).data?.data?.value;
+}
 
 describe('operator snapshot', () => {
   it('restores, from a snapshot taken under 16 writers, every write acknowledged before it', async () => {
@@ -122,4 +159,70 @@ describe('operator snapshot', () => {
     expect(refused.stderr).toBe('Error: the snapshot is not a Coffer storage snapshot (400)\n');
     expect(await sealStatus(fresh.url)).toMatchObject({ initialized: false });
   }, 60_000);
+
+  describe.skipIf(!postgres.available)(`on PostgreSQL${skipNote(postgres)}`, () => {
+    it('moves a live server from SQLite to PostgreSQL and back, under writers', async () => {
+      const env = { COFFER_TOKEN: rootToken, HOME: tmp.path };
+      // SQLite → PostgreSQL: the source's snapshot into an uninitialised PostgreSQL server.
+      const fromSqlite = tmp.file('from-sqlite.snap');
+      await vaultOk(source.url, 'POST', 'secret/data/moved', {
+        token: rootToken,
+        body: { data: { value: `${CANARY}-moved` } },
+      });
+      const saved = await runCoffer(['operator', 'snapshot', 'save', fromSqlite], {
+        env: { ...env, COFFER_ADDR: source.url },
+      });
+      expect(saved.stderr).toBe('');
+      const onPg = await startPgServer('target');
+      const restored = await runCoffer(['operator', 'snapshot', 'restore', fromSqlite], {
+        env: { COFFER_ADDR: onPg.url, HOME: tmp.path },
+      });
+      expect(restored.stderr).toBe('');
+      await unseal(onPg.url, keys.slice(1, 3));
+      expect(await readValue(onPg.url, 'moved')).toBe(`${CANARY}-moved`);
+
+      // PostgreSQL → SQLite, the snapshot taken while 4 writers write to the PostgreSQL server.
+      const acked: string[] = [];
+      let stop = false;
+      const writer = async (w: number) => {
+        for (let n = 0; !stop && n < 10_000; n++) {
+          const key = `pg${w}-${n}`;
+          await vaultOk(onPg.url, 'POST', `secret/data/${key}`, {
+            token: rootToken,
+            body: { data: { value: `${CANARY}-${key}` } },
+          });
+          acked.push(key);
+        }
+      };
+      const running = [0, 1, 2, 3].map(writer);
+      while (acked.length < 8) await new Promise((r) => setTimeout(r, 20));
+      const before = [...acked];
+      const fromPg = tmp.file('from-pg.snap');
+      const pgSaved = await runCoffer(['operator', 'snapshot', 'save', fromPg], {
+        env: { ...env, COFFER_ADDR: onPg.url },
+      });
+      stop = true;
+      await Promise.all(running);
+      expect(pgSaved.stderr).toBe('');
+      expect(statSync(fromPg).mode & 0o777).toBe(0o600);
+      const bytes = readFileSync(fromPg);
+      expect(bytes.includes(CANARY)).toBe(false);
+      expect(bytes.includes(rootToken)).toBe(false);
+
+      const back = await startServer({
+        configText: sqliteConfig(tmp.file('back.db'), { logLevel: 'warn' }),
+      });
+      const backRestored = await runCoffer(['operator', 'snapshot', 'restore', fromPg], {
+        env: { COFFER_ADDR: back.url, HOME: tmp.path },
+      });
+      expect(backRestored.stderr).toBe('');
+      await unseal(back.url, keys.slice(0, 2));
+      const missing: string[] = [];
+      for (const key of ['moved', ...before]) {
+        const expected = key === 'moved' ? `${CANARY}-moved` : `${CANARY}-${key}`;
+        if ((await readValue(back.url, key)) !== expected) missing.push(key);
+      }
+      expect(missing).toEqual([]);
+    }, 120_000);
+  });
 });
