@@ -27,7 +27,8 @@ const BUILTIN = (options: BuiltinEngineOptions): readonly EngineFactory[] => [
       ? {}
       : { afterBuiltinStep: options.afterBuiltinStep }),
   }),
-  gcpEngineFactory(),
+  // Topic webhooks and rotation functions, through the same chokepoint.
+  gcpEngineFactory({ delivery: { outbound: createOutbound() } }),
   transitEngineFactory,
 ];
 
