@@ -25,7 +25,7 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function receiver(): Promise<{ url: string; received: Received[] }> {
+async function receiver(status = 204): Promise<{ url: string; received: Received[] }> {
   const received: Received[] = [];
   const server: Server = createServer((req, res) => {
     let body = '';
@@ -33,7 +33,7 @@ async function receiver(): Promise<{ url: string; received: Received[] }> {
     req.on('data', (chunk: string) => (body += chunk));
     req.on('end', () => {
       received.push({ path: req.url ?? '', headers: req.headers, body });
-      res.writeHead(204).end();
+      res.writeHead(status).end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -221,6 +221,43 @@ describe('gcp-sm notifications', () => {
     ].join('\n');
     expect(everything).not.toContain(CANARY);
     expect(everything).not.toContain(Buffer.from(CANARY).toString('base64'));
+  });
+
+  it('logs a failed delivery by topic and status, never the URL, key or payload', async () => {
+    const stack = await createUnsealedStack();
+    cleanups.push(async () => {
+      await stack.core.sealForShutdown();
+    });
+    const hook = await receiver(500);
+    const call = async (url: string, payload: object) => {
+      const res = await stack.app.inject({
+        method: 'POST',
+        url,
+        payload,
+        headers: { 'x-vault-token': stack.rootToken },
+      });
+      expect(res.statusCode, res.body).toBeLessThan(300);
+    };
+    await call('/v1/sys/mounts/gcp', { type: 'gcp-sm' });
+    await call('/v1/gcp/topics/proj/down', {
+      url: `${hook.url}/down`,
+      hmac_key: HMAC_KEY,
+      retries: 0,
+    });
+    await call(`/v1/gcp/${P}/secrets/s`, {
+      secret: { replication: { automatic: {} }, topics: [{ name: `${P}/topics/down` }] },
+    });
+    await call(`/v1/gcp/${P}/secrets/s/add-version`, {
+      payload: { data: Buffer.from(CANARY).toString('base64') },
+    });
+    const failures = () => stack.logs.filter((l) => l.includes('notification delivery failed'));
+    await until(() => failures().length === 3);
+    expect(failures().join('\n')).toContain(`"target":"${P}/topics/down"`);
+    expect(failures().join('\n')).toContain('answered 500');
+    const logs = stack.logs.join('\n');
+    for (const leak of [hook.url, HMAC_KEY, CANARY, Buffer.from(CANARY).toString('base64')]) {
+      expect(logs).not.toContain(leak);
+    }
   });
 
   it('refuses bad registrations with the field named', async () => {

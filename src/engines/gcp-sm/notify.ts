@@ -148,10 +148,20 @@ export function pushMessage(
   };
 }
 
+export interface DeliveryFailure {
+  readonly eventType: string;
+  readonly secretId: string;
+  /** The topic name, or "rotation-function/<name>". */
+  readonly target: string;
+}
+
 export interface Delivery {
   readonly outbound: Outbound;
-  /** Receives delivery failures (a webhook down); they never fail the change itself. */
-  readonly onError?: (err: unknown) => void;
+  /**
+   * Receives delivery failures (a webhook down); they never fail the change itself. The error
+   * names the target kind and status only, never the URL or the message.
+   */
+  readonly onError?: (err: unknown, about: DeliveryFailure) => void;
 }
 
 /**
@@ -179,12 +189,19 @@ export async function deliver(
     });
   }
   if (delivery === undefined) return { done: Promise.resolve() };
-  const jobs: { fn: RotationFunction; subscription: string }[] = [];
+  const jobs: { fn: RotationFunction; subscription: string; target: string }[] = [];
   for (const topic of topics) {
     const key = topicKey(topic);
     const target = key === undefined ? undefined : await getJson<TopicTarget>(ctx.storage, key);
-    if (target !== undefined) jobs.push({ fn: target.fn, subscription: target.subscription });
+    if (target !== undefined) {
+      jobs.push({ fn: target.fn, subscription: target.subscription, target: topic });
+    }
   }
+  const about = (target: string): DeliveryFailure => ({
+    eventType: event.type,
+    secretId: event.secretId,
+    target,
+  });
   const fnName = annotations[ROTATION_ANNOTATION];
   if (event.type === 'SECRET_ROTATE' && fnName !== undefined) {
     const fn = NAME.test(fnName)
@@ -193,18 +210,23 @@ export async function deliver(
     if (fn === undefined) {
       delivery.onError?.(
         new CofferError('not_found', 'the rotation function the secret names is not registered'),
+        about(`rotation-function/${fnName}`),
       );
     } else {
-      jobs.push({ fn, subscription: topics[0]?.replace('/topics/', '/subscriptions/') ?? '' });
+      jobs.push({
+        fn,
+        subscription: topics[0]?.replace('/topics/', '/subscriptions/') ?? '',
+        target: `rotation-function/${fnName}`,
+      });
     }
   }
   const now = ctx.now();
   const done = Promise.all(
-    jobs.map(({ fn, subscription }) =>
+    jobs.map(({ fn, subscription, target }) =>
       invokeRotationFunction(fn, pushMessage(event, resource, subscription, now), {
         outbound: delivery.outbound,
         now: ctx.now,
-      }).catch((err: unknown) => delivery.onError?.(err)),
+      }).catch((err: unknown) => delivery.onError?.(err, about(target))),
     ),
   ).then(() => undefined);
   return { done };
