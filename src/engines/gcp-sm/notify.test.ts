@@ -4,6 +4,10 @@
 // stream; a token that may not read the secret sees none of its events; no payload value is in
 // any delivered message.
 import { createHmac, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -157,9 +161,28 @@ describe('gcp-sm notifications', () => {
     await call('POST', `/v1/gcp/${P}/secrets/other`, {
       secret: { replication: { automatic: {} } },
     });
+    // A command function (argv, no shell of Coffer's: sh is the program here) on a secret
+    // whose only topic has no webhook registered.
+    const out = join(tmpdir(), `coffer-gcp-rotate-${process.pid}-${Date.now()}.json`);
+    cleanups.push(() => rm(out, { force: true }));
+    await call('PUT', '/v1/gcp/rotation-functions/cmdfn', {
+      type: 'command',
+      command: ['/bin/sh', '-c', `cat > ${out}`],
+    });
+    await call('POST', `/v1/gcp/${P}/secrets/cmd`, {
+      secret: {
+        replication: { automatic: {} },
+        topics: [{ name: `${P}/topics/unbound` }],
+        rotation: { nextRotationTime: new Date(start + 301_000).toISOString() },
+        annotations: { 'coffer.rotation-function': 'cmdfn' },
+      },
+    });
     // The rotation comes due; the next change to the secret re-arms its job, which runs at once.
     offset = 400_000;
     await call('POST', `/v1/gcp/${P}/secrets/db/add-version`, {
+      payload: { data: Buffer.from(CANARY).toString('base64') },
+    });
+    await call('POST', `/v1/gcp/${P}/secrets/cmd/add-version`, {
       payload: { data: Buffer.from(CANARY).toString('base64') },
     });
 
@@ -197,6 +220,21 @@ describe('gcp-sm notifications', () => {
     });
     expect(Date.parse(resource.rotation.nextRotationTime)).toBe(start + 301_000 + 3_600_000);
     expect(rotations().some((r) => r.path === '/rotate')).toBe(true);
+    await until(() => existsSync(out) && readFileSync(out, 'utf8').endsWith('}'));
+    const ran = readFileSync(out, 'utf8');
+    expect(JSON.parse(ran)).toMatchObject({
+      message: { attributes: { eventType: 'SECRET_ROTATE', secretId: `${P}/secrets/cmd` } },
+    });
+    expect(ran).not.toContain(Buffer.from(CANARY).toString('base64'));
+    // Without a period the schedule ends after the one rotation.
+    const cmd = await stack.app.inject({
+      method: 'GET',
+      url: `/v1/gcp/${P}/secrets/cmd`,
+      headers: { 'x-vault-token': stack.rootToken },
+    });
+    expect(cmd.statusCode).toBe(200);
+    expect(cmd.body).toContain(`${P}/secrets/cmd`);
+    expect(cmd.body).not.toContain('nextRotationTime');
 
     // The stream: Google's event types for the secret the token may read, and nothing else.
     const seen = frames(reader.text()).filter((f) => f['eventType'] !== undefined);
