@@ -81,7 +81,8 @@ export function assembleServer(options: AssembleOptions): AssembledServer {
   const core = new Core({
     barrier,
     seal,
-    engines: options.engines ?? builtinEngines(),
+    engines:
+      options.engines ?? builtinEngines({ logger: options.logger.child({ component: 'engines' }) }),
     now,
     defaultLeaseTtlSeconds: options.defaultLeaseTtlSeconds,
     maxLeaseTtlSeconds: options.maxLeaseTtlSeconds,

@@ -120,6 +120,10 @@ export interface ChangeEvent {
   readonly mount: string;
   readonly operation: string;
   readonly version?: number;
+  /** Engine-announced events: the door's event type (Google's "SECRET_ROTATE"). */
+  readonly eventType?: string;
+  /** Engine-announced events: the door's name of the secret. */
+  readonly secretId?: string;
   /** RFC 3339, as sent. */
   readonly time?: string;
 }
@@ -135,12 +139,16 @@ export function parseChangeEvent(message: SseMessage): ChangeEvent | undefined {
   if (!isRecord(value) || typeof value['path'] !== 'string') return undefined;
   const version = value['version'];
   const time = value['time'];
+  const eventType = value['eventType'];
+  const secretId = value['secretId'];
   return {
     id: message.id,
     path: value['path'],
     mount: typeof value['mount'] === 'string' ? value['mount'] : '',
     operation: typeof value['operation'] === 'string' ? value['operation'] : '',
     ...(typeof version === 'number' ? { version } : {}),
+    ...(typeof eventType === 'string' ? { eventType } : {}),
+    ...(typeof secretId === 'string' ? { secretId } : {}),
     ...(typeof time === 'string' ? { time } : {}),
   };
 }

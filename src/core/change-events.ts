@@ -20,6 +20,10 @@ export interface ChangeEvent {
   readonly version?: number;
   /** Epoch ms. */
   readonly time: number;
+  /** Engine-announced events: the door's event type, e.g. Google's "SECRET_ROTATE". */
+  readonly eventType?: string;
+  /** Engine-announced events: the door's name of the secret. */
+  readonly secretId?: string;
 }
 
 export type ChangeListener = (event: ChangeEvent) => void;

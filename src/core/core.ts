@@ -963,6 +963,17 @@ export class Core {
       now: this.#now,
       schedule: this.#scheduler.forMount(info.uuid),
       wal: this.#wal.forMount(info.uuid),
+      publishEvent: (event) => {
+        this.#changes.publish({
+          path: `${info.path}${event.path}`.replace(/\/+$/, ''),
+          readPath: `${info.path}${event.readPath}`.replace(/\/+$/, ''),
+          mount: info.path,
+          operation: event.operation,
+          eventType: event.eventType,
+          secretId: event.secretId,
+          time: this.#now(),
+        });
+      },
     };
   }
 

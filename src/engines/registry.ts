@@ -27,13 +27,27 @@ const BUILTIN = (options: BuiltinEngineOptions): readonly EngineFactory[] => [
       ? {}
       : { afterBuiltinStep: options.afterBuiltinStep }),
   }),
-  gcpEngineFactory(),
+  // Topic webhooks and rotation functions, through the same chokepoint.
+  gcpEngineFactory({
+    delivery: {
+      outbound: createOutbound(),
+      onError: (err, about) => {
+        // SECURITY: the error names the target kind and status, never a URL or a message.
+        options.logger?.warn(
+          { ...about, error: err instanceof Error ? err.message : 'delivery failed' },
+          'Google notification delivery failed',
+        );
+      },
+    },
+  }),
   transitEngineFactory,
 ];
 
 export interface BuiltinEngineOptions {
   /** Crash tests only: hooks the aws-sm engine's built-in rotators (see main.ts). */
   readonly afterBuiltinStep?: (step: string) => Promise<void>;
+  /** Delivery failures of the gcp-sm engine's notifications (topic webhooks, functions). */
+  readonly logger?: { warn(obj: object, msg: string): void };
 }
 
 export function builtinEngines(

@@ -27,6 +27,8 @@ function eventFrame(event: ChangeEvent): string {
     mount: event.mount,
     operation: event.operation,
     ...(event.version === undefined ? {} : { version: event.version }),
+    ...(event.eventType === undefined ? {} : { eventType: event.eventType }),
+    ...(event.secretId === undefined ? {} : { secretId: event.secretId }),
     time: new Date(event.time).toISOString(),
   };
   return `event: change\nid: ${event.seq}\ndata: ${JSON.stringify(data)}\n\n`;

@@ -77,6 +77,24 @@ export interface EngineContext {
   readonly now: () => number;
   readonly schedule: Schedule;
   readonly wal: WriteAheadLog;
+  /**
+   * Announces an engine's own event (a cloud door's notification such as Google's
+   * SECRET_ROTATE) on the change-event stream. Absent where nothing listens (unit harnesses).
+   */
+  readonly publishEvent?: (event: EngineEvent) => void;
+}
+
+/** An engine-announced change: names and paths only, never a value. */
+export interface EngineEvent {
+  /** Path relative to the mount. */
+  readonly path: string;
+  /** SECURITY: subscribers see the event only if they may read this path (relative). */
+  readonly readPath: string;
+  readonly operation: 'update' | 'delete';
+  /** The door's own event type, e.g. "SECRET_ROTATE". */
+  readonly eventType: string;
+  /** The door's own name of the secret, e.g. "projects/p/secrets/s". */
+  readonly secretId: string;
 }
 
 /** Which cloud door, and which of its methods, a request came through (absent: the Vault API). */

@@ -49,6 +49,7 @@ import {
   type VersionRef,
 } from './method-versions.js';
 import { GCP_METHODS, isGcpMethod, methodOf, type GcpMethod } from './methods.js';
+import { deliver, handleNotifyPath, isNotifyPath, type Delivery } from './notify.js';
 
 export const GCP_ENGINE_TYPE = 'gcp-sm';
 
@@ -85,7 +86,10 @@ export type Notifier = (
 ) => Promise<void>;
 
 export interface GcpEngineDeps {
+  /** Unit tests: sees every event published to a secret's topics. */
   readonly notify?: Notifier;
+  /** Topic webhooks and rotation functions (the server passes the outbound chokepoint). */
+  readonly delivery?: Delivery;
 }
 
 /** Which method a Vault-API request (no door) denotes, from its operation and path. */
@@ -143,24 +147,40 @@ export function createGcpEngine(mount: MountInfo, deps: GcpEngineDeps = {}): Sec
     };
   };
 
-  /** Publishes events to the secret's topics, each with the resource it is about. */
+  /**
+   * Publishes events to the change-event stream, the secret's topic webhooks and (rotation)
+   * its rotation function, each with the resource it is about. Resolves when the webhooks
+   * are read; the returned promise settles when every delivery has.
+   */
   async function notify(
     ctx: EngineContext,
     key: string,
     events: readonly GcpEvent[],
     meta: SecretMeta | undefined,
-  ): Promise<void> {
-    if (deps.notify === undefined || meta === undefined || events.length === 0) return;
+  ): Promise<{ readonly done: Promise<void> }> {
+    if (meta === undefined || events.length === 0) return { done: Promise.resolve() };
     const topics = gcpAttrs(meta).topics;
-    if (topics.length === 0) return;
     const ref = refFromKey(key);
+    const pending: Promise<void>[] = [];
     for (const event of events) {
       const n = event.versionId?.slice(event.versionId.lastIndexOf('/') + 1);
       const version = n === undefined ? undefined : meta.versions[n];
       const resource =
         version === undefined ? renderSecret(ref, meta) : renderVersion(ref, meta, version);
-      await deps.notify(ctx, topics, event, resource);
+      const { done } = await deliver(
+        ctx,
+        deps.delivery,
+        event,
+        resource,
+        topics,
+        meta.customMetadata,
+      );
+      pending.push(done);
+      if (deps.notify !== undefined && topics.length > 0) {
+        await deps.notify(ctx, topics, event, resource);
+      }
     }
+    return { done: Promise.all(pending).then(() => undefined) };
   }
 
   async function dispatch(method: GcpMethod, env: MethodEnv, target: Target): Promise<Out> {
@@ -225,6 +245,7 @@ export function createGcpEngine(mount: MountInfo, deps: GcpEngineDeps = {}): Sec
   }
 
   async function handle(req: EngineRequest): Promise<EngineResult> {
+    if (req.door === undefined && isNotifyPath(req.path)) return handleNotifyPath(req);
     const target = parseTarget(req.path);
     if (target === undefined) throw new CofferError('unsupported_path', 'unsupported path');
     const method =
@@ -280,7 +301,10 @@ export function createGcpEngine(mount: MountInfo, deps: GcpEngineDeps = {}): Sec
         const cut = rest.lastIndexOf('/');
         const key = rest.slice(0, cut);
         const events = await runScheduledDestroy(env, key, Number(rest.slice(cut + 1)));
-        await notify(ctx, key, events, await env.store.readMeta(key));
+        // A scheduled job blocks no client: it waits for its deliveries.
+        await (
+          await notify(ctx, key, events, await env.store.readMeta(key))
+        ).done;
         return;
       }
       if (kind === 'expire') {
@@ -297,7 +321,10 @@ export function createGcpEngine(mount: MountInfo, deps: GcpEngineDeps = {}): Sec
         await ctx.schedule.cancel(`rotate/${rest}`);
         await env.store.deleteAll(rest);
         await ctx.storage.delete(iamKey(ref));
-        await notify(ctx, rest, [{ type: 'SECRET_DELETE', secretId: secretName(ref) }], meta);
+        const deleted = { type: 'SECRET_DELETE', secretId: secretName(ref) } as const;
+        await (
+          await notify(ctx, rest, [deleted], meta)
+        ).done;
         return;
       }
       if (kind === 'rotate') {
@@ -338,7 +365,14 @@ export function createGcpEngine(mount: MountInfo, deps: GcpEngineDeps = {}): Sec
     );
     const nextAt = updated === undefined ? undefined : gcpAttrs(updated).rotation?.nextRotationTime;
     if (nextAt !== undefined) await ctx.schedule.set(`rotate/${key}`, nextAt);
-    await notify(ctx, key, [{ type: 'SECRET_ROTATE', secretId: secretName(ref) }], updated ?? meta);
+    const { done } = await notify(
+      ctx,
+      key,
+      [{ type: 'SECRET_ROTATE', secretId: secretName(ref) }],
+      updated ?? meta,
+    );
+    // A scheduled job blocks no client: it waits for its webhooks (bounded by their timeouts).
+    await done;
   }
 }
 
