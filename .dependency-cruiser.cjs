@@ -7,6 +7,15 @@ const NODE_BUILTIN = `^(node:)?(${builtinModules.map((m) => m.replace(/[/.]/g, '
 module.exports = {
   forbidden: [
     {
+      name: 'no-dev-dependencies-at-run-time',
+      comment:
+        'What src/ runs must come from a dependency: npm install -g ships no devDependencies, ' +
+        'so an installed coffer would fail at import (seen: yaml for -format=yaml).',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '(\\.test\\.ts|\\.contract\\.ts|/testing\\.ts)$' },
+      to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['type-only'] },
+    },
+    {
       name: 'no-circular',
       severity: 'error',
       from: {},

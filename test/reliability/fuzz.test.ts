@@ -161,8 +161,14 @@ function randomBody(r: () => number): Buffer | undefined {
       return undefined;
     case 1:
       return Buffer.from(JSON.stringify({ data: { v: INPUT_CANARY } }));
-    case 2:
-      return Buffer.from(JSON.stringify(randomJson(r, 0)));
+    case 2: {
+      // Audit entries HMAC values, not field names (as Vault's do), and a body not starting
+      // with "{" sent as a form becomes one field name: the canary goes only where values go.
+      const text = JSON.stringify(randomJson(r, 0));
+      return Buffer.from(
+        text.includes(INPUT_CANARY) && !text.startsWith('{') ? `{"x":${text}}` : text,
+      );
+    }
     case 3:
       return Buffer.from(JSON.stringify({ data: randomJson(r, 0) }).slice(0, -3));
     case 4:
