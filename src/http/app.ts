@@ -25,6 +25,7 @@ import type { Metrics } from '../core/metrics.js';
 import { registerUiRoute } from './ui-route.js';
 import { METHOD_HEADER } from './list-method.js';
 import { parseVaultUrl } from './vault-path.js';
+import { clientErrorHandler, vaultClientErrorBody } from './client-error.js';
 import { registerAwsDoor } from './aws/door.js';
 import { registerStandbyForwarding, type StandbyDeps } from './standby-forward.js';
 
@@ -198,6 +199,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     bodyLimit: deps.maxRequestSizeBytes ?? DEFAULT_MAX_BODY_BYTES,
     genReqId: () => randomUUID(),
     serverFactory: (handler) => createServer(handler),
+    clientErrorHandler: clientErrorHandler(vaultClientErrorBody),
     // Routing sees the raw path; vault-path.ts decides what a path means.
     routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 8192 },
     // Errors raised before routing (a malformed URL escape, a bad header) in our error shape.

@@ -274,7 +274,9 @@ describe(`HTTP fuzzing (${REQUESTS} requests, seed ${SEED})`, () => {
             // A refused large body (413, then the connection closed) may reach the client as a
             // reset; anything else is a failure.
             if (req.body !== undefined && req.body.length > 64 * 1024) continue;
-            failure = `request #${index} failed (${(err as Error).message}): ${describeRequest(req)}`;
+            const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause;
+            const why = cause === undefined ? '' : ` / ${cause.code ?? ''} ${cause.message ?? ''}`;
+            failure = `request #${index} failed (${(err as Error).message}${why}): ${describeRequest(req)}`;
             return;
           }
           statuses.set(status, (statuses.get(status) ?? 0) + 1);

@@ -15,6 +15,7 @@ import { isPlainObject, type JsonObject, type JsonValue } from '../../sdk/json.j
 import { checkJsonLimits, DEFAULT_BODY_LIMITS } from '../body.js';
 import type { GcpAuth } from './auth.js';
 import { callCore } from './call.js';
+import { clientErrorHandler } from '../client-error.js';
 import { STATUS, toGoogleError } from './errors.js';
 import { encodeEnums } from './enums.js';
 
@@ -191,6 +192,15 @@ export function buildGcpRestApp(options: GcpRestOptions): FastifyInstance {
     bodyLimit: GCP_MAX_BODY_BYTES,
     genReqId: () => randomUUID(),
     serverFactory: (handler) => createServer(handler),
+    clientErrorHandler: clientErrorHandler((status, message) =>
+      JSON.stringify({
+        error: {
+          code: status,
+          message,
+          status: status === 408 ? 'DEADLINE_EXCEEDED' : 'INVALID_ARGUMENT',
+        },
+      }),
+    ),
     routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 8192 },
     frameworkErrors: (_err, _req, reply) => {
       void sendJson(reply, 400, {
