@@ -371,10 +371,12 @@ describe('login security against a real server with a file audit device', () => 
         `${lockedMedian.toFixed(2)} ms; KDF answers median ${kdfAnswerMedian.toFixed(2)} ms; ` +
         `median per-pair difference ${pairedMedian.toFixed(2)} ms`,
     );
-    // A whole locked answer (HTTP, two audited lines, a lockout read) costs less than the KDF
-    // alone, and the answers that do run it carry at least half its cost more.
-    expect(lockedMedian).toBeLessThan(kdfMedian);
-    expect(pairedMedian).toBeGreaterThan(kdfMedian / 2);
+    // A locked answer takes less than half of an answer that runs the KDF, both measured on
+    // the same server in interleaved pairs (so other load on the machine slows both alike; a
+    // comparison with the KDF timed in this process failed on a loaded machine). Were the KDF
+    // run for a locked name, the two medians would be about equal.
+    expect(lockedMedian).toBeLessThan(kdfAnswerMedian / 2);
+    expect(pairedMedian).toBeGreaterThan(0);
 
     // The right password, in any spelling of the name, is refused while the name is locked.
     for (const variant of ['sec-brute', ' SEC-BRUTE ']) {
