@@ -1,5 +1,6 @@
 // The core: seal state, initialisation, and the request pipeline every front door calls
 // (sealed? → token → route → existence check → ACL → backend). It never sees HTTP.
+import { hkdfSync } from 'node:crypto';
 import type { AesGcmBarrier } from '../barrier/aes-gcm-barrier.js';
 import type { SealManager, SealStatus } from '../seal/seal-manager.js';
 import type {
@@ -25,7 +26,7 @@ import type { Caller, InternalBackend } from './caller.js';
 import { ChangeBus, type ChangeEvent } from './change-events.js';
 import { createCubbyholeBackend, destroyCubbyhole } from './cubbyhole-backend.js';
 import { DoorCredentialStore } from './door-credentials.js';
-import { CORE_KEYS } from './keys.js';
+import { CORE_KEYS, TOKEN_KEYS } from './keys.js';
 import { LEASE_KEYS } from './lease-keys.js';
 import { LeaseManager, type LeaseRecord, type LeaseRenewal } from './lease-manager.js';
 import type { Metrics, RequestMetric } from './metrics.js';
@@ -180,6 +181,9 @@ function tokenLeaseId(hash: string, entry: TokenEntry): string {
   return `${entry.path.replace(/\/+$/, '')}/${hash}`;
 }
 
+/** HKDF info of the key that signs forwarded client addresses (see forwardingKey). */
+const FORWARDING_KEY_INFO = 'coffer forwarded client address v1';
+
 export class Core {
   readonly #seal: SealManager;
   readonly #now: () => number;
@@ -214,6 +218,7 @@ export class Core {
   readonly #standbyUntilActivated: boolean;
   /** HA: unsealed, but not the active node (services closed). */
   #standby = false;
+  #forwardingKey: Buffer | undefined;
   #active = false;
   #ha: HaControl | undefined;
 
@@ -369,6 +374,23 @@ export class Core {
   /** HA: unsealed but not active; the HTTP layer forwards or redirects its requests. */
   get isStandby(): boolean {
     return this.#standby && !this.#ready;
+  }
+
+  /**
+   * HA: the key that authenticates a standby's statement of a forwarded request's client
+   * address. Derived from the token store's salt, which lives under the barrier: every unsealed
+   * node of the cluster derives the same key, and nobody without the unseal keys can. Undefined
+   * while the barrier is sealed, or before any node has been active (no salt yet).
+   */
+  async forwardingKey(): Promise<Buffer | undefined> {
+    if (this.#forwardingKey !== undefined) return this.#forwardingKey;
+    if (this.#barrier.isSealed()) return undefined;
+    const salt = await this.#tokenStorage.get(TOKEN_KEYS.salt);
+    if (salt === undefined) return undefined;
+    this.#forwardingKey = Buffer.from(
+      hkdfSync('sha256', Buffer.from(salt), Buffer.alloc(0), FORWARDING_KEY_INFO, 32),
+    );
+    return this.#forwardingKey;
   }
 
   attachHa(control: HaControl): void {
@@ -540,6 +562,8 @@ export class Core {
   }
 
   #sealNow(): void {
+    this.#forwardingKey?.fill(0);
+    this.#forwardingKey = undefined;
     this.#closeServices();
     this.#standby = false;
     this.#active = false;

@@ -28,6 +28,7 @@ import { parseVaultUrl } from './vault-path.js';
 import { clientErrorHandler, vaultClientErrorBody } from './client-error.js';
 import { registerAwsDoor } from './aws/door.js';
 import { registerStandbyForwarding, type StandbyDeps } from './standby-forward.js';
+import { clientAddress } from './client-address.js';
 
 export interface AppDeps {
   readonly core: Core;
@@ -362,7 +363,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       data,
       token: requestToken(req),
       requestId: req.id,
-      remoteAddress: req.ip,
+      remoteAddress: clientAddress(req),
       ...(wrapTtlSeconds === undefined ? {} : { wrapTtlSeconds }),
     });
     return renderResult(reply, req.id, path, result);
@@ -568,14 +569,14 @@ function registerSysRoutes(app: FastifyInstance, deps: AppDeps): void {
 
   const seal = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     if (core.isSealed) throw new CofferError('sealed', 'Vault is sealed');
-    await core.seal(requestToken(req), req.ip);
+    await core.seal(requestToken(req), clientAddress(req));
     return reply.code(204).send();
   };
   app.put('/v1/sys/seal', seal);
   app.post('/v1/sys/seal', seal);
 
   const stepDown = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-    await core.stepDown(requestToken(req), req.ip);
+    await core.stepDown(requestToken(req), clientAddress(req));
     return reply.code(204).send();
   };
   app.put('/v1/sys/step-down', stepDown);

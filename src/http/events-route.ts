@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ChangeEvent } from '../core/change-events.js';
 import type { Core } from '../core/core.js';
 import { invalidField } from '../sdk/errors.js';
+import { clientAddress } from './client-address.js';
 
 export const EVENTS_PATH = '/v1/sys/events/stream';
 export const DEFAULT_HEARTBEAT_MS = 15_000;
@@ -50,7 +51,7 @@ export function registerEventsRoute(
     // the usual JSON error.
     const subscription = await deps.core.subscribeChanges({
       token: deps.tokenOf(req),
-      remoteAddress: req.ip,
+      remoteAddress: clientAddress(req),
       requestId: req.id,
       prefixes,
       onEvent: (event) => {

@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Core } from '../core/core.js';
 import type { Metrics } from '../core/metrics.js';
 import { invalidField } from '../sdk/errors.js';
+import { clientAddress } from './client-address.js';
 
 export const METRICS_PATH = '/v1/sys/metrics';
 
@@ -32,7 +33,7 @@ export function registerMetricsRoute(app: FastifyInstance, deps: MetricsRouteDep
         data: format === '' ? {} : { format },
         token: deps.tokenOf(req),
         requestId: req.id,
-        remoteAddress: req.ip,
+        remoteAddress: clientAddress(req),
       });
     }
     if (format === 'prometheus') {

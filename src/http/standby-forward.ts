@@ -8,6 +8,12 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Core } from '../core/core.js';
 import type { HaStatus } from '../core/ha-coordinator.js';
+import {
+  FORWARDED_FOR_HEADER,
+  FORWARDED_MAC_HEADER,
+  registerForwardedAddress,
+  statementHeaders,
+} from './client-address.js';
 
 export type StandbyMode = 'forward' | 'redirect';
 
@@ -39,12 +45,19 @@ const HOP_BY_HOP = new Set([
 
 const FORWARD_TIMEOUT_MS = 60_000;
 
-function forwardHeaders(headers: IncomingHttpHeaders, host: string, clientIp: string) {
+function forwardHeaders(
+  headers: IncomingHttpHeaders,
+  host: string,
+  clientIp: string,
+  statement: Record<string, string>,
+) {
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || HOP_BY_HOP.has(name)) continue;
+    if (name === FORWARDED_FOR_HEADER || name === FORWARDED_MAC_HEADER) continue;
     out[name] = value;
   }
+  Object.assign(out, statement);
   out.host = host;
   const prior = headers['x-forwarded-for'];
   out['x-forwarded-for'] =
@@ -60,6 +73,7 @@ function unavailable(reason: string, requestId: string): Buffer {
 
 export function registerStandbyForwarding(app: FastifyInstance, deps: StandbyDeps): void {
   const { core, ha, logger } = deps;
+  registerForwardedAddress(app, { forwardingKey: () => core.forwardingKey(), logger });
   app.addHook('onRequest', async (req, reply) => {
     if (!core.isStandby) return;
     const path = (req.raw.url ?? '').split('?')[0]!;
@@ -79,9 +93,16 @@ export function registerStandbyForwarding(app: FastifyInstance, deps: StandbyDep
     // Forward: the raw request body has not been read yet (parsing comes after onRequest).
     reply.hijack();
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    // SECURITY: the client's address, signed, so the active node judges the request by it
+    // (CIDR bindings, rate limits) rather than by this standby's address.
+    const key = await core.forwardingKey();
+    const statement =
+      key === undefined
+        ? {}
+        : statementHeaders(key, Date.now(), req.method, req.raw.url ?? '', req.headers, req.ip);
     const upstream = send(target, {
       method: req.method,
-      headers: forwardHeaders(req.headers, target.host, req.ip),
+      headers: forwardHeaders(req.headers, target.host, req.ip, statement),
       timeout: FORWARD_TIMEOUT_MS,
     });
     const fail = (): void => {

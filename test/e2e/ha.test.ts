@@ -6,6 +6,7 @@
 // node's link demotes it and restoring it lets it rejoin as a standby. CI=true fails when
 // PostgreSQL is missing.
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,6 +98,30 @@ async function waitFor<T>(
 async function leaderOf(node: Node): Promise<{ is_self: boolean; leader_address: string }> {
   const res = await vaultRequest(node.url, 'GET', 'sys/leader', { timeoutMs: 2000 });
   return res.body as { is_self: boolean; leader_address: string };
+}
+
+/** GET auth/token/lookup-self from a chosen local address (status only). */
+function lookupSelfFrom(
+  localAddress: string,
+  base: string,
+  token: string,
+  extra: Record<string, string> = {},
+): Promise<{ status: number }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      `${base}/v1/auth/token/lookup-self`,
+      { localAddress, headers: { 'x-vault-token': token, ...extra }, timeout: 5000 },
+      (res) => {
+        res.resume();
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0 });
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 describe.skipIf(!service.available)(`HA: three nodes on one PostgreSQL${skipNote(service)}`, () => {
@@ -258,6 +283,32 @@ describe.skipIf(!service.available)(`HA: three nodes on one PostgreSQL${skipNote
         (await vaultRequest(node.url, 'GET', 'auth/token/lookup-self', { token: child })).status,
       ).toBe(403);
     }
+  });
+
+  it('a forwarded request is judged by the client address the standby signed, not by the standby', async () => {
+    const [a, b] = nodes as [Node, Node, Node];
+    // A token usable only from 127.0.0.2 (Linux routes all of 127/8 to loopback).
+    await vaultOk(a.url, 'POST', 'auth/token/roles/from-two', {
+      token,
+      body: { token_bound_cidrs: ['127.0.0.2/32'] },
+    });
+    const created = await vaultOk(a.url, 'POST', 'auth/token/create/from-two', { token, body: {} });
+    const bound = (created.body as { auth: { client_token: string } }).auth.client_token;
+    // Through standby b from 127.0.0.2: the active node sees 127.0.0.2 (b's own address is
+    // 127.0.0.1, which the binding refuses).
+    expect((await lookupSelfFrom('127.0.0.2', b.url, bound)).status).toBe(200);
+    expect((await lookupSelfFrom('127.0.0.1', b.url, bound)).status).toBe(403);
+    // A client cannot state an address itself: headers without a valid MAC are ignored.
+    const forged = await lookupSelfFrom('127.0.0.1', a.url, bound, {
+      'x-coffer-forwarded-for': '127.0.0.2',
+      'x-coffer-forwarded-mac': `v1.${Date.now()}.${'A'.repeat(43)}`,
+    });
+    expect(forged.status).toBe(403);
+    // A standby replaces what a client stated with what it saw.
+    const throughB = await lookupSelfFrom('127.0.0.1', b.url, bound, {
+      'x-coffer-forwarded-for': '127.0.0.2',
+    });
+    expect(throughB.status).toBe(403);
   });
 
   it('kill -9 of the active node under concurrent writes: every acknowledged write survives', async () => {

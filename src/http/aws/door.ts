@@ -27,6 +27,7 @@ import {
   verifySignature,
   type ParsedAuth,
 } from './sigv4.js';
+import { clientAddress } from '../client-address.js';
 
 export const AWS_JSON = 'application/x-amz-json-1.1';
 /** Ample for a 64 KiB secret in base64 plus the rest of any request (AWS caps far lower). */
@@ -293,7 +294,7 @@ export function registerAwsDoor(app: FastifyInstance, options: AwsDoorOptions): 
       credential: { api: 'aws', id: auth.accessKeyId },
       door: { api: 'aws', method: `${TARGET_PREFIX}${action}` },
       requestId: req.id,
-      remoteAddress: req.ip,
+      remoteAddress: clientAddress(req),
     });
     if (result.kind !== 'data') return {};
     return result.data;
