@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { isCofferError } from '../../sdk/errors.js';
 import {
+  adminTarget,
   alternateUsername,
   BUILTIN_ROTATORS,
   parseDbSecret,
@@ -84,5 +85,30 @@ describe('built-in rotators', () => {
       connectionUrl: 'postgresql://{{username}}:{{password}}@[::1]:5432/my%20db',
       root: { username: 'admin', password: 'pw' },
     });
+  });
+
+  it("sends the admin's credentials only to the admin secret's own host, and only for a secret of it", () => {
+    const admin = parseDbSecret(
+      'postgresql',
+      JSON.stringify({ ...good, username: 'admin', password: 'admin-pw' }),
+      'masterarn AWSCURRENT',
+      false,
+    );
+    const app = parseDbSecret('postgresql', JSON.stringify(good), 'AWSPENDING');
+    expect(adminTarget(admin, app)).toBe(admin);
+    const elsewhere = parseDbSecret(
+      'postgresql',
+      JSON.stringify({ ...good, host: 'attacker.example' }),
+      'AWSPENDING',
+    );
+    expect(() => adminTarget(admin, elsewhere)).toThrow(/not the host of the admin secret/);
+    const hostless = parseDbSecret(
+      'postgresql',
+      JSON.stringify({ username: 'admin', password: 'admin-pw' }),
+      'masterarn AWSCURRENT',
+      false,
+    );
+    expect(() => adminTarget(hostless, app)).toThrow(/host/);
+    expect(() => adminTarget(hostless, elsewhere)).toThrow(/host/);
   });
 });

@@ -55,7 +55,7 @@ const CLONE_SUFFIX = '_clone';
 const USERNAME = /^[A-Za-z0-9_.$-]{1,57}$/;
 
 /** A database secret's JSON (AWS's shape) with the members the rotators read, checked. */
-interface DbSecret {
+export interface DbSecret {
   /** The whole object: members the rotators do not know are carried into the new version. */
   readonly json: JsonObject;
   readonly host: string;
@@ -265,6 +265,26 @@ async function master(
   );
 }
 
+/**
+ * SECURITY: where the admin credentials may log in: the admin secret's own database, and only
+ * for a secret of that database (AWS's templates check the same). Never a host the rotated
+ * secret names: whoever may write that secret could otherwise send the admin's password to a
+ * server of their own.
+ */
+export function adminTarget(admin: DbSecret, next: DbSecret): DbSecret {
+  if (admin.host === '') {
+    throw badSecret('masterarn AWSCURRENT', 'host', 'must name the database the admin logs in to');
+  }
+  if (admin.host.toLowerCase() !== next.host.toLowerCase()) {
+    throw new CofferError(
+      'invalid_request',
+      "the secret's host is not the host of the admin secret masterarn names",
+      { field: 'host' },
+    );
+  }
+  return admin;
+}
+
 function creds(secret: DbSecret): RootCredentials {
   return { username: secret.username, password: secret.password };
 }
@@ -313,8 +333,7 @@ async function setStep(
   const next = await pending(env, engine, s, token);
   if (strategy === 'alternating-users') {
     const admin = await master(env, engine, now.masterarn ?? next.masterarn, s.ref.region);
-    const target: DbSecret =
-      admin.host === '' ? { ...admin, host: next.host, port: next.port } : admin;
+    const target = adminTarget(admin, next);
     await withDriver(
       settingsFor(
         engine,
