@@ -372,7 +372,7 @@ export interface ActionEnv {
   purge(key: string): Promise<void>;
   readonly rotation?: { readonly outbound: Outbound };
   /**
-   * Fault injection for the crash tests only (main sets it from an environment variable):
+   * Fault injection for the crash tests only (test/fixtures/hanging-rotator-server.js sets it):
    * runs after a built-in rotator finished a step, before the step counts as done.
    */
   readonly afterBuiltinStep?: (step: string) => Promise<void>;
