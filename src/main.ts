@@ -324,14 +324,18 @@ export async function runServer(
   }
   // The Google door's own listeners (docs/adr/0007-google-door.md), with the main one's TLS.
   const doorListeners: { close(): Promise<void> }[] = [];
+  /** Every listener whose certificate SIGHUP reloads (the main one and the REST door's). */
+  const tlsListeners: RunningListener[] = [listener];
   const doorLines: string[] = [];
   try {
     if (config.gcpDoor !== undefined && gcpRestApp !== undefined) {
       const rest = await startListener(gcpRestApp, {
         ...splitAddress(config.gcpDoor.restAddress),
+        limits: { ...DEFAULT_CONNECTION_LIMITS, ...config.listener.connectionLimits },
         ...(listenerTls === undefined ? {} : { tls: listenerTls }),
       });
       doorListeners.push(rest);
+      tlsListeners.push(rest);
       doorLines.push(`Google Secret Manager (REST): ${rest.url}`);
       if (config.gcpDoor.grpcAddress !== undefined) {
         const grpcDoor = await startGcpGrpc(
@@ -413,18 +417,21 @@ export async function runServer(
   process.once('SIGTERM', () => {
     stop('SIGTERM');
   });
-  // SIGHUP reloads the TLS certificate and key from their files (as Vault does); a pair that
-  // cannot be read or does not match is logged and the old one kept.
+  // SIGHUP reloads the TLS certificate and key from their files (as Vault does) on the main
+  // listener and the Google REST door's; a pair that cannot be read or does not match is logged
+  // and the old one kept. (The gRPC door keeps the certificate it started with.)
   process.on('SIGHUP', () => {
     if (config.listener.tlsDisable) {
       logger.info('SIGHUP: nothing to reload (TLS is disabled)');
       return;
     }
     try {
-      listener.reloadTls({
+      const tls = {
         cert: readFileSync(config.listener.tlsCertFile!),
         key: readFileSync(config.listener.tlsKeyFile!),
-      });
+      };
+      // The first call checks the pair (and throws, changing nothing, when it is bad).
+      for (const each of tlsListeners) each.reloadTls(tls);
       logger.info({ certFile: config.listener.tlsCertFile }, 'reloaded the TLS certificate');
     } catch (err) {
       const code = (err as { code?: unknown }).code;

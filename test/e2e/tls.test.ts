@@ -1,7 +1,9 @@
 // End to end: the CLI and the SDK talk to a real TLS server whose certificate comes from a
 // private CA made in this test (by flag, by variable, by CA folder); mismatched schemes and
 // untrusted certificates fail at once with a clear message; SIGHUP reloads the certificate.
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CofferClient, ConnectionError, tlsFetch } from '../../src/client/index.js';
@@ -22,6 +24,44 @@ let pki: TestPki;
 let other: TestPki;
 let tlsServer: ServerProcess;
 let plainServer: ServerProcess;
+let doorPort: number;
+
+/** A port chosen by the OS (bound, read, released), for a listener address in a config. */
+async function freePort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) =>
+    server.close(() => {
+      resolve();
+    }),
+  );
+  return port;
+}
+
+/** Whether a TLS handshake with 127.0.0.1:`port` verifies against `caFile` (bounded). */
+function handshakeVerifies(port: number, caFile: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tlsConnect({
+      host: '127.0.0.1',
+      port,
+      ca: readFileSync(caFile),
+      servername: 'coffer.test',
+      timeout: 2_000,
+    });
+    socket.once('secureConnect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => {
+      resolve(false);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
 
 beforeAll(async () => {
   tmp = createTempDir('coffer-tls-e2e-');
@@ -30,13 +70,16 @@ beforeAll(async () => {
   // The served files are copies, so the reload test can replace them.
   copyFileSync(pki.serverCert, tmp.file('served-cert.pem'));
   copyFileSync(pki.serverKey, tmp.file('served-key.pem'));
+  // The Google REST door listens with the main listener's certificate; SIGHUP reloads both.
+  doorPort = await freePort();
   [tlsServer, plainServer] = await Promise.all([
     startServer({
-      configText: tlsConfig({
-        ...pki,
-        serverCert: tmp.file('served-cert.pem'),
-        serverKey: tmp.file('served-key.pem'),
-      }),
+      configText:
+        tlsConfig({
+          ...pki,
+          serverCert: tmp.file('served-cert.pem'),
+          serverKey: tmp.file('served-key.pem'),
+        }) + `gcp_door {\n  rest_address = "127.0.0.1:${doorPort}"\n}\n`,
     }),
     startServer({ dev: true }),
   ]);
@@ -169,6 +212,9 @@ describe('the server', () => {
     expect(reloaded).toBe(true);
     expect(await sdkError(tlsServer.url, { caCert: other.caCert })).toBe('no error');
     expect(await sdkError(tlsServer.url, { caCert: pki.caCert })).toMatch(/certificate/);
+    // The Google REST door serves the new certificate too.
+    expect(await handshakeVerifies(doorPort, other.caCert)).toBe(true);
+    expect(await handshakeVerifies(doorPort, pki.caCert)).toBe(false);
     expect(tlsServer.hasExited()).toBe(false);
   });
 });
