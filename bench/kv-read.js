@@ -9,7 +9,7 @@ import { isMainModule, num, pct, printTable, writeResult } from './lib/report.js
 import { createLimitedToken } from './lib/policies.js';
 import { ratioBetween, ratioText, runRounds } from './lib/rounds.js';
 
-/** 8 variants x 3 rounds x (0.5 s warm-up + 2 s) plus 1 s first warm-ups: about 68 s. */
+/** 9 variants x 3 rounds x (0.5 s warm-up + 2 s) plus 1 s first warm-ups: about 77 s. */
 export const DEFAULTS = {
   connections: 32,
   rounds: 3,
@@ -73,14 +73,20 @@ export async function runKvReadBench(options = {}) {
     const inmemSeed = await seedSecret(inmem);
     const sqliteSeed = await seedSecret(sqlite);
     const limited = await createLimitedToken(inmem, PATH.slice('/v1/'.length));
-    // A third server with one file audit device (fdatasync per batch, the default), also
-    // listening over TLS (same core, same device): the issue's headline read.
-    const tls = selfSignedCert(dir);
-    const audited = await startCoffer({ storage: 'inmem', tls });
+    // A third server with one file audit device with its defaults (fdatasync per batch).
+    const audited = await startCoffer({ storage: 'inmem' });
     closers.push(() => audited.close());
     const auditedSeed = await seedSecret(audited);
     const auditedLimited = await createLimitedToken(audited, PATH.slice('/v1/'.length));
     await enableFileAudit(audited, join(dir, 'audit.log'));
+    // A fourth with one file audit device with fsync=false (Vault's file device: lines handed
+    // to the kernel, see docs/audit.md), also listening over TLS (same core, same device).
+    const tls = selfSignedCert(dir);
+    const unsynced = await startCoffer({ storage: 'inmem', tls });
+    closers.push(() => unsynced.close());
+    const unsyncedSeed = await seedSecret(unsynced);
+    const unsyncedLimited = await createLimitedToken(unsynced, PATH.slice('/v1/'.length));
+    await enableFileAudit(unsynced, join(dir, 'audit-unsynced.log'), { fsync: 'false' });
     const bare = await startBare(inmemSeed.envelope);
     closers.push(() => bare.close());
     const bareTls = await startBare(inmemSeed.envelope, tls);
@@ -114,6 +120,12 @@ export async function runKvReadBench(options = {}) {
         bytes: auditedSeed.bytes,
       },
       {
+        name: `Coffer, inmem, non-root token (${policiesText}), file audit device fsync=false`,
+        url: unsynced.url,
+        token: unsyncedLimited.token,
+        bytes: unsyncedSeed.bytes,
+      },
+      {
         name: 'Coffer, SQLite, root token',
         url: sqlite.url,
         token: sqlite.rootToken,
@@ -121,10 +133,10 @@ export async function runKvReadBench(options = {}) {
       },
       { name: 'bare Fastify route, TLS', url: bareTls.url, token: '-', bytes: bareTls.bytes },
       {
-        name: `Coffer, inmem, non-root token (${policiesText}), file audit device, TLS`,
-        url: audited.tlsUrl,
-        token: auditedLimited.token,
-        bytes: auditedSeed.bytes,
+        name: `Coffer, inmem, non-root token (${policiesText}), file audit fsync=false, TLS`,
+        url: unsynced.tlsUrl,
+        token: unsyncedLimited.token,
+        bytes: unsyncedSeed.bytes,
       },
     ];
     const rows = await runRounds({
@@ -141,13 +153,24 @@ export async function runKvReadBench(options = {}) {
       })),
     });
     rows.forEach((row, v) => (row.bodyBytes = targets[v].bytes));
-    const [, rootRow, limitedRow, auditedRow, limitedAuditedRow, sqliteRow, bareTlsRow, tlsRow] =
-      rows;
+    const [
+      ,
+      rootRow,
+      limitedRow,
+      auditedRow,
+      limitedAuditedRow,
+      unsyncedRow,
+      sqliteRow,
+      bareTlsRow,
+      tlsRow,
+    ] = rows;
     const limitedToRoot = ratioBetween(limitedRow, rootRow);
     const auditedToRoot = ratioBetween(auditedRow, rootRow);
     const limitedAuditedToLimited = ratioBetween(limitedAuditedRow, limitedRow);
+    const unsyncedToLimited = ratioBetween(unsyncedRow, limitedRow);
     const tlsToBareTls = ratioBetween(tlsRow, bareTlsRow);
     const tailRatio = limitedAuditedRow.latencyMs.p99 / limitedAuditedRow.latencyMs.p50;
+    const tailRatioUnsynced = unsyncedRow.latencyMs.p99 / unsyncedRow.latencyMs.p50;
 
     printTable(
       `KV v2 reads (root token; non-root token) vs a bare Fastify route (${settings.connections} ` +
@@ -182,9 +205,12 @@ export async function runKvReadBench(options = {}) {
       `file audit device / no audit device (inmem, root token): ${ratioText(auditedToRoot)}\n` +
         `file audit device / no audit device (inmem, non-root token): ` +
         `${ratioText(limitedAuditedToLimited)}\n` +
-        `TLS, non-root token, file audit device / bare Fastify over TLS: ` +
+        `file audit device fsync=false / no audit device (inmem, non-root token): ` +
+        `${ratioText(unsyncedToLimited)}\n` +
+        `TLS, non-root token, file audit fsync=false / bare Fastify over TLS: ` +
         `${ratioText(tlsToBareTls)}\n` +
-        `p99 / p50 (inmem, non-root token, file audit device): ${num(tailRatio, 2)}\n`,
+        `p99 / p50 (inmem, non-root token, file audit device): ${num(tailRatio, 2)}; ` +
+        `with fsync=false: ${num(tailRatioUnsynced, 2)}\n`,
     );
     const summary = {
       settings,
@@ -194,6 +220,9 @@ export async function runKvReadBench(options = {}) {
       ratioSqlite: sqliteRow.ratio,
       ratioLimited: limitedRow.ratio,
       ratioLimitedAudited: limitedAuditedRow.ratio,
+      ratioUnsynced: unsyncedRow.ratio,
+      unsyncedToLimited,
+      tailRatioUnsynced,
       limitedAuditedToLimited,
       tlsToBareTls,
       tailRatio,
@@ -210,6 +239,7 @@ export async function runKvReadBench(options = {}) {
         limited: limitedRow,
         audited: auditedRow,
         limitedAudited: limitedAuditedRow,
+        unsynced: unsyncedRow,
         sqlite: sqliteRow,
         bareTls: bareTlsRow,
         tls: tlsRow,

@@ -25,8 +25,18 @@ const database = await runDatabaseBench();
 const runOverhead = await runRunOverheadBench();
 const aws = await runAwsBench();
 const memory = await runKvMemoryBench();
-const [single, group, groupAudited] = write.rows;
-const { bare, root: inmem, limited, audited, limitedAudited, sqlite, bareTls, tls } = read.named;
+const [single, group, groupAudited, groupUnsynced] = write.rows;
+const {
+  bare,
+  root: inmem,
+  limited,
+  audited,
+  limitedAudited,
+  unsynced,
+  sqlite,
+  bareTls,
+  tls,
+} = read.named;
 
 printTable(
   `Summary (${((Date.now() - started) / 1000).toFixed(0)} s)`,
@@ -50,6 +60,12 @@ printTable(
       ratioText(write.auditedToGroup),
     ],
     [
+      'kv-write',
+      `group commit, file audit fsync=false ${num(groupUnsynced.perSecond)} writes/s`,
+      `group commit, no audit ${num(group.perSecond)} writes/s`,
+      ratioText(write.unsyncedToGroup),
+    ],
+    [
       'kv-read',
       `Coffer inmem, non-root token, file audit ${num(limitedAudited.perSecond)} reads/s ` +
         `(p99/p50 ${num(read.tailRatio, 2)})`,
@@ -58,7 +74,14 @@ printTable(
     ],
     [
       'kv-read',
-      `TLS: Coffer inmem, non-root token, file audit ${num(tls.perSecond)} reads/s`,
+      `Coffer inmem, non-root token, file audit fsync=false ${num(unsynced.perSecond)} reads/s ` +
+        `(p99/p50 ${num(read.tailRatioUnsynced, 2)})`,
+      `bare Fastify ${num(bare.perSecond)} reads/s`,
+      ratioText(unsynced),
+    ],
+    [
+      'kv-read',
+      `TLS: Coffer inmem, non-root token, file audit fsync=false ${num(tls.perSecond)} reads/s`,
       `bare Fastify over TLS ${num(bareTls.perSecond)} reads/s`,
       ratioText(read.tlsToBareTls),
     ],
@@ -175,6 +198,8 @@ const file = writeResult('summary', {
   kvReadTlsToBareTls: read.tlsToBareTls.ratio,
   kvReadTailP99ToP50: read.tailRatio,
   kvWriteAuditedToGroup: write.auditedToGroup.ratio,
+  kvWriteUnsyncedToGroup: write.unsyncedToGroup.ratio,
+  kvReadRatioUnsynced: read.ratioUnsynced,
   kvWriteGroupPerSecond: group.perSecond,
   memoryRssAfterReadsMiB: memory.rssAfterReadsMiB,
   leasesUnsealRatio: leases.ratio,
