@@ -493,6 +493,15 @@ export class AuditBroker {
     return this.#devices.size > 0;
   }
 
+  /**
+   * Open with no device enabled: a line requested now would be recorded by nobody and its
+   * promise would resolve at once, so a caller may skip building and awaiting it. False while
+   * closed (requests then fail closed through logRequest).
+   */
+  get idle(): boolean {
+    return this.#open && this.#devices.size === 0;
+  }
+
   deviceStats(): AuditDeviceStats[] {
     return [...this.#devices.values()].map((d) => ({
       path: d.stored.path,
