@@ -40,7 +40,12 @@ const DEFAULT_MAX_CACHED_ACLS = 1024;
 
 /** The ACL cache's key for a set of policy names (order and repeats do not matter). */
 function aclKey(names: readonly string[]): string {
-  return JSON.stringify([...new Set(names)].sort());
+  // Token entries usually hold their policies sorted already: strictly ascending means sorted
+  // and free of repeats, so the names are their own key.
+  for (let i = 1; i < names.length; i++) {
+    if (!(names[i - 1]! < names[i]!)) return JSON.stringify([...new Set(names)].sort());
+  }
+  return JSON.stringify(names);
 }
 
 export class PolicyStore {
