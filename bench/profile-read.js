@@ -13,7 +13,7 @@ import { isMainModule } from './lib/report.js';
 
 const PATH = '/v1/secret/data/bench';
 
-export async function profileRead({ seconds = 6, audit = true, root = false } = {}) {
+export async function profileRead({ seconds = 6, audit = true, root = false, fsync = true } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'coffer-profile-'));
   const server = await startCoffer({ storage: 'inmem' });
   try {
@@ -25,7 +25,9 @@ export async function profileRead({ seconds = 6, audit = true, root = false } = 
     });
     await res.arrayBuffer();
     const limited = await createLimitedToken(server, PATH.slice('/v1/'.length));
-    if (audit) await enableFileAudit(server, join(dir, 'audit.log'));
+    if (audit) {
+      await enableFileAudit(server, join(dir, 'audit.log'), fsync ? {} : { fsync: 'false' });
+    }
     const result = await runLoadInWorker({
       url: server.url,
       method: 'GET',
@@ -48,5 +50,6 @@ if (isMainModule(import.meta.url)) {
   await profileRead({
     audit: !process.argv.includes('--no-audit'),
     root: process.argv.includes('--root'),
+    fsync: !process.argv.includes('--no-fsync'),
   });
 }
