@@ -141,7 +141,7 @@ export async function startListener(
   const httpServer = app.server;
   const limits = options.limits ?? DEFAULT_CONNECTION_LIMITS;
   const track = trackRequests(httpServer, limits);
-  // Node's keep-alive timer runs through the wrapper too; keep it in step with ours.
+  // Node's keep-alive timer runs on these connections too; keep it in step with ours.
   httpServer.keepAliveTimeout = limits.idleTimeoutMs;
   let inFlight = 0;
   httpServer.on('request', (_req, res) => {
