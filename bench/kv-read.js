@@ -4,12 +4,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
-import { startCoffer } from './lib/coffer.js';
+import { enableFileAudit, selfSignedCert, startCoffer } from './lib/coffer.js';
 import { isMainModule, num, pct, printTable, writeResult } from './lib/report.js';
 import { createLimitedToken } from './lib/policies.js';
 import { ratioBetween, ratioText, runRounds } from './lib/rounds.js';
 
-/** 4 variants x 3 rounds x (0.5 s warm-up + 2 s) plus 1 s first warm-ups: about 32 s. */
+/** 9 variants x 3 rounds x (0.5 s warm-up + 2 s) plus 1 s first warm-ups: about 77 s. */
 export const DEFAULTS = {
   connections: 32,
   rounds: 3,
@@ -37,25 +37,16 @@ async function seedSecret(server) {
   return { envelope: JSON.parse(text), bytes: Buffer.byteLength(text) };
 }
 
-/** Enables a file audit device at `file` through the API, as an operator would. */
-async function enableFileAudit(server, file) {
-  const res = await fetch(`${server.url}/v1/sys/audit/file`, {
-    method: 'PUT',
-    headers: { 'x-vault-token': server.rootToken, 'content-type': 'application/json' },
-    body: JSON.stringify({ type: 'file', options: { file_path: file } }),
-  });
-  await res.arrayBuffer();
-  if (res.status !== 204) throw new Error(`enabling the audit device failed: HTTP ${res.status}`);
-}
-
-/** A plain Fastify app with one GET route returning `envelope`, on a loopback port from the OS. */
-async function startBare(envelope) {
-  const app = Fastify({ logger: false });
+/**
+ * A plain Fastify app with one GET route returning `envelope`, on a loopback port from the OS;
+ * over TLS with `tls` (the same certificate as Coffer's TLS listener).
+ */
+async function startBare(envelope, tls) {
+  const app = Fastify({ logger: false, ...(tls === undefined ? {} : { https: tls }) });
   app.get(PATH, () => envelope);
   await app.listen({ host: '127.0.0.1', port: 0 });
-  const url = `http://127.0.0.1:${app.server.address().port}`;
-  const probe = await fetch(`${url}${PATH}`);
-  const bytes = Buffer.byteLength(await probe.text());
+  const url = `${tls === undefined ? 'http' : 'https'}://127.0.0.1:${app.server.address().port}`;
+  const bytes = Buffer.byteLength(JSON.stringify(envelope));
   return { url, bytes, close: () => app.close() };
 }
 
@@ -82,13 +73,25 @@ export async function runKvReadBench(options = {}) {
     const inmemSeed = await seedSecret(inmem);
     const sqliteSeed = await seedSecret(sqlite);
     const limited = await createLimitedToken(inmem, PATH.slice('/v1/'.length));
-    // A third server with one file audit device (fdatasync per batch, the default).
+    // A third server with one file audit device with its defaults (fdatasync per batch).
     const audited = await startCoffer({ storage: 'inmem' });
     closers.push(() => audited.close());
     const auditedSeed = await seedSecret(audited);
+    const auditedLimited = await createLimitedToken(audited, PATH.slice('/v1/'.length));
     await enableFileAudit(audited, join(dir, 'audit.log'));
+    // A fourth with one file audit device with fsync=false (Vault's file device: lines handed
+    // to the kernel, see docs/audit.md), also listening over TLS (same core, same device).
+    const tls = selfSignedCert(dir);
+    const unsynced = await startCoffer({ storage: 'inmem', tls });
+    closers.push(() => unsynced.close());
+    const unsyncedSeed = await seedSecret(unsynced);
+    const unsyncedLimited = await createLimitedToken(unsynced, PATH.slice('/v1/'.length));
+    await enableFileAudit(unsynced, join(dir, 'audit-unsynced.log'), { fsync: 'false' });
     const bare = await startBare(inmemSeed.envelope);
     closers.push(() => bare.close());
+    const bareTls = await startBare(inmemSeed.envelope, tls);
+    closers.push(() => bareTls.close());
+    const policiesText = `${limited.policies.length - 1} policies + default`;
 
     const targets = [
       { name: 'bare Fastify route', url: bare.url, token: inmem.rootToken, bytes: bare.bytes },
@@ -99,7 +102,7 @@ export async function runKvReadBench(options = {}) {
         bytes: inmemSeed.bytes,
       },
       {
-        name: `Coffer, inmem, non-root token (${limited.policies.length - 1} policies + default)`,
+        name: `Coffer, inmem, non-root token (${policiesText})`,
         url: inmem.url,
         token: limited.token,
         bytes: inmemSeed.bytes,
@@ -111,10 +114,29 @@ export async function runKvReadBench(options = {}) {
         bytes: auditedSeed.bytes,
       },
       {
+        name: `Coffer, inmem, non-root token (${policiesText}), file audit device`,
+        url: audited.url,
+        token: auditedLimited.token,
+        bytes: auditedSeed.bytes,
+      },
+      {
+        name: `Coffer, inmem, non-root token (${policiesText}), file audit device fsync=false`,
+        url: unsynced.url,
+        token: unsyncedLimited.token,
+        bytes: unsyncedSeed.bytes,
+      },
+      {
         name: 'Coffer, SQLite, root token',
         url: sqlite.url,
         token: sqlite.rootToken,
         bytes: sqliteSeed.bytes,
+      },
+      { name: 'bare Fastify route, TLS', url: bareTls.url, token: '-', bytes: bareTls.bytes },
+      {
+        name: `Coffer, inmem, non-root token (${policiesText}), file audit fsync=false, TLS`,
+        url: unsynced.tlsUrl,
+        token: unsyncedLimited.token,
+        bytes: unsyncedSeed.bytes,
       },
     ];
     const rows = await runRounds({
@@ -131,9 +153,24 @@ export async function runKvReadBench(options = {}) {
       })),
     });
     rows.forEach((row, v) => (row.bodyBytes = targets[v].bytes));
-    const [, rootRow, limitedRow, auditedRow, sqliteRow] = rows;
+    const [
+      ,
+      rootRow,
+      limitedRow,
+      auditedRow,
+      limitedAuditedRow,
+      unsyncedRow,
+      sqliteRow,
+      bareTlsRow,
+      tlsRow,
+    ] = rows;
     const limitedToRoot = ratioBetween(limitedRow, rootRow);
     const auditedToRoot = ratioBetween(auditedRow, rootRow);
+    const limitedAuditedToLimited = ratioBetween(limitedAuditedRow, limitedRow);
+    const unsyncedToLimited = ratioBetween(unsyncedRow, limitedRow);
+    const tlsToBareTls = ratioBetween(tlsRow, bareTlsRow);
+    const tailRatio = limitedAuditedRow.latencyMs.p99 / limitedAuditedRow.latencyMs.p50;
+    const tailRatioUnsynced = unsyncedRow.latencyMs.p99 / unsyncedRow.latencyMs.p50;
 
     printTable(
       `KV v2 reads (root token; non-root token) vs a bare Fastify route (${settings.connections} ` +
@@ -146,7 +183,7 @@ export async function runKvReadBench(options = {}) {
         ['server busy', 'r'],
         ['client busy', 'r'],
         ['body bytes', 'r'],
-        ['ratio to bare (min-max)', 'r'],
+        ['ratio to bare HTTP (min-max)', 'r'],
       ],
       rows.map((r) => [
         r.name,
@@ -165,7 +202,15 @@ export async function runKvReadBench(options = {}) {
         `${limited.matchingRules} of them matches the bench path)\n`,
     );
     process.stdout.write(
-      `file audit device / no audit device (inmem, root token): ${ratioText(auditedToRoot)}\n`,
+      `file audit device / no audit device (inmem, root token): ${ratioText(auditedToRoot)}\n` +
+        `file audit device / no audit device (inmem, non-root token): ` +
+        `${ratioText(limitedAuditedToLimited)}\n` +
+        `file audit device fsync=false / no audit device (inmem, non-root token): ` +
+        `${ratioText(unsyncedToLimited)}\n` +
+        `TLS, non-root token, file audit fsync=false / bare Fastify over TLS: ` +
+        `${ratioText(tlsToBareTls)}\n` +
+        `p99 / p50 (inmem, non-root token, file audit device): ${num(tailRatio, 2)}; ` +
+        `with fsync=false: ${num(tailRatioUnsynced, 2)}\n`,
     );
     const summary = {
       settings,
@@ -174,6 +219,13 @@ export async function runKvReadBench(options = {}) {
       auditedToRoot,
       ratioSqlite: sqliteRow.ratio,
       ratioLimited: limitedRow.ratio,
+      ratioLimitedAudited: limitedAuditedRow.ratio,
+      ratioUnsynced: unsyncedRow.ratio,
+      unsyncedToLimited,
+      tailRatioUnsynced,
+      limitedAuditedToLimited,
+      tlsToBareTls,
+      tailRatio,
       limitedToRoot,
       limitedToken: {
         policies: limited.policies,
@@ -181,6 +233,17 @@ export async function runKvReadBench(options = {}) {
         matchingRules: limited.matchingRules,
       },
       rows,
+      named: {
+        bare: rows[0],
+        root: rootRow,
+        limited: limitedRow,
+        audited: auditedRow,
+        limitedAudited: limitedAuditedRow,
+        unsynced: unsyncedRow,
+        sqlite: sqliteRow,
+        bareTls: bareTlsRow,
+        tls: tlsRow,
+      },
     };
     process.stdout.write(`wrote ${writeResult('kv-read', summary)}\n`);
     return summary;
@@ -191,5 +254,7 @@ export async function runKvReadBench(options = {}) {
 }
 
 if (isMainModule(import.meta.url)) {
-  await runKvReadBench();
+  // `--rounds=N` for a quicker (or steadier) look.
+  const rounds = process.argv.find((a) => a.startsWith('--rounds='));
+  await runKvReadBench(rounds === undefined ? {} : { rounds: Number(rounds.slice(9)) });
 }

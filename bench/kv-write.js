@@ -3,11 +3,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startCoffer } from './lib/coffer.js';
+import { enableFileAudit, startCoffer } from './lib/coffer.js';
 import { isMainModule, num, pct, printTable, writeResult } from './lib/report.js';
-import { ratioText, runRounds } from './lib/rounds.js';
+import { ratioBetween, ratioText, runRounds } from './lib/rounds.js';
 
-/** 2 variants x 3 rounds x (0.5 s warm-up + 2 s) plus 1 s first warm-ups: about 17 s. */
+/** 4 variants x 3 rounds x (0.5 s warm-up + 2 s) plus 1 s first warm-ups: about 34 s. */
 export const DEFAULTS = {
   connections: 32,
   rounds: 3,
@@ -22,8 +22,14 @@ const BODY = JSON.stringify({ data: { value: 'v'.repeat(100) } });
 const KEYS_PER_ROUND = 10_000_000;
 
 const VARIANTS = [
-  { name: 'one commit per write', groupCommit: false },
-  { name: 'group commit', groupCommit: true },
+  { name: 'one commit per write', groupCommit: false, audit: undefined },
+  { name: 'group commit', groupCommit: true, audit: undefined },
+  { name: 'group commit, file audit device', groupCommit: true, audit: {} },
+  {
+    name: 'group commit, file audit device fsync=false',
+    groupCommit: true,
+    audit: { fsync: 'false' },
+  },
 ];
 
 /**
@@ -36,14 +42,17 @@ export async function runKvWriteBench(options = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'coffer-bench-'));
   const servers = [];
   try {
-    for (const variant of VARIANTS) {
-      servers.push(
-        await startCoffer({
-          storage: 'sqlite',
-          path: join(dir, `${variant.groupCommit ? 'group' : 'single'}.db`),
-          groupCommit: variant.groupCommit,
-        }),
-      );
+    for (const [v, variant] of VARIANTS.entries()) {
+      const server = await startCoffer({
+        storage: 'sqlite',
+        path: join(dir, `variant-${v}.db`),
+        groupCommit: variant.groupCommit,
+      });
+      servers.push(server);
+      // The device's defaults (see docs/audit.md for what they promise).
+      if (variant.audit !== undefined) {
+        await enableFileAudit(server, join(dir, `audit-${v}.log`), variant.audit);
+      }
     }
     const before = servers.map((s) => s.physical.stats());
     const rows = await runRounds({
@@ -103,11 +112,16 @@ export async function runKvWriteBench(options = {}) {
       ]),
     );
     const ratio = rows[1].ratio;
+    const auditedToGroup = ratioBetween(rows[2], rows[1]);
+    const unsyncedToGroup = ratioBetween(rows[3], rows[1]);
     process.stdout.write(
       `group commit / one commit per write: ${num(ratio, 2)}x (median of per-round ratios)\n` +
+        `file audit device / no audit device (group commit): ${ratioText(auditedToGroup)}\n` +
+        `file audit device fsync=false / no audit device (group commit): ` +
+        `${ratioText(unsyncedToGroup)}\n` +
         'HTTP writes and storage counts include the warm-ups.\n',
     );
-    const summary = { settings, ratio, rows };
+    const summary = { settings, ratio, auditedToGroup, unsyncedToGroup, rows };
     process.stdout.write(`wrote ${writeResult('kv-write', summary)}\n`);
     return summary;
   } finally {
@@ -117,5 +131,6 @@ export async function runKvWriteBench(options = {}) {
 }
 
 if (isMainModule(import.meta.url)) {
-  await runKvWriteBench();
+  const rounds = process.argv.find((a) => a.startsWith('--rounds='));
+  await runKvWriteBench(rounds === undefined ? {} : { rounds: Number(rounds.slice(9)) });
 }

@@ -2,6 +2,7 @@
 // summary of the ratios each one measured.
 import { runAwsBench } from './aws.js';
 import { runDatabaseBench } from './database.js';
+import { runKvMemoryBench } from './kv-memory.js';
 import { runKvReadBench } from './kv-read.js';
 import { runKvWriteBench } from './kv-write.js';
 import { runLeasesBench } from './leases.js';
@@ -23,8 +24,19 @@ const logins = await runLoginsBench();
 const database = await runDatabaseBench();
 const runOverhead = await runRunOverheadBench();
 const aws = await runAwsBench();
-const [single, group] = write.rows;
-const [bare, inmem, limited, audited, sqlite] = read.rows;
+const memory = await runKvMemoryBench();
+const [single, group, groupAudited, groupUnsynced] = write.rows;
+const {
+  bare,
+  root: inmem,
+  limited,
+  audited,
+  limitedAudited,
+  unsynced,
+  sqlite,
+  bareTls,
+  tls,
+} = read.named;
 
 printTable(
   `Summary (${((Date.now() - started) / 1000).toFixed(0)} s)`,
@@ -40,6 +52,38 @@ printTable(
       `group commit ${num(group.perSecond)} writes/s`,
       `one commit per write ${num(single.perSecond)} writes/s`,
       ratioText(group),
+    ],
+    [
+      'kv-write',
+      `group commit, file audit ${num(groupAudited.perSecond)} writes/s`,
+      `group commit, no audit ${num(group.perSecond)} writes/s`,
+      ratioText(write.auditedToGroup),
+    ],
+    [
+      'kv-write',
+      `group commit, file audit fsync=false ${num(groupUnsynced.perSecond)} writes/s`,
+      `group commit, no audit ${num(group.perSecond)} writes/s`,
+      ratioText(write.unsyncedToGroup),
+    ],
+    [
+      'kv-read',
+      `Coffer inmem, non-root token, file audit ${num(limitedAudited.perSecond)} reads/s ` +
+        `(p99/p50 ${num(read.tailRatio, 2)})`,
+      `bare Fastify ${num(bare.perSecond)} reads/s`,
+      ratioText(limitedAudited),
+    ],
+    [
+      'kv-read',
+      `Coffer inmem, non-root token, file audit fsync=false ${num(unsynced.perSecond)} reads/s ` +
+        `(p99/p50 ${num(read.tailRatioUnsynced, 2)})`,
+      `bare Fastify ${num(bare.perSecond)} reads/s`,
+      ratioText(unsynced),
+    ],
+    [
+      'kv-read',
+      `TLS: Coffer inmem, non-root token, file audit fsync=false ${num(tls.perSecond)} reads/s`,
+      `bare Fastify over TLS ${num(bareTls.perSecond)} reads/s`,
+      ratioText(read.tlsToBareTls),
     ],
     [
       'kv-read',
@@ -131,6 +175,14 @@ printTable(
       `KV v2 read (Vault door) ${num(aws.kv.perSecond)} req/s`,
       `${ratioText(aws.aws)}; SigV4 verify ${num(aws.verifyMicroseconds, 1)} µs`,
     ],
+    [
+      'kv-memory',
+      `RSS after ${num(memory.settings.reads)} reads of ${num(memory.settings.secrets)} ` +
+        `secrets ${num(memory.rssAfterReadsMiB, 0)} MiB`,
+      `after writing them ${num(memory.rssAfterSeedMiB, 0)} MiB, halfway ` +
+        `${num(memory.rssHalfwayMiB, 0)} MiB`,
+      '',
+    ],
   ],
 );
 process.stdout.write(`load average now: ${machineInfo().loadAverage1m}\n`);
@@ -142,6 +194,14 @@ const file = writeResult('summary', {
   kvReadLimitedToRoot: read.limitedToRoot.ratio,
   kvReadAuditedToUnaudited: read.auditedToRoot.ratio,
   kvReadRatioAudited: read.ratioAudited,
+  kvReadRatioLimitedAudited: read.ratioLimitedAudited,
+  kvReadTlsToBareTls: read.tlsToBareTls.ratio,
+  kvReadTailP99ToP50: read.tailRatio,
+  kvWriteAuditedToGroup: write.auditedToGroup.ratio,
+  kvWriteUnsyncedToGroup: write.unsyncedToGroup.ratio,
+  kvReadRatioUnsynced: read.ratioUnsynced,
+  kvWriteGroupPerSecond: group.perSecond,
+  memoryRssAfterReadsMiB: memory.rssAfterReadsMiB,
   leasesUnsealRatio: leases.ratio,
   leasesRevokeMs: leases.revokeMs,
   databaseIssuedPerSecond: database.cofferIssuedPerSecond,

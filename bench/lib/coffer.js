@@ -1,7 +1,9 @@
 // Starts a whole Coffer server in this process from the BUILT code in dist/ (storage → barrier →
 // seal → core → Fastify app → loopback listener on an OS-chosen port), initialised, unsealed and
 // with KV v2 mounted at secret/, like dev mode.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { pino } from 'pino';
 
 export async function importDist(path) {
@@ -21,13 +23,14 @@ const VERSION = JSON.parse(
 /**
  * @typedef {object} RunningCoffer
  * @property {string} url          e.g. "http://127.0.0.1:41234"
+ * @property {string} [tlsUrl]     "https://127.0.0.1:…" when started with `tls`
  * @property {string} rootToken
  * @property {import('../../dist/physical/physical.js').PhysicalBackend} physical
  * @property {() => Promise<void>} close  Stops the listener, then closes the storage.
  */
 
 /**
- * @param {({ storage: 'inmem' } | { storage: 'sqlite', path: string, groupCommit: boolean } | { storage: 'postgresql', connectionUrl: string, table: string }) & { awsKey?: { id: string, secret: string } }} options
+ * @param {({ storage: 'inmem' } | { storage: 'sqlite', path: string, groupCommit: boolean } | { storage: 'postgresql', connectionUrl: string, table: string }) & { awsKey?: { id: string, secret: string }, tls?: { cert: Buffer, key: Buffer } }} options
  *   SQLite always runs with synchronous=FULL (a write is on disk before it is acknowledged).
  * @returns {Promise<RunningCoffer>}
  */
@@ -79,6 +82,12 @@ export async function startCoffer(options) {
       });
     }
     const listener = await listen.startListener(app, { host: '127.0.0.1', port: 0 });
+    // TLS: a second listener on the same app (same core, audit devices and tokens), so a TLS
+    // variant differs from its plain twin only in the transport; setup goes over plain HTTP.
+    const tlsListener =
+      options.tls === undefined
+        ? undefined
+        : await listen.startListener(app, { host: '127.0.0.1', port: 0, tls: options.tls });
     // The Google door on its own REST and gRPC ports, like `gcp_door` (bench/gcp.js).
     let gcp;
     if (options.gcp === true) {
@@ -99,6 +108,7 @@ export async function startCoffer(options) {
     }
     return {
       url: listener.url,
+      ...(tlsListener === undefined ? {} : { tlsUrl: tlsListener.url }),
       ...(gcp === undefined ? {} : { gcp: { restUrl: gcp.restUrl, grpcAddress: gcp.grpcAddress } }),
       rootToken,
       physical,
@@ -107,6 +117,7 @@ export async function startCoffer(options) {
           await gcp.rest.close(2_000);
           await gcp.grpcDoor.close();
         }
+        if (tlsListener !== undefined) await tlsListener.close(2_000);
         await listener.close(2_000);
         // Stops the core's timers (as main.ts does on shutdown) so the process can exit.
         await core.sealForShutdown();
@@ -117,4 +128,46 @@ export async function startCoffer(options) {
     await physical.close();
     throw err;
   }
+}
+
+/**
+ * A self-signed P-256 certificate for 127.0.0.1 made with the openssl CLI in `dir` (the load
+ * generator does not verify it; it is only there so both sides of a TLS variant do a handshake
+ * and encrypt every byte).
+ * @param {string} dir
+ */
+export function selfSignedCert(dir) {
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
+  return { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) };
+}
+
+/** Enables a file audit device at `file` through the API, as an operator would. */
+export async function enableFileAudit(server, file, options = {}) {
+  const res = await fetch(`${server.url}/v1/sys/audit/file`, {
+    method: 'PUT',
+    headers: { 'x-vault-token': server.rootToken, 'content-type': 'application/json' },
+    body: JSON.stringify({ type: 'file', options: { file_path: file, ...options } }),
+  });
+  await res.arrayBuffer();
+  if (res.status !== 204) throw new Error(`enabling the audit device failed: HTTP ${res.status}`);
 }

@@ -2,6 +2,7 @@
 // flight, for a warm-up then a fixed measured window; runs in a worker thread so it never shares
 // an event loop with the server under test.
 import { connect } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 
@@ -16,6 +17,9 @@ import { Worker } from 'node:worker_threads';
  * @property {number} warmupMs    Requests completed in the warm-up are not measured.
  * @property {number} durationMs  Length of the measured window.
  * @property {number} [firstIndex] First value of the "{i}" counter (default 0).
+ * @property {number} [indexModulo] "{i}" cycles through firstIndex .. firstIndex+indexModulo-1.
+ * @property {number} [maxRequests] No request starts once this many have been sent (the window
+ *                                  still bounds the run); absent = only the window limits it.
  * @property {number} [requestTimeoutMs] A request slower than this is an error (default 10000).
  */
 
@@ -46,11 +50,12 @@ const MAX_HEAD_BYTES = 64 * 1024;
  * per-request CPU cost would otherwise cap the baseline and flatter the ratios.
  */
 class Connection {
-  /** @param {string} host @param {number} port @param {number} timeoutMs */
-  constructor(host, port, timeoutMs) {
+  /** @param {string} host @param {number} port @param {number} timeoutMs @param {boolean} tls */
+  constructor(host, port, timeoutMs, tls) {
     this.host = host;
     this.port = port;
     this.timeoutMs = timeoutMs;
+    this.tls = tls;
     /** @type {import('node:net').Socket | undefined} */
     this.socket = undefined;
     /** @type {Buffer} */
@@ -61,7 +66,10 @@ class Connection {
 
   /** @returns {import('node:net').Socket} */
   #open() {
-    const socket = connect({ host: this.host, port: this.port, noDelay: true });
+    // TLS: the bench's own self-signed certificate on loopback, so no verification.
+    const socket = this.tls
+      ? connectTls({ host: this.host, port: this.port, noDelay: true, rejectUnauthorized: false })
+      : connect({ host: this.host, port: this.port, noDelay: true });
     socket.setTimeout(this.timeoutMs);
     // Events of a socket this connection already dropped are ignored.
     const current = () => this.socket === socket;
@@ -162,7 +170,10 @@ function quantile(sorted, q) {
  */
 export async function runLoad(spec) {
   const origin = new URL(spec.url);
-  if (origin.protocol !== 'http:') throw new Error('the load generator speaks plain http only');
+  if (origin.protocol !== 'http:' && origin.protocol !== 'https:') {
+    throw new Error('the load generator speaks http and https only');
+  }
+  const tls = origin.protocol === 'https:';
   const host = origin.hostname.replace(/^\[|\]$/g, '');
   const port = Number(origin.port);
   const timeoutMs = spec.requestTimeoutMs ?? 10_000;
@@ -180,7 +191,10 @@ export async function runLoad(spec) {
     return Buffer.concat([Buffer.from(start, 'latin1'), body]);
   };
 
-  let counter = spec.firstIndex ?? 0;
+  const firstIndex = spec.firstIndex ?? 0;
+  const modulo = spec.indexModulo ?? Number.POSITIVE_INFINITY;
+  const maxRequests = spec.maxRequests ?? Number.POSITIVE_INFINITY;
+  let sent = 0;
   let errors = 0;
   let totalOk = 0;
   /** @type {string | undefined} */
@@ -197,8 +211,8 @@ export async function runLoad(spec) {
 
   /** @param {Connection} conn */
   const client = async (conn) => {
-    while (performance.now() < measureTo) {
-      const request = build(counter++);
+    while (performance.now() < measureTo && sent < maxRequests) {
+      const request = build(firstIndex + (sent++ % modulo));
       const sentAt = performance.now();
       try {
         const response = await conn.send(request);
@@ -224,7 +238,7 @@ export async function runLoad(spec) {
 
   const connections = Array.from(
     { length: spec.connections },
-    () => new Connection(host, port, timeoutMs),
+    () => new Connection(host, port, timeoutMs, tls),
   );
   await Promise.all(connections.map(client));
 

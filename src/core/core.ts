@@ -635,7 +635,8 @@ export class Core {
     if (entry === undefined) {
       throw new CofferError('permission_denied', PERMISSION_DENIED, { field: 'token' });
     }
-    const acl = await this.#policies.acl(entry.policies);
+    const acl =
+      this.#policies.cachedAcl(entry.policies) ?? (await this.#policies.acl(entry.policies));
     const isRoot = entry.policies.includes('root');
     return {
       token: token!,
@@ -740,7 +741,9 @@ export class Core {
       };
       // SECURITY: fail closed. With audit devices enabled, nothing runs unless one of them
       // recorded the request, and nothing is returned unless one recorded the response.
-      await this.#audit.logRequest({ ...auth, request: audited });
+      // `idle` (open, no device) is exactly when logRequest/logResponse would resolve at once
+      // having recorded nothing; the lines are then not built at all.
+      if (!this.#audit.idle) await this.#audit.logRequest({ ...auth, request: audited });
       let result: EngineResult;
       try {
         const { target } = prepared;
@@ -749,25 +752,34 @@ export class Core {
           result = await target.backend.handle(prepared.request, caller);
         } else {
           result = await target.engine.handle(prepared.request);
-          result = await this.#settle(result, prepared, caller);
+          if (result.kind === 'lease' || result.kind === 'login') {
+            result = await this.#settle(result, prepared, caller);
+          }
           this.#publishChange(prepared, result);
         }
         if (req.wrapTtlSeconds !== undefined) {
           result = await this.#wrapper.wrap(result, req.path, req.wrapTtlSeconds);
         }
       } catch (err) {
-        await this.#audit.logResponse({ ...auth, request: audited, error: auditError(err) });
+        if (!this.#audit.idle) {
+          await this.#audit.logResponse({ ...auth, request: audited, error: auditError(err) });
+        }
         throw err;
       }
-      await this.#audit.logResponse({
-        ...auth,
-        request: audited,
-        response: auditResponseOf(result, prepared.target.info),
-      });
+      if (!this.#audit.idle) {
+        await this.#audit.logResponse({
+          ...auth,
+          request: audited,
+          response: auditResponseOf(result, prepared.target.info),
+        });
+      }
       return result;
     } finally {
-      // A use-limited token is revoked after the request that used its last use.
-      if (caller !== undefined) await this.#tokens.completeUse(caller.token, caller.entry);
+      // A use-limited token is revoked after the request that used its last use (numUses -1;
+      // completeUse is a no-op for every other entry).
+      if (caller !== undefined && caller.entry.numUses === -1) {
+        await this.#tokens.completeUse(caller.token, caller.entry);
+      }
     }
   }
 

@@ -243,15 +243,19 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       return false;
     }
   };
-  app.addHook('preParsing', async (req, _reply, payload) => {
+  /** A body that may be larger than the unauthenticated limit, and so needs admitsBody. */
+  const mayBeLarge = (req: FastifyRequest): boolean => {
     // The AWS door authenticates its signature before reading (aws/door.ts).
-    if (deps.awsDoor !== undefined && req.routeOptions.url === '/') return payload;
+    if (deps.awsDoor !== undefined && req.routeOptions.url === '/') return false;
     const declaredHeader = req.headers['content-length'];
     const declared = declaredHeader === undefined ? undefined : Number(declaredHeader);
     const streamed = req.headers['transfer-encoding'] !== undefined;
-    if (!streamed && (declared === undefined || declared <= UNAUTHENTICATED_BODY_LIMIT_BYTES)) {
-      return payload;
-    }
+    // `!(<=)`: a Content-Length that is not a number is not small either.
+    return streamed || (declared !== undefined && !(declared <= UNAUTHENTICATED_BODY_LIMIT_BYTES));
+  };
+  const guardBody = async (req: FastifyRequest, payload: Readable): Promise<Readable> => {
+    const declaredHeader = req.headers['content-length'];
+    const declared = declaredHeader === undefined ? undefined : Number(declaredHeader);
     if (await admitsBody(req)) return payload;
     if (
       req.routeOptions.url === '/v1/sys/storage/raft/snapshot-force' &&
@@ -266,6 +270,22 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       throw bodyTooLarge(UNAUTHENTICATED_BODY_LIMIT_BYTES, ' without a valid token');
     }
     return capBody(payload, UNAUTHENTICATED_BODY_LIMIT_BYTES, () => closing.add(req));
+  };
+  // Callback style, so the common request (no body, or a small declared one) passes without
+  // an async function's promise; a body that may be large is checked before it is read.
+  app.addHook('preParsing', (req, _reply, payload, done) => {
+    if (!mayBeLarge(req)) {
+      done(null, payload);
+      return;
+    }
+    guardBody(req, payload).then(
+      (checked) => {
+        done(null, checked);
+      },
+      (err: unknown) => {
+        done(err as Error);
+      },
+    );
   });
 
   app.addHook('onSend', (_req, reply, payload, done) => {
@@ -279,6 +299,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   app.addHook('onResponse', (req, reply, done) => {
+    if (!logger.isLevelEnabled('info')) {
+      done();
+      return;
+    }
     const path = (req.raw.url ?? '').split('?')[0];
     const method = req.headers[METHOD_HEADER] === 'LIST' ? 'LIST' : req.method;
     logger.info(

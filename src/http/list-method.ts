@@ -1,9 +1,8 @@
 // Vault clients send the non-standard `LIST` HTTP method, which Node's HTTP parser rejects
-// before any JavaScript runs. This stream sits between each TCP (or TLS) connection and the
-// HTTP server: it follows HTTP/1.1 request framing and rewrites a request line
-// `LIST /path HTTP/1.1` into `GET /path HTTP/1.1` plus the header `X-Coffer-Method: LIST`.
+// before any JavaScript runs. The rewriter sits in each TCP (or TLS) connection's read path,
+// before the HTTP server's parser: it follows HTTP/1.1 request framing and rewrites a request
+// line `LIST /path HTTP/1.1` into `GET /path HTTP/1.1` plus the header `X-Coffer-Method: LIST`.
 // Every other byte passes through untouched.
-import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 
 /** Header set on rewritten requests; equivalent to `?list=true` (it grants nothing more). */
@@ -12,6 +11,8 @@ export const METHOD_HEADER = 'x-coffer-method';
 const CRLF = Buffer.from('\r\n');
 const HEAD_END = Buffer.from('\r\n\r\n');
 const LIST_PREFIX = Buffer.from('LIST ');
+/** A head that may declare a body (the walk below decides exactly). */
+const FRAMING_HEADER = /content-length|transfer-encoding/i;
 /** Heads larger than this are passed through for the HTTP parser to reject. */
 const MAX_HEAD_BYTES = 64 * 1024;
 
@@ -132,6 +133,8 @@ export class ListMethodRewriter {
 
   #bodyState(head: Buffer): State {
     const text = head.toString('latin1');
+    // Most heads (every GET) name neither framing header: skip the per-line walk.
+    if (!FRAMING_HEADER.test(text)) return { kind: 'head' };
     let chunked = false;
     let length = 0;
     for (const line of text.split('\r\n').slice(1)) {
@@ -151,120 +154,92 @@ export class ListMethodRewriter {
   }
 }
 
-export interface ListMethodSocketOptions {
-  readonly encrypted: boolean;
+export interface ListMethodOptions {
   /**
    * SECURITY: a request head must be complete this long after the connection opened or after
    * its first byte arrived, else the connection is destroyed. Node's own headersTimeout never
-   * sees a head this stream holds back, so the wrapper keeps the clock. 0 or absent = none.
+   * sees a head the rewriter holds back, so the rewriter keeps the clock. 0 or absent = none.
    */
   readonly headerTimeoutMs?: number;
 }
 
-/**
- * Wraps a connection so the HTTP server reads rewritten bytes and writes straight to the
- * real socket. The socket-level methods the HTTP server calls are forwarded.
- */
-export class ListMethodSocket extends Duplex {
-  readonly #socket: Socket;
-  readonly #rewriter = new ListMethodRewriter();
-  readonly remoteAddress: string | undefined;
-  readonly remotePort: number | undefined;
-  readonly remoteFamily: string | undefined;
-  readonly localAddress: string | undefined;
-  readonly localPort: number | undefined;
-  /** Set by tls wrappers; read by Fastify to decide the protocol. */
-  readonly encrypted: boolean;
-
-  #headerTimer: NodeJS.Timeout | undefined;
-
-  constructor(socket: Socket, options: ListMethodSocketOptions) {
-    super({ allowHalfOpen: true });
-    const headerTimeoutMs = options.headerTimeoutMs ?? 0;
-    const armHeaderTimer = (): void => {
-      if (headerTimeoutMs <= 0 || this.#headerTimer !== undefined) return;
-      this.#headerTimer = setTimeout(() => this.destroy(), headerTimeoutMs);
-      this.#headerTimer.unref();
-    };
-    armHeaderTimer();
-    this.#socket = socket;
-    this.remoteAddress = socket.remoteAddress;
-    this.remotePort = socket.remotePort;
-    this.remoteFamily = socket.remoteFamily;
-    this.localAddress = socket.localAddress;
-    this.localPort = socket.localPort;
-    this.encrypted = options.encrypted;
-    socket.on('data', (chunk: Buffer) => {
-      const headsBefore = this.#rewriter.headsSeen;
-      for (const piece of this.#rewriter.push(chunk)) {
-        if (!this.push(piece)) socket.pause();
-      }
-      if (this.#rewriter.headsSeen !== headsBefore) this.#clearHeaderTimer();
-      if (this.#rewriter.partialHead) armHeaderTimer();
-    });
-    socket.on('end', () => {
-      for (const piece of this.#rewriter.flush()) this.push(piece);
-      this.push(null);
-    });
-    socket.on('error', (err) => this.destroy(err));
-    socket.on('close', () => {
-      if (!this.destroyed) this.destroy();
-    });
-    socket.on('timeout', () => this.emit('timeout'));
-    socket.on('drain', () => this.emit('drain'));
-  }
-
-  override _read(): void {
-    this.#socket.resume();
-  }
-
-  override _write(
-    chunk: Buffer,
-    encoding: BufferEncoding,
-    callback: (err?: Error | null) => void,
-  ): void {
-    this.#socket.write(chunk, encoding, callback);
-  }
-
-  /** Corked writes (a response head and body) leave as one segment, not two. */
-  override _writev(
-    chunks: { chunk: Buffer | string; encoding: BufferEncoding }[],
-    callback: (err?: Error | null) => void,
-  ): void {
-    const buffers = chunks.map(({ chunk, encoding }) =>
-      typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk,
-    );
-    this.#socket.write(Buffer.concat(buffers), callback);
-  }
-
-  override _final(callback: (err?: Error | null) => void): void {
-    this.#socket.end(callback);
-  }
-
-  #clearHeaderTimer(): void {
-    clearTimeout(this.#headerTimer);
-    this.#headerTimer = undefined;
-  }
-
-  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
-    this.#clearHeaderTimer();
-    this.#socket.destroy(err ?? undefined);
-    callback(err);
-  }
-
-  setTimeout(ms: number, callback?: () => void): this {
-    this.#socket.setTimeout(ms);
-    if (callback !== undefined) this.once('timeout', callback);
-    return this;
-  }
-
-  setNoDelay(noDelay?: boolean): this {
-    this.#socket.setNoDelay(noDelay);
-    return this;
-  }
-
-  setKeepAlive(enable?: boolean, initialDelayMs?: number): this {
-    this.#socket.setKeepAlive(enable, initialDelayMs);
-    return this;
-  }
+/** What attachListMethod leaves on the connection. */
+export interface ListMethodAttachment {
+  /**
+   * Feeds bytes the caller already took off the socket (the listener's first-byte sniff) back
+   * in front of whatever comes next, rewritten like the rest.
+   */
+  unshift(chunk: Buffer): void;
+  /**
+   * Called right after the socket was handed to the HTTP server: keeps the server reading
+   * through JavaScript (where the rewriter sits) instead of letting its parser consume the
+   * socket's handle directly.
+   */
+  afterHandOver(): void;
 }
+
+/**
+ * Puts the rewriter in the socket's own read path, with no stream in between: every chunk the
+ * socket reads (from the kernel, or decrypted by TLS) is rewritten before the socket buffers
+ * or emits it, so the HTTP server reads rewritten bytes from the real socket and writes its
+ * responses straight to it. A connection that never sends LIST pays one header scan per
+ * request head; a later request on a keep-alive connection may still be LIST, so the rewriter
+ * stays for the connection's life.
+ */
+export function attachListMethod(
+  socket: Socket,
+  options: ListMethodOptions = {},
+): ListMethodAttachment {
+  const rewriter = new ListMethodRewriter();
+  const headerTimeoutMs = options.headerTimeoutMs ?? 0;
+  let headerTimer: NodeJS.Timeout | undefined;
+  const armHeaderTimer = (): void => {
+    if (headerTimeoutMs <= 0 || headerTimer !== undefined) return;
+    headerTimer = setTimeout(() => socket.destroy(), headerTimeoutMs);
+    headerTimer.unref();
+  };
+  const clearHeaderTimer = (): void => {
+    clearTimeout(headerTimer);
+    headerTimer = undefined;
+  };
+  armHeaderTimer();
+  socket.once('close', clearHeaderTimer);
+
+  /** Rewrites `chunk`; the pieces go to `deliver` in order; tracks the header clock. */
+  const rewrite = (chunk: Buffer): Buffer[] => {
+    const headsBefore = rewriter.headsSeen;
+    const pieces = rewriter.push(chunk);
+    if (rewriter.headsSeen !== headsBefore) clearHeaderTimer();
+    if (rewriter.partialHead) armHeaderTimer();
+    return pieces;
+  };
+
+  // The socket's read side calls push() with each chunk it read and with null at the end.
+  const push = socket.push.bind(socket);
+  socket.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+    if (chunk === null) {
+      for (const piece of rewriter.flush()) push(piece);
+      return push(null);
+    }
+    if (!Buffer.isBuffer(chunk)) return push(chunk, encoding);
+    let more = true;
+    for (const piece of rewrite(chunk)) more = push(piece) && more;
+    return more;
+  };
+
+  return {
+    unshift(chunk) {
+      const pieces = rewrite(chunk);
+      for (let i = pieces.length - 1; i >= 0; i--) socket.unshift(pieces[i]!);
+    },
+    afterHandOver() {
+      // Node's HTTP server lets its parser read the socket's handle in C++ ("consume"),
+      // bypassing push(); a 'data' listener added after the hand-over makes the server undo
+      // that and read through the stream (its socket listener wrapper in _http_server.js).
+      // SECURITY: without this, LIST would be refused and the header clock would never stop.
+      socket.on('data', noop);
+    },
+  };
+}
+
+function noop(): void {}

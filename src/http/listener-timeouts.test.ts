@@ -1,4 +1,4 @@
-// Listener timeouts and the connection cap, through the LIST-verb wrapper: slow heads, idle
+// Listener timeouts and the connection cap, with the LIST-verb rewriter in place: slow heads, idle
 // keep-alive connections and slow bodies are closed within the configured time (2 s here).
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,7 +48,7 @@ async function trickle(conn: Conn, text: string, everyMs: number): Promise<void>
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-describe('listener timeouts (2 s) through the LIST wrapper', () => {
+describe('listener timeouts (2 s) with the LIST rewriter in place', () => {
   let listener: RunningListener;
   let token: string;
 

@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
+import { connect as connectTcp, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -95,6 +97,89 @@ describe('TLS listener', () => {
     const list = await get('/v1/secret/metadata/', 'LIST');
     expect(list.status).toBe(200);
     expect(JSON.parse(list.body).data.keys).toEqual(['tls/']);
+  });
+});
+
+/**
+ * Sends `requests` on one connection (all at once: pipelined) and resolves with the bodies of
+ * the first `count` responses, framed by Content-Length.
+ */
+function exchange(socket: Socket, requests: string, count: number): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    let buffered = Buffer.alloc(0);
+    const bodies: string[] = [];
+    socket.on('error', reject);
+    socket.on('data', (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      for (;;) {
+        const end = buffered.indexOf('\r\n\r\n');
+        if (end === -1) return;
+        const head = buffered.subarray(0, end).toString('latin1');
+        const length = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? '0');
+        if (buffered.length < end + 4 + length) return;
+        bodies.push(buffered.subarray(end + 4, end + 4 + length).toString('utf8'));
+        buffered = buffered.subarray(end + 4 + length);
+        if (bodies.length === count) {
+          socket.destroy();
+          resolve(bodies);
+          return;
+        }
+      }
+    });
+    socket.write(requests);
+  });
+}
+
+describe('LIST on a keep-alive connection that started with other methods', () => {
+  let dir: string;
+  let token: string;
+  let plain: RunningListener;
+  let tls: RunningListener;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'coffer-keepalive-'));
+    const stack = await createUnsealedStack();
+    token = stack.rootToken;
+    await stack.core.handleRequest({
+      operation: 'update',
+      path: 'secret/data/ka/a',
+      data: { data: { k: 'v' } },
+      token,
+      requestId: 'setup',
+    });
+    plain = await startListener(stack.app, { host: '127.0.0.1', port: 0 });
+    tls = await startListener(stack.app, { host: '127.0.0.1', port: 0, tls: selfSignedCert(dir) });
+  });
+  afterAll(async () => {
+    await tls.close();
+    await plain.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  // The POST's body holds "LIST " too: only request lines may be rewritten.
+  const body = '{"data":{"k":"LIST /v1/x HTTP/1.1"}}';
+  const requests = (): string =>
+    [
+      `GET /v1/secret/data/ka/a HTTP/1.1\r\nHost: x\r\nX-Vault-Token: ${token}\r\n\r\n`,
+      `POST /v1/secret/data/ka/b HTTP/1.1\r\nHost: x\r\nX-Vault-Token: ${token}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+      `LIST /v1/secret/metadata/ka HTTP/1.1\r\nHost: x\r\nX-Vault-Token: ${token}\r\n\r\n`,
+      `GET /v1/secret/data/ka/a HTTP/1.1\r\nHost: x\r\nX-Vault-Token: ${token}\r\n\r\n`,
+    ].join('');
+
+  it('rewrites a later LIST, pipelined or not, over plain TCP and TLS', async () => {
+    const sockets = [
+      () => connectTcp(plain.port, '127.0.0.1'),
+      () => connectTls({ host: '127.0.0.1', port: tls.port, rejectUnauthorized: false }),
+    ];
+    for (const open of sockets) {
+      const bodies = await exchange(open(), requests(), 4);
+      expect(JSON.parse(bodies[0]!).data.data).toEqual({ k: 'v' });
+      expect(JSON.parse(bodies[1]!).data.version).toBeGreaterThan(0);
+      // Node runs pipelined requests' handlers concurrently: the list may not show b yet.
+      expect(JSON.parse(bodies[2]!).data.keys).toContain('a');
+      expect(JSON.parse(bodies[3]!).data.data).toEqual({ k: 'v' });
+    }
   });
 });
 

@@ -1,5 +1,5 @@
-// Accepting connections: a TCP (optionally TLS) server whose connections pass through the
-// LIST-method rewriter into the application's HTTP server; the per-connection timeouts and
+// Accepting connections: a TCP (optionally TLS) server whose connections, with the LIST-method
+// rewriter in their read path, are handed to the application's HTTP server; the per-connection timeouts and
 // the connection cap; and the graceful close: stop accepting, let in-flight requests finish,
 // then drop idle connections. A client speaking the wrong protocol (TLS to the plain
 // listener, plain HTTP to the TLS one) gets an answer at once instead of waiting for its
@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type Socket } from 'node:net';
 import { TLSSocket, createSecureContext } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
-import { ListMethodSocket } from './list-method.js';
+import { attachListMethod } from './list-method.js';
 
 export interface ListenOptions {
   readonly host: string;
@@ -55,7 +55,7 @@ function timer(ms: number, fn: () => void): NodeJS.Timeout | undefined {
 function trackRequests(
   httpServer: FastifyInstance['server'],
   limits: ConnectionLimits,
-): (connection: ListMethodSocket, stream: Socket) => void {
+): (connection: Socket) => void {
   const state = new WeakMap<object, { inFlight: number; idle: NodeJS.Timeout | undefined }>();
   httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const connection = req.socket;
@@ -79,11 +79,11 @@ function trackRequests(
       }
     });
   });
-  return (connection, stream) => {
+  return (connection) => {
     const entry = { inFlight: 0, idle: undefined as NodeJS.Timeout | undefined };
     state.set(connection, entry);
-    // A new request's first bytes end the idle wait; the header clock (in the wrapper) runs.
-    stream.on('data', () => {
+    // A new request's first bytes end the idle wait; the header clock (in the rewriter) runs.
+    connection.on('data', () => {
       clearTimeout(entry.idle);
       entry.idle = undefined;
     });
@@ -141,7 +141,7 @@ export async function startListener(
   const httpServer = app.server;
   const limits = options.limits ?? DEFAULT_CONNECTION_LIMITS;
   const track = trackRequests(httpServer, limits);
-  // Node's keep-alive timer runs through the wrapper too; keep it in step with ours.
+  // Node's keep-alive timer runs on these connections too; keep it in step with ours.
   httpServer.keepAliveTimeout = limits.idleTimeoutMs;
   let inFlight = 0;
   httpServer.on('request', (_req, res) => {
@@ -150,17 +150,18 @@ export async function startListener(
   });
   let secureContext = options.tls === undefined ? undefined : secureContextOf(options.tls);
   const sockets = new Set<Socket>();
-  const handOver = (stream: Socket, encrypted: boolean) => {
-    const connection = new ListMethodSocket(stream, {
-      encrypted,
-      headerTimeoutMs: limits.readHeaderTimeoutMs,
-    });
-    track(connection, stream);
-    httpServer.emit('connection', connection);
+  const handOver = (stream: Socket, first?: Buffer) => {
+    const rewriter = attachListMethod(stream, { headerTimeoutMs: limits.readHeaderTimeoutMs });
+    if (first !== undefined) rewriter.unshift(first);
+    httpServer.emit('connection', stream);
+    rewriter.afterHandOver();
+    track(stream);
+    // The sniff below paused the socket; the HTTP server reads from here on.
+    if (first !== undefined) stream.resume();
   };
 
-  // noDelay: Node's HTTP server cannot set TCP_NODELAY through the wrapper socket, and with
-  // Nagle on, a response written in two pieces waits ~40 ms for the client's delayed ACK.
+  // noDelay: with Nagle on, a response written in two pieces waits ~40 ms for the client's
+  // delayed ACK.
   const tcp = createTcpServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
@@ -172,9 +173,8 @@ export async function startListener(
       socket.once('data', (first: Buffer) => {
         clearTimeout(silent);
         socket.pause();
-        socket.unshift(first);
         if (first[0] === TLS_HANDSHAKE_RECORD) socket.end(ANSWER_TO_TLS);
-        else handOver(socket, false);
+        else handOver(socket, first);
       });
       return;
     }
@@ -184,7 +184,7 @@ export async function startListener(
       if (error.code === 'ERR_SSL_HTTP_REQUEST') socket.end(ANSWER_TO_PLAIN);
       else socket.destroy();
     });
-    handOver(stream, true);
+    handOver(stream);
   });
   if (limits.maxConnections > 0) tcp.maxConnections = limits.maxConnections;
 

@@ -493,6 +493,15 @@ export class AuditBroker {
     return this.#devices.size > 0;
   }
 
+  /**
+   * Open with no device enabled: a line requested now would be recorded by nobody and its
+   * promise would resolve at once, so a caller may skip building and awaiting it. False while
+   * closed (requests then fail closed through logRequest).
+   */
+  get idle(): boolean {
+    return this.#open && this.#devices.size === 0;
+  }
+
   deviceStats(): AuditDeviceStats[] {
     return [...this.#devices.values()].map((d) => ({
       path: d.stored.path,
@@ -575,9 +584,22 @@ export class AuditBroker {
     let since = active.sinceCheckpoint;
     let checkpointed = false;
     const lines: string[] = [];
+    // The lines of one batch repeat the same strings (a request's token and accessor in both of
+    // its lines, the same caller across requests): each distinct string is HMAC'd once per
+    // batch. The memo lives only while this batch is formatted; it holds nothing the batch's
+    // own records do not already hold.
+    const memo = new Map<string, string>();
+    const hasher: Hasher = (value) => {
+      let hashed = memo.get(value);
+      if (hashed === undefined) {
+        hashed = active.hasher(value);
+        memo.set(value, hashed);
+      }
+      return hashed;
+    };
     try {
       for (const item of batch) {
-        const entry = formatAuditEntry(item.type, item.record, item.epochMs, active.hasher, {
+        const entry = formatAuditEntry(item.type, item.record, item.epochMs, hasher, {
           hmacAccessor: config.hmacAccessor,
         });
         const line = chainLine(chain, entry, config.prefix);

@@ -26,6 +26,20 @@ describe('audit hash chain', () => {
     });
   });
 
+  it('writes exactly the bytes of the entry with chain appended as its last key', () => {
+    const state = { seq: 41, lastHash: genesisHash() };
+    const entries = [
+      { type: 'request', auth: { policies: ['a', 'b'] }, error: '' },
+      JSON.parse('{"__proto__": {"x": 1}, "type": "response"}') as Record<string, never>,
+      {},
+      { type: 'request', chain: 'planted' },
+    ];
+    for (const entry of entries) {
+      const chain = { seq: 42, prev: state.lastHash };
+      expect(chainLine(state, entry, 'p:').text).toBe(`p:${JSON.stringify({ ...entry, chain })}`);
+    }
+  });
+
   it('signs checkpoints that the verifier accepts with the public key', () => {
     const keys = generateCheckpointKeys();
     const key = createPrivateKey(keys.privateKeyPem);

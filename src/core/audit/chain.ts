@@ -31,7 +31,14 @@ export function genesisHash(): string {
 /** Appends `entry` to the chain: adds `chain: {seq, prev}` and computes the line's hash. */
 export function chainLine(state: ChainState, entry: JsonObject, prefix: string): ChainedLine {
   const seq = state.seq + 1;
-  const text = prefix + JSON.stringify({ ...entry, chain: { seq, prev: state.lastHash } });
+  const chain = { seq, prev: state.lastHash };
+  const body = JSON.stringify(entry);
+  // The same bytes as JSON.stringify({ ...entry, chain }) without copying the entry: its
+  // text with `"chain":…` appended as the last key (an entry that has keys and no `chain`).
+  const text =
+    body.length > 2 && !Object.hasOwn(entry, 'chain')
+      ? `${prefix}${body.slice(0, -1)},"chain":${JSON.stringify(chain)}}`
+      : prefix + JSON.stringify({ ...entry, chain });
   return { text, state: { seq, lastHash: auditLineHash(text) } };
 }
 

@@ -41,7 +41,12 @@ function jsonTextOf(value: unknown): string {
 }
 
 function setOwn(target: JsonObject, key: string, value: JsonValue): void {
-  // A "__proto__" key from parsed JSON must stay a plain data property.
+  if (key !== '__proto__') {
+    target[key] = value;
+    return;
+  }
+  // A "__proto__" key from parsed JSON must stay a plain data property (an assignment would
+  // set the copy's prototype instead).
   Object.defineProperty(target, key, {
     value,
     enumerable: true,

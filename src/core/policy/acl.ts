@@ -564,6 +564,10 @@ function checkRule(rule: CompiledRule, req: AclRequest): AclDecision {
 
 // ---- the ACL ----
 
+/** Paths remembered per ACL at most (then the memo starts over), and their longest length. */
+const FIND_MEMO_ENTRIES = 256;
+const FIND_MEMO_MAX_PATH = 256;
+
 class CompiledAcl implements Acl {
   readonly isRoot: boolean;
   readonly policyNames: readonly string[];
@@ -578,6 +582,12 @@ class CompiledAcl implements Acl {
    */
   readonly #buckets: ReadonlyMap<string, readonly CompiledRule[]>;
   readonly #unbucketed: readonly CompiledRule[];
+  /**
+   * Recent #find answers by path (the rules never change after construction; a policy edit
+   * compiles a new ACL, so this memo goes with the old one). Bounded: paths longer than
+   * FIND_MEMO_MAX_PATH are not kept, and the memo is emptied when it holds FIND_MEMO_ENTRIES.
+   */
+  readonly #found = new Map<string, CompiledRule | null>();
 
   constructor(policies: readonly Policy[]) {
     this.policyNames = Object.freeze(policies.map((policy) => policy.name));
@@ -624,8 +634,21 @@ class CompiledAcl implements Acl {
     this.#unbucketed = Object.freeze(unbucketed);
   }
 
-  /** The deciding rule: exact, then (for lists) exact without the trailing '/', then the best glob. */
+  /** #search, remembered for short paths (a client reads the same few paths over and over). */
   #find(path: string, listFallback: boolean): CompiledRule | undefined {
+    if (path.length > FIND_MEMO_MAX_PATH) return this.#search(path, listFallback);
+    // The list fallback only changes the answer for paths ending in '/'.
+    const key = listFallback && path.endsWith('/') ? `L${path}` : `-${path}`;
+    const known = this.#found.get(key);
+    if (known !== undefined) return known ?? undefined;
+    const rule = this.#search(path, listFallback);
+    if (this.#found.size >= FIND_MEMO_ENTRIES) this.#found.clear();
+    this.#found.set(key, rule ?? null);
+    return rule;
+  }
+
+  /** The deciding rule: exact, then (for lists) exact without the trailing '/', then the best glob. */
+  #search(path: string, listFallback: boolean): CompiledRule | undefined {
     const exact = this.#exact.get(path);
     if (exact !== undefined) return exact;
     if (listFallback && path.endsWith('/')) {

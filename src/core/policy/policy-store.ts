@@ -38,6 +38,16 @@ export interface PolicyStoreDeps {
 
 const DEFAULT_MAX_CACHED_ACLS = 1024;
 
+/** The ACL cache's key for a set of policy names (order and repeats do not matter). */
+function aclKey(names: readonly string[]): string {
+  // Token entries usually hold their policies sorted already: strictly ascending means sorted
+  // and free of repeats, so the names are their own key.
+  for (let i = 1; i < names.length; i++) {
+    if (!(names[i - 1]! < names[i]!)) return JSON.stringify([...new Set(names)].sort());
+  }
+  return JSON.stringify(names);
+}
+
 export class PolicyStore {
   readonly #storage: Storage;
   readonly #now: (() => number) | undefined;
@@ -150,10 +160,19 @@ export class PolicyStore {
    * normalised form (`ROOT`, ` root`) matches nothing, so only the exact name `root` yields a
    * root ACL; whoever stores names on tokens must normalise them first.
    */
+  /**
+   * The compiled ACL for `names` when it is cached, without a promise (the per-request path);
+   * undefined otherwise, and while sealed (acl() then says so).
+   */
+  cachedAcl(names: readonly string[]): Acl | undefined {
+    if (!this.#open) return undefined;
+    return this.#acls.get(aclKey(names));
+  }
+
   async acl(names: readonly string[]): Promise<Acl> {
     this.#assertOpen();
     const unique = [...new Set(names)].sort();
-    const key = JSON.stringify(unique);
+    const key = aclKey(names);
     const cached = this.#acls.get(key);
     if (cached !== undefined) return cached;
 

@@ -1,6 +1,6 @@
 // The file audit device: appends batches of lines to a local file created with mode 0600,
-// fdatasyncs each batch, takes a failed batch back (truncate), reopens for rotation and reads
-// the last line back so the hash chain resumes after a restart.
+// fdatasyncs each batch (unless fsync=false), takes a failed batch back (truncate), reopens for
+// rotation and reads the last line back so the hash chain resumes after a restart.
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { FileDeviceConfig } from '../device-config.js';
@@ -49,6 +49,11 @@ export class FileAuditDevice implements AuditDevice {
   #handle: FileHandle | undefined;
   /** A write that outlived its timeout: until it settles, new batches are refused. */
   #stuck: Promise<void> | undefined;
+  /**
+   * The file's size after the last batch this handle wrote (bytes), so a batch needs no fstat
+   * to know where a take-back would cut; undefined = unknown (read it before the next batch).
+   */
+  #size: number | undefined;
 
   constructor(config: Pick<FileDeviceConfig, 'filePath' | 'mode' | 'fsync' | 'writeTimeoutMs'>) {
     this.#path = config.filePath;
@@ -80,7 +85,9 @@ export class FileAuditDevice implements AuditDevice {
 
   async #append(payload: Buffer, timedOut: () => boolean): Promise<void> {
     const handle = this.#handle ?? (this.#handle = await openAuditFile(this.#path, this.#mode));
-    const sizeBefore = (await handle.stat()).size;
+    const sizeBefore = this.#size ?? (await handle.stat()).size;
+    // Unknown until this batch is known to be whole (a failure below leaves it unknown).
+    this.#size = undefined;
     try {
       let offset = 0;
       while (offset < payload.length) {
@@ -96,6 +103,7 @@ export class FileAuditDevice implements AuditDevice {
     }
     // The caller was already told this batch failed: keep the file consistent with that.
     if (timedOut()) await this.#takeBack(handle, sizeBefore);
+    else if (this.#handle === handle) this.#size = sizeBefore + payload.length;
   }
 
   /** Removes a partly written batch so the file holds only whole, reported lines. */
@@ -119,6 +127,7 @@ export class FileAuditDevice implements AuditDevice {
   async #closeHandle(): Promise<void> {
     const handle = this.#handle;
     this.#handle = undefined;
+    this.#size = undefined;
     if (handle === undefined) return;
     try {
       // close() waits for operations in flight; a hung disk must not hang a seal or rotation.
