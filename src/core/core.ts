@@ -39,6 +39,10 @@ import { authResult, createTokenBackend } from './token-backend.js';
 import { TokenStore, type TokenEntry } from './token-store.js';
 import { WalStore } from './wal-store.js';
 import { KeyCeremonies } from '../seal/ceremonies.js';
+import { createIdentityBackend } from './identity/backend.js';
+import type { AuthMountRef } from './identity/records.js';
+import { IdentityStore, type ResolvedIdentity } from './identity/store.js';
+import type { TemplateIdentity } from './policy/template.js';
 import { INVALID_WRAPPING_TOKEN, ResponseWrapper, requireWrapTtl } from './wrapping.js';
 
 /** Where handleRequest routed a request, filled in as it goes (for metrics). */
@@ -117,6 +121,12 @@ const CUBBYHOLE_MOUNT = internalMount(
   'cubbyhole',
   '00000000-0000-0000-0000-000000000002',
 );
+/** Vault's identity store: mounted by default, never disabled or moved. */
+const IDENTITY_MOUNT = internalMount(
+  'identity/',
+  'identity',
+  '00000000-0000-0000-0000-000000000003',
+);
 
 const WRAPPING_LOOKUP_PATH = 'sys/wrapping/lookup';
 /** Paths where the calling token may itself be the wrapping token. */
@@ -137,6 +147,16 @@ function isChange(operation: Operation): operation is ChangeEvent['operation'] {
 }
 
 type AuthedCaller = Caller & { readonly acl: Acl };
+
+/** The values a token's entity offers to templated policy paths. */
+function templateIdentity(identity: ResolvedIdentity, version: number): TemplateIdentity {
+  return {
+    cacheKey: `${identity.entity.id}@${version}`,
+    entity: identity.entity,
+    aliases: new Map(identity.aliases.map((alias) => [alias.mountAccessor, alias])),
+    groups: identity.groups,
+  };
+}
 
 /** Whether an engine serves `relativePath` without a token (an auth method's login). */
 function isUnauthenticatedPath(engine: SecretEngine, relativePath: string): boolean {
@@ -193,6 +213,7 @@ export class Core {
   readonly #scheduler: Scheduler;
   readonly #wal: WalStore;
   readonly #doorCredentials: DoorCredentialStore;
+  readonly #identity: IdentityStore;
   /** The system maximum TTL; also the bound on a wrap TTL. */
   readonly #maxLeaseTtlSeconds: number;
   readonly #changes = new ChangeBus();
@@ -331,6 +352,11 @@ export class Core {
       tokens: this.#tokens,
       now: deps.now,
     });
+    this.#identity = new IdentityStore({
+      storage: prefixedStorage(deps.barrier, CORE_KEYS.identityPrefix),
+      now: deps.now,
+      authMount: (accessor) => this.#authMountRef(accessor),
+    });
     this.#system = createSystemBackend({
       mounts: this.#mounts,
       authMounts: this.#authMounts,
@@ -339,6 +365,7 @@ export class Core {
       snapshot: deps.snapshot,
       policies: this.#policies,
       tokens: this.#tokens,
+      aclOfEntry: async (entry) => (await this.#aclOf(entry)).acl,
       audit: this.#audit,
       leases: this.#leases,
       wrapper: this.#wrapper,
@@ -348,7 +375,12 @@ export class Core {
       tokens: this.#tokens,
       now: deps.now,
       policyExists: async (name) => (await this.#policies.get(name)) !== undefined,
+      identityPolicies: async (entry) =>
+        entry.entityId === undefined
+          ? []
+          : ((await this.#identity.resolve(entry.entityId))?.policies ?? []),
     });
+    const identityBackend = createIdentityBackend({ store: this.#identity });
     this.#systemStorage = prefixedStorage(deps.barrier, 'sys/system/');
     this.#cubbyhole = createCubbyholeBackend({
       barrier: deps.barrier,
@@ -359,6 +391,7 @@ export class Core {
       [TOKEN_MOUNT, this.#tokenBackend, this.#tokenStorage],
       // The cubbyhole derives each caller's area itself; it gets no shared view.
       [CUBBYHOLE_MOUNT, this.#cubbyhole, this.#systemStorage],
+      [IDENTITY_MOUNT, identityBackend, this.#systemStorage],
     ];
   }
 
@@ -557,6 +590,7 @@ export class Core {
     this.#leases.close();
     this.#tokens.close();
     this.#doorCredentials.close();
+    this.#identity.close();
     this.#policies.close();
     this.#mounts.clear();
   }
@@ -573,6 +607,7 @@ export class Core {
       try {
         await this.#tokens.open();
         await this.#policies.open();
+        this.#identity.open();
         await this.#mounts.load();
         await this.#authMounts.load();
         await this.#audit.open();
@@ -611,15 +646,44 @@ export class Core {
     if (entry === undefined) {
       throw new CofferError('permission_denied', PERMISSION_DENIED, { field: 'token' });
     }
-    const acl = await this.#policies.acl(entry.policies);
+    const { acl, identityPolicies } = await this.#aclOf(entry);
     const isRoot = entry.policies.includes('root');
     return {
       token: token!,
       entry,
       acl,
       isRoot,
+      identityPolicies,
       sudoOn: (path) => isRoot || acl.capabilities(path).includes('sudo'),
     };
+  }
+
+  /**
+   * A token's ACL at this moment: its own policies plus what its entity and every group the
+   * entity is in (directly or nested) add, with templated paths filled in from the entity.
+   * Resolved on each request, so an identity change applies to the token's next request.
+   * SECURITY: a token whose entity is disabled is refused; identity never grants root.
+   */
+  async #aclOf(entry: TokenEntry): Promise<{ acl: Acl; identityPolicies: readonly string[] }> {
+    const version = this.#identity.version;
+    const identity =
+      entry.entityId === undefined ? undefined : await this.#identity.resolve(entry.entityId);
+    if (identity?.entity.disabled === true) {
+      throw new CofferError('permission_denied', PERMISSION_DENIED, { field: 'token' });
+    }
+    const identityPolicies = identity?.policies ?? [];
+    const acl = await this.#policies.acl(
+      [...entry.policies, ...identityPolicies],
+      identity === undefined ? undefined : templateIdentity(identity, version),
+    );
+    return { acl, identityPolicies };
+  }
+
+  /** An auth mount as the identity store names it: by accessor, with its type and path. */
+  #authMountRef(accessor: string): AuthMountRef | undefined {
+    const entry = this.#authMounts.entries().find((e) => e.accessor === accessor);
+    if (entry === undefined) return undefined;
+    return { accessor, type: entry.type, path: `auth/${entry.path}`, local: entry.local };
   }
 
   /**
@@ -839,7 +903,7 @@ export class Core {
           return;
         }
         const isRoot = entry.policies.includes('root');
-        const acl = isRoot ? undefined : await this.#policies.acl(entry.policies);
+        const acl = isRoot ? undefined : (await this.#aclOf(entry)).acl;
         const allowed =
           acl === undefined ||
           acl.allowOperation({ operation: 'read', path: event.readPath, data: {} }).allowed;
@@ -1087,6 +1151,22 @@ export class Core {
     const policies = grant.noDefaultPolicy ? [...grant.policies] : [...grant.policies, 'default'];
     // Vault's display name: the mount path with '-' for '/', then the method's name for the user.
     const prefix = info.path.slice('auth/'.length).replace(/\//g, '-');
+    // The entity behind the alias, found or created (and its external groups refreshed).
+    const mount = this.#authMountRef(info.accessor) ?? {
+      accessor: info.accessor,
+      type: info.type,
+      path: info.path,
+      local: false,
+    };
+    const entity = await this.#identity.loginEntity({
+      mount,
+      aliasName: grant.alias.name,
+      aliasMetadata: grant.alias.metadata ?? {},
+      groupAliases: grant.groupAliases,
+    });
+    // SECURITY: a disabled entity cannot log in (as in Vault).
+    if (entity.disabled) throw new CofferError('permission_denied', PERMISSION_DENIED);
+    const identityPolicies = (await this.#identity.resolve(entity.id))?.policies ?? [];
     const created = await this.#tokens.create({
       type: grant.tokenType === 'batch' ? 'batch' : 'service',
       policies,
@@ -1102,11 +1182,12 @@ export class Core {
       ...(grant.numUses > 0 ? { numUses: grant.numUses } : {}),
       ...(grant.renewable === undefined ? {} : { renewable: grant.renewable }),
       boundCidrs: grant.boundCidrs,
+      entityId: entity.id,
     });
     const all = [...(warnings ?? []), ...created.warnings];
     return {
       kind: 'auth',
-      auth: authResult(created.entry, created.token, created.entry.ttlSeconds),
+      auth: authResult(created.entry, created.token, created.entry.ttlSeconds, identityPolicies),
       ...(all.length === 0 ? {} : { warnings: all }),
     };
   }

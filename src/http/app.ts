@@ -437,6 +437,9 @@ function renderAuth(auth: AuthResult): JsonObject {
     accessor: auth.accessor,
     policies: [...auth.policies],
     token_policies: [...auth.tokenPolicies],
+    ...(auth.identityPolicies === undefined
+      ? {}
+      : { identity_policies: [...auth.identityPolicies] }),
     metadata: auth.metadata === null ? null : { ...auth.metadata },
     lease_duration: auth.leaseDurationSeconds,
     renewable: auth.renewable,
