@@ -2,6 +2,9 @@
 // groups, group aliases, lookups and merge with Vault's shapes; logins that find or create
 // their entity; identity policies resolved at each request (group removal applies at once);
 // external groups from reported group names; templated policy paths.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createUnsealedStack } from '../../../test/helpers/stack.js';
 import { builtinEngines } from '../../engines/registry.js';
@@ -374,6 +377,48 @@ describe('identity store', () => {
       403,
     );
     expect((await call('POST', 'auth/who/login/lee', {}, '')).status).toBe(403);
+  });
+
+  it('writes the entity id into audit entries of the login and of later requests', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'coffer-identity-audit-'));
+    try {
+      const file = join(dir, 'audit.log');
+      const enabled = await call('POST', 'sys/audit/file', {
+        type: 'file',
+        options: { file_path: file },
+      });
+      expect(enabled.status).toBe(204);
+      const auth = await login('nat');
+      await call('POST', `identity/entity/id/${auth.entity_id}`, { policies: ['pa'] });
+      expect(await canRead(auth.client_token, 'secret/data/a')).toBe(200);
+      const lines = readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map(
+          (line) =>
+            JSON.parse(line) as {
+              type: string;
+              request?: { path?: string };
+              auth?: Record<string, unknown>;
+              response?: { auth?: Record<string, unknown> };
+            },
+        );
+      const loginLine = lines.find(
+        (l) => l.type === 'response' && l.request?.path === 'auth/who/login/nat',
+      );
+      expect(loginLine?.response?.auth?.entity_id).toBe(auth.entity_id);
+      const readLine = lines.find(
+        (l) => l.type === 'request' && l.request?.path === 'secret/data/a',
+      );
+      expect(readLine?.auth).toMatchObject({
+        entity_id: auth.entity_id,
+        token_policies: ['default', 'own'],
+        identity_policies: ['pa'],
+        policies: ['default', 'own', 'pa'],
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('applies ACLs to identity paths like to any other path', async () => {
