@@ -373,7 +373,7 @@ export function createTokenBackend(deps: TokenBackendDeps): InternalBackend {
       }
       throw invalidField(
         'entity_alias',
-        'entity aliases are not supported yet (no identity store)',
+        'entity aliases on token creation are not supported yet',
       );
     }
 
