@@ -19,4 +19,8 @@ export interface Caller {
 export interface InternalBackend {
   handle(req: EngineRequest, caller: Caller): Promise<EngineResult>;
   exists(req: EngineRequest): Promise<boolean | undefined>;
+  /** Paths (relative, no trailing '/') served without a token, e.g. OIDC discovery. */
+  readonly unauthenticatedPaths?: ReadonlySet<string>;
+  /** Serves one of `unauthenticatedPaths`. */
+  handleUnauthenticated?(req: EngineRequest): Promise<EngineResult>;
 }

@@ -40,6 +40,13 @@ import { TokenStore, type TokenEntry } from './token-store.js';
 import { WalStore } from './wal-store.js';
 import { KeyCeremonies } from '../seal/ceremonies.js';
 import { createIdentityBackend } from './identity/backend.js';
+import {
+  handleOidcUnauthenticated,
+  OIDC_UNAUTHENTICATED_PATHS,
+  OidcIssuer,
+  oidcPaths,
+} from './identity/oidc.js';
+import { IDENTITY_KEYS } from './identity/records.js';
 import type { AuthMountRef } from './identity/records.js';
 import { IdentityStore, type ResolvedIdentity } from './identity/store.js';
 import type { TemplateIdentity } from './policy/template.js';
@@ -95,6 +102,8 @@ export interface CoreDeps {
   readonly standbyUntilActivated?: boolean;
   /** Takes a storage snapshot (sys/storage/raft/snapshot); absent when storage cannot. */
   readonly snapshot?: () => Promise<Buffer>;
+  /** This server's API address (`api_addr`): the identity token issuer's default base. */
+  readonly apiAddr?: string | undefined;
 }
 
 /** What the core needs from the HA coordinator (set with attachHa). */
@@ -380,7 +389,20 @@ export class Core {
           ? []
           : ((await this.#identity.resolve(entry.entityId))?.policies ?? []),
     });
-    const identityBackend = createIdentityBackend({ store: this.#identity });
+    const oidc = new OidcIssuer({
+      storage: prefixedStorage(
+        deps.barrier,
+        `${CORE_KEYS.identityPrefix}${IDENTITY_KEYS.oidcPrefix}`,
+      ),
+      identity: this.#identity,
+      now: deps.now,
+      apiAddr: deps.apiAddr,
+    });
+    const identityBackend: InternalBackend = {
+      ...createIdentityBackend({ store: this.#identity, extraPaths: oidcPaths(oidc) }),
+      unauthenticatedPaths: OIDC_UNAUTHENTICATED_PATHS,
+      handleUnauthenticated: (req) => handleOidcUnauthenticated(oidc, req),
+    };
     this.#systemStorage = prefixedStorage(deps.barrier, 'sys/system/');
     this.#cubbyhole = createCubbyholeBackend({
       barrier: deps.barrier,
@@ -785,8 +807,15 @@ export class Core {
       try {
         const { target } = prepared;
         if (target.kind === 'internal') {
-          if (caller === undefined) throw new CofferError('permission_denied', PERMISSION_DENIED);
-          result = await target.backend.handle(prepared.request, caller);
+          if (caller === undefined) {
+            // Only a path the backend declares unauthenticated gets here (#prepare checked).
+            if (target.backend.handleUnauthenticated === undefined) {
+              throw new CofferError('permission_denied', PERMISSION_DENIED);
+            }
+            result = await target.backend.handleUnauthenticated(prepared.request);
+          } else {
+            result = await target.backend.handle(prepared.request, caller);
+          }
         } else {
           result = await target.engine.handle(prepared.request);
           result = await this.#settle(result, prepared, caller);
@@ -1008,7 +1037,12 @@ export class Core {
     routed.operation = engineRequest.operation;
     if (caller === undefined) {
       // Only an unauthenticated path gets here; it must still be one after routing.
-      if (target.kind !== 'engine' || !isUnauthenticatedPath(target.engine, target.relativePath)) {
+      const open =
+        target.kind === 'engine'
+          ? isUnauthenticatedPath(target.engine, target.relativePath)
+          : (target.backend.unauthenticatedPaths?.has(target.relativePath.replace(/\/+$/, '')) ??
+            false);
+      if (!open) {
         throw new CofferError('permission_denied', PERMISSION_DENIED);
       }
     } else if (req.path.startsWith(UI_MOUNTS_PREFIX)) {
@@ -1042,6 +1076,11 @@ export class Core {
   }
 
   #isUnauthenticated(path: string): boolean {
+    if (path.startsWith(IDENTITY_MOUNT.path)) {
+      return OIDC_UNAUTHENTICATED_PATHS.has(
+        path.slice(IDENTITY_MOUNT.path.length).replace(/\/+$/, ''),
+      );
+    }
     if (!path.startsWith('auth/') || path.startsWith(TOKEN_MOUNT.path)) return false;
     const routed = this.#authMounts.route(path);
     return routed !== undefined && isUnauthenticatedPath(routed.mount.engine, routed.relativePath);

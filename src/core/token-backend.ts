@@ -371,10 +371,7 @@ export function createTokenBackend(deps: TokenBackendDeps): InternalBackend {
       if (!matchesAny(role.allowedEntityAliases, f.entity_alias.toLowerCase())) {
         throw invalidField('entity_alias', "invalid 'entity_alias' value");
       }
-      throw invalidField(
-        'entity_alias',
-        'entity aliases on token creation are not supported yet',
-      );
+      throw invalidField('entity_alias', 'entity aliases on token creation are not supported yet');
     }
 
     let path = TOKEN_MOUNT_PATH + req.path.replace(/\/+$/, '');
