@@ -1,6 +1,7 @@
 // The identity store's records (entities, entity aliases, groups, group aliases), the storage
 // keys they live under inside the store's view (CORE_KEYS.identityPrefix), and their Vault
 // wire shapes.
+import { createHash } from 'node:crypto';
 import type { JsonObject } from '../../sdk/json.js';
 
 export interface EntityRecord {
@@ -73,7 +74,8 @@ export interface AuthMountRef {
 
 /**
  * Keys inside the identity view. Name indexes are case-insensitive (Vault lower-cases names
- * for lookups) and URI-encoded, so a name with '/' stays one key.
+ * for lookups) and keyed by a SHA-256 of the name, so no entity, group or alias name (a
+ * username, an email) is written in clear in a storage key.
  */
 export const IDENTITY_KEYS = {
   entityPrefix: 'entity/',
@@ -81,7 +83,7 @@ export const IDENTITY_KEYS = {
   /** merged/<from entity id> → { id: <entity it was merged into> }. */
   mergedPrefix: 'merged/',
   aliasPrefix: 'alias/',
-  /** alias-key/<accessor>/<name> → { id }. */
+  /** alias-key/<sha256(accessor, name)> → { id }. */
   aliasKeyPrefix: 'alias-key/',
   /** entity-aliases/<entity id>/<alias id> → {}. */
   entityAliasesPrefix: 'entity-aliases/',
@@ -93,8 +95,11 @@ export const IDENTITY_KEYS = {
   oidcPrefix: 'oidc/',
 } as const;
 
-export function nameKey(name: string): string {
-  return encodeURIComponent(name.toLowerCase());
+/** The index key of a name (and, for aliases, the mount accessor it belongs to). */
+export function nameKey(name: string, accessor?: string): string {
+  const text =
+    accessor === undefined ? name.toLowerCase() : `${accessor}\u0000${name.toLowerCase()}`;
+  return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
 export const keys = {
@@ -103,7 +108,7 @@ export const keys = {
   merged: (id: string) => IDENTITY_KEYS.mergedPrefix + id,
   alias: (id: string) => IDENTITY_KEYS.aliasPrefix + id,
   aliasKey: (accessor: string, name: string) =>
-    `${IDENTITY_KEYS.aliasKeyPrefix}${encodeURIComponent(accessor)}/${nameKey(name)}`,
+    IDENTITY_KEYS.aliasKeyPrefix + nameKey(name, accessor),
   entityAlias: (entityId: string, aliasId: string) =>
     `${IDENTITY_KEYS.entityAliasesPrefix}${entityId}/${aliasId}`,
   entityAliases: (entityId: string) => `${IDENTITY_KEYS.entityAliasesPrefix}${entityId}/`,
@@ -111,7 +116,7 @@ export const keys = {
   groupName: (name: string) => IDENTITY_KEYS.groupNamePrefix + nameKey(name),
   groupAlias: (id: string) => IDENTITY_KEYS.groupAliasPrefix + id,
   groupAliasKey: (accessor: string, name: string) =>
-    `${IDENTITY_KEYS.groupAliasKeyPrefix}${encodeURIComponent(accessor)}/${nameKey(name)}`,
+    IDENTITY_KEYS.groupAliasKeyPrefix + nameKey(name, accessor),
 };
 
 /** Vault's timestamps: RFC 3339 with fractional seconds. */

@@ -87,6 +87,24 @@ describe('IdentityStore', () => {
     expect((await second.resolve(entity.id))?.policies).toEqual(['px']);
   });
 
+  it('writes no entity, group or alias name in clear into a storage key', async () => {
+    const storage = createInmemBackend();
+    const store = newStore(storage);
+    const entity = await login(store, 'alice@example.com');
+    await store.writeEntity({ id: entity.id, name: 'Alice Liddell' });
+    await store.writeGroup({ name: 'wonderland-admins', type: 'external' });
+    const keys: string[] = [];
+    const walk = async (prefix: string): Promise<void> => {
+      for (const child of await storage.list(prefix)) {
+        if (child.endsWith('/')) await walk(prefix + child);
+        else keys.push(prefix + child);
+      }
+    };
+    await walk('');
+    expect(keys.length).toBeGreaterThan(4);
+    expect(keys.join('\n')).not.toMatch(/alice|liddell|wonderland/i);
+  });
+
   it('only touches external groups bound to the login mount', async () => {
     const store = newStore();
     const entity = await login(store, 'x');
