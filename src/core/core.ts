@@ -1372,6 +1372,8 @@ export class Core {
    */
   async #beforeUnmount(info: MountInfo): Promise<void> {
     await this.#leases.revokePrefix(info.path);
+    // An auth method's aliases go with it (as in Vault); its entities and groups stay.
+    if (info.path.startsWith('auth/')) await this.#identity.deleteAliasesOfMount(info.accessor);
     await this.#scheduler.dropMount(info.uuid);
     await this.#wal.dropMount(info.uuid);
   }

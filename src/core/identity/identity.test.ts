@@ -421,6 +421,14 @@ describe('identity store', () => {
     }
   });
 
+  it("deletes an auth mount's aliases when the mount is disabled, keeping the entity", async () => {
+    const auth = await login('pia');
+    expect((await call('DELETE', 'sys/auth/who')).status).toBe(204);
+    const entity = (await call('GET', `identity/entity/id/${auth.entity_id}`)).body.data;
+    expect(entity.aliases).toEqual([]);
+    expect((await call('LIST', 'identity/entity-alias/id')).status).toBe(404);
+  });
+
   it('applies ACLs to identity paths like to any other path', async () => {
     const auth = await login('mo');
     expect((await call('POST', 'identity/entity', { name: 'x' }, auth.client_token)).status).toBe(

@@ -478,6 +478,23 @@ export class IdentityStore {
     });
   }
 
+  /**
+   * Deletes every entity alias and group alias on an auth mount (it is being disabled, as in
+   * Vault): its accessor can never log in again. Entities and groups stay.
+   */
+  async deleteAliasesOfMount(accessor: string): Promise<void> {
+    await this.#exclusive(async () => {
+      const ops: StorageOp[] = [];
+      for (const alias of await this.listAliases()) {
+        if (alias.mountAccessor === accessor) ops.push(...this.#aliasDeletion(alias));
+      }
+      for (const alias of await this.listGroupAliases()) {
+        if (alias.mountAccessor === accessor) ops.push(...this.#groupAliasDeletion(alias));
+      }
+      await this.#commit(ops);
+    });
+  }
+
   // ---------------------------------------------------------------------------------------
   // Groups
 
