@@ -815,7 +815,15 @@ export function createTokenBackend(deps: TokenBackendDeps): InternalBackend {
           const token = fields.token ?? '';
           const renewed = await tokens.renew(token, fields.increment ?? 0);
           return withWarnings(
-            { kind: 'auth', auth: authResult(renewed.entry, token, renewed.ttlSeconds) },
+            {
+              kind: 'auth',
+              auth: authResult(
+                renewed.entry,
+                token,
+                renewed.ttlSeconds,
+                await identityOf(renewed.entry),
+              ),
+            },
             renewed.warnings,
           );
         },
@@ -831,7 +839,15 @@ export function createTokenBackend(deps: TokenBackendDeps): InternalBackend {
         update: async ({ caller, fields }) => {
           const renewed = await tokens.renew(caller.token, fields.increment ?? 0);
           return withWarnings(
-            { kind: 'auth', auth: authResult(renewed.entry, caller.token, renewed.ttlSeconds) },
+            {
+              kind: 'auth',
+              auth: authResult(
+                renewed.entry,
+                caller.token,
+                renewed.ttlSeconds,
+                await identityOf(renewed.entry),
+              ),
+            },
             renewed.warnings,
           );
         },
@@ -847,7 +863,15 @@ export function createTokenBackend(deps: TokenBackendDeps): InternalBackend {
             fields.increment ?? 0,
           );
           return withWarnings(
-            { kind: 'auth', auth: authResult(renewed.entry, '', renewed.ttlSeconds) },
+            {
+              kind: 'auth',
+              auth: authResult(
+                renewed.entry,
+                '',
+                renewed.ttlSeconds,
+                await identityOf(renewed.entry),
+              ),
+            },
             renewed.warnings,
           );
         },

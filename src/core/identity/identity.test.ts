@@ -213,6 +213,13 @@ describe('identity store', () => {
     expect(await canRead(first.client_token, `identity/entity/id/${first.entity_id}`)).toBe(200);
     const erin = await login('erin');
     expect(await canRead(first.client_token, `identity/entity/id/${erin.entity_id}`)).toBe(403);
+    const renewed = await call('POST', 'auth/token/renew-self', {}, first.client_token);
+    expect(renewed.body.auth).toMatchObject({
+      token_policies: ['default', 'own'],
+      identity_policies: ['pa'],
+      policies: ['default', 'own', 'pa'],
+      entity_id: first.entity_id,
+    });
     // The earlier token got the entity's policy without logging in again.
     expect(await canRead(first.client_token, 'secret/data/a')).toBe(200);
     // Child tokens act for the same entity.
