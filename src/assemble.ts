@@ -55,6 +55,8 @@ export interface AssembleOptions {
   };
   /** The Google door's mount path ("gcp/"); absent = the door is off. */
   readonly gcpDoorMount?: string;
+  /** This server's API address (the identity token issuer's default base). */
+  readonly apiAddr?: string | undefined;
 }
 
 export interface AssembledServer {
@@ -90,6 +92,7 @@ export function assembleServer(options: AssembleOptions): AssembledServer {
     ...(options.ha === undefined ? {} : { standbyUntilActivated: true }),
     metrics,
     ...(isSnapshotBackend(physical) ? { snapshot: () => snapshotBytes(physical) } : {}),
+    apiAddr: options.apiAddr ?? options.ha?.apiAddr,
   });
   metrics.setSources({
     sealed: () => core.isSealed,

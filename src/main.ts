@@ -250,6 +250,9 @@ export async function runServer(
     defaultLeaseTtlSeconds: config.defaultLeaseTtlSeconds,
     maxLeaseTtlSeconds: config.maxLeaseTtlSeconds,
     maxRequestSizeBytes: config.listener.maxRequestSizeBytes,
+    apiAddr:
+      config.apiAddr ??
+      `${config.listener.tlsDisable ? 'http' : 'https'}://${config.listener.address}`,
     ...(config.awsMount === undefined ? {} : { awsDoorMount: config.awsMount }),
     processMetrics: true,
     unauthenticatedMetrics: config.unauthenticatedMetricsAccess ?? false,

@@ -9,6 +9,8 @@ export interface Caller {
   readonly entry: TokenEntry;
   /** Holds the root policy. */
   readonly isRoot: boolean;
+  /** What the token's entity and its groups add to its own policies, resolved for this request. */
+  readonly identityPolicies?: readonly string[];
   /** Whether the caller's policies grant `sudo` on `path` (full logical path, e.g. "auth/token/create"). */
   sudoOn(path: string): boolean;
 }
@@ -17,4 +19,8 @@ export interface Caller {
 export interface InternalBackend {
   handle(req: EngineRequest, caller: Caller): Promise<EngineResult>;
   exists(req: EngineRequest): Promise<boolean | undefined>;
+  /** Paths (relative, no trailing '/') served without a token, e.g. OIDC discovery. */
+  readonly unauthenticatedPaths?: ReadonlySet<string>;
+  /** Serves one of `unauthenticatedPaths`. */
+  handleUnauthenticated?(req: EngineRequest): Promise<EngineResult>;
 }

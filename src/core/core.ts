@@ -40,6 +40,17 @@ import { authResult, createTokenBackend } from './token-backend.js';
 import { TokenStore, type TokenEntry } from './token-store.js';
 import { WalStore } from './wal-store.js';
 import { KeyCeremonies } from '../seal/ceremonies.js';
+import { createIdentityBackend } from './identity/backend.js';
+import {
+  handleOidcUnauthenticated,
+  OIDC_UNAUTHENTICATED_PATHS,
+  OidcIssuer,
+  oidcPaths,
+} from './identity/oidc.js';
+import { IDENTITY_KEYS } from './identity/records.js';
+import type { AuthMountRef } from './identity/records.js';
+import { IdentityStore, type ResolvedIdentity } from './identity/store.js';
+import type { TemplateIdentity } from './policy/template.js';
 import { INVALID_WRAPPING_TOKEN, ResponseWrapper, requireWrapTtl } from './wrapping.js';
 
 /** Where handleRequest routed a request, filled in as it goes (for metrics). */
@@ -92,6 +103,8 @@ export interface CoreDeps {
   readonly standbyUntilActivated?: boolean;
   /** Takes a storage snapshot (sys/storage/raft/snapshot); absent when storage cannot. */
   readonly snapshot?: () => Promise<Buffer>;
+  /** This server's API address (`api_addr`): the identity token issuer's default base. */
+  readonly apiAddr?: string | undefined;
 }
 
 /** What the core needs from the HA coordinator (set with attachHa). */
@@ -118,6 +131,12 @@ const CUBBYHOLE_MOUNT = internalMount(
   'cubbyhole',
   '00000000-0000-0000-0000-000000000002',
 );
+/** Vault's identity store: mounted by default, never disabled or moved. */
+const IDENTITY_MOUNT = internalMount(
+  'identity/',
+  'identity',
+  '00000000-0000-0000-0000-000000000003',
+);
 
 const WRAPPING_LOOKUP_PATH = 'sys/wrapping/lookup';
 /** Paths where the calling token may itself be the wrapping token. */
@@ -138,6 +157,16 @@ function isChange(operation: Operation): operation is ChangeEvent['operation'] {
 }
 
 type AuthedCaller = Caller & { readonly acl: Acl };
+
+/** The values a token's entity offers to templated policy paths. */
+function templateIdentity(identity: ResolvedIdentity, version: number): TemplateIdentity {
+  return {
+    cacheKey: `${identity.entity.id}@${version}`,
+    entity: identity.entity,
+    aliases: new Map(identity.aliases.map((alias) => [alias.mountAccessor, alias])),
+    groups: identity.groups,
+  };
+}
 
 /** Whether an engine serves `relativePath` without a token (an auth method's login). */
 function isUnauthenticatedPath(engine: SecretEngine, relativePath: string): boolean {
@@ -197,6 +226,7 @@ export class Core {
   readonly #scheduler: Scheduler;
   readonly #wal: WalStore;
   readonly #doorCredentials: DoorCredentialStore;
+  readonly #identity: IdentityStore;
   /** The system maximum TTL; also the bound on a wrap TTL. */
   readonly #maxLeaseTtlSeconds: number;
   readonly #changes = new ChangeBus();
@@ -336,6 +366,11 @@ export class Core {
       tokens: this.#tokens,
       now: deps.now,
     });
+    this.#identity = new IdentityStore({
+      storage: prefixedStorage(deps.barrier, CORE_KEYS.identityPrefix),
+      now: deps.now,
+      authMount: (accessor) => this.#authMountRef(accessor),
+    });
     this.#system = createSystemBackend({
       mounts: this.#mounts,
       authMounts: this.#authMounts,
@@ -344,6 +379,7 @@ export class Core {
       snapshot: deps.snapshot,
       policies: this.#policies,
       tokens: this.#tokens,
+      aclOfEntry: async (entry) => (await this.#aclOf(entry)).acl,
       audit: this.#audit,
       leases: this.#leases,
       wrapper: this.#wrapper,
@@ -353,7 +389,25 @@ export class Core {
       tokens: this.#tokens,
       now: deps.now,
       policyExists: async (name) => (await this.#policies.get(name)) !== undefined,
+      identityPolicies: async (entry) =>
+        entry.entityId === undefined
+          ? []
+          : ((await this.#identity.resolve(entry.entityId))?.policies ?? []),
     });
+    const oidc = new OidcIssuer({
+      storage: prefixedStorage(
+        deps.barrier,
+        `${CORE_KEYS.identityPrefix}${IDENTITY_KEYS.oidcPrefix}`,
+      ),
+      identity: this.#identity,
+      now: deps.now,
+      apiAddr: deps.apiAddr,
+    });
+    const identityBackend: InternalBackend = {
+      ...createIdentityBackend({ store: this.#identity, extraPaths: oidcPaths(oidc) }),
+      unauthenticatedPaths: OIDC_UNAUTHENTICATED_PATHS,
+      handleUnauthenticated: (req) => handleOidcUnauthenticated(oidc, req),
+    };
     this.#systemStorage = prefixedStorage(deps.barrier, 'sys/system/');
     this.#cubbyhole = createCubbyholeBackend({
       barrier: deps.barrier,
@@ -364,6 +418,7 @@ export class Core {
       [TOKEN_MOUNT, this.#tokenBackend, this.#tokenStorage],
       // The cubbyhole derives each caller's area itself; it gets no shared view.
       [CUBBYHOLE_MOUNT, this.#cubbyhole, this.#systemStorage],
+      [IDENTITY_MOUNT, identityBackend, this.#systemStorage],
     ];
   }
 
@@ -581,6 +636,7 @@ export class Core {
     this.#leases.close();
     this.#tokens.close();
     this.#doorCredentials.close();
+    this.#identity.close();
     this.#policies.close();
     this.#mounts.clear();
   }
@@ -597,6 +653,7 @@ export class Core {
       try {
         await this.#tokens.open();
         await this.#policies.open();
+        this.#identity.open();
         await this.#mounts.load();
         await this.#authMounts.load();
         await this.#audit.open();
@@ -635,16 +692,50 @@ export class Core {
     if (entry === undefined) {
       throw new CofferError('permission_denied', PERMISSION_DENIED, { field: 'token' });
     }
-    const acl =
-      this.#policies.cachedAcl(entry.policies) ?? (await this.#policies.acl(entry.policies));
+    const { acl, identityPolicies } = await this.#aclOf(entry);
     const isRoot = entry.policies.includes('root');
     return {
       token: token!,
       entry,
       acl,
       isRoot,
+      identityPolicies,
       sudoOn: (path) => isRoot || acl.capabilities(path).includes('sudo'),
     };
+  }
+
+  /**
+   * A token's ACL at this moment: its own policies plus what its entity and every group the
+   * entity is in (directly or nested) add, with templated paths filled in from the entity.
+   * Resolved on each request, so an identity change applies to the token's next request.
+   * SECURITY: a token whose entity is disabled is refused; identity never grants root.
+   */
+  async #aclOf(entry: TokenEntry): Promise<{ acl: Acl; identityPolicies: readonly string[] }> {
+    if (entry.entityId === undefined) {
+      // No entity: the token's own policies, from the cache without a promise when compiled.
+      const acl =
+        this.#policies.cachedAcl(entry.policies) ?? (await this.#policies.acl(entry.policies));
+      return { acl, identityPolicies: [] };
+    }
+    const version = this.#identity.version;
+    const identity =
+      entry.entityId === undefined ? undefined : await this.#identity.resolve(entry.entityId);
+    if (identity?.entity.disabled === true) {
+      throw new CofferError('permission_denied', PERMISSION_DENIED, { field: 'token' });
+    }
+    const identityPolicies = identity?.policies ?? [];
+    const acl = await this.#policies.acl(
+      [...entry.policies, ...identityPolicies],
+      identity === undefined ? undefined : templateIdentity(identity, version),
+    );
+    return { acl, identityPolicies };
+  }
+
+  /** An auth mount as the identity store names it: by accessor, with its type and path. */
+  #authMountRef(accessor: string): AuthMountRef | undefined {
+    const entry = this.#authMounts.entries().find((e) => e.accessor === accessor);
+    if (entry === undefined) return undefined;
+    return { accessor, type: entry.type, path: `auth/${entry.path}`, local: entry.local };
   }
 
   /**
@@ -748,8 +839,15 @@ export class Core {
       try {
         const { target } = prepared;
         if (target.kind === 'internal') {
-          if (caller === undefined) throw new CofferError('permission_denied', PERMISSION_DENIED);
-          result = await target.backend.handle(prepared.request, caller);
+          if (caller === undefined) {
+            // Only a path the backend declares unauthenticated gets here (#prepare checked).
+            if (target.backend.handleUnauthenticated === undefined) {
+              throw new CofferError('permission_denied', PERMISSION_DENIED);
+            }
+            result = await target.backend.handleUnauthenticated(prepared.request);
+          } else {
+            result = await target.backend.handle(prepared.request, caller);
+          }
         } else {
           result = await target.engine.handle(prepared.request);
           if (result.kind === 'lease' || result.kind === 'login') {
@@ -875,7 +973,7 @@ export class Core {
           return;
         }
         const isRoot = entry.policies.includes('root');
-        const acl = isRoot ? undefined : await this.#policies.acl(entry.policies);
+        const acl = isRoot ? undefined : (await this.#aclOf(entry)).acl;
         const allowed =
           acl === undefined ||
           acl.allowOperation({ operation: 'read', path: event.readPath, data: {} }).allowed;
@@ -980,7 +1078,12 @@ export class Core {
     routed.operation = engineRequest.operation;
     if (caller === undefined) {
       // Only an unauthenticated path gets here; it must still be one after routing.
-      if (target.kind !== 'engine' || !isUnauthenticatedPath(target.engine, target.relativePath)) {
+      const open =
+        target.kind === 'engine'
+          ? isUnauthenticatedPath(target.engine, target.relativePath)
+          : (target.backend.unauthenticatedPaths?.has(target.relativePath.replace(/\/+$/, '')) ??
+            false);
+      if (!open) {
         throw new CofferError('permission_denied', PERMISSION_DENIED);
       }
     } else if (req.path.startsWith(UI_MOUNTS_PREFIX)) {
@@ -1014,6 +1117,11 @@ export class Core {
   }
 
   #isUnauthenticated(path: string): boolean {
+    if (path.startsWith(IDENTITY_MOUNT.path)) {
+      return OIDC_UNAUTHENTICATED_PATHS.has(
+        path.slice(IDENTITY_MOUNT.path.length).replace(/\/+$/, ''),
+      );
+    }
     if (!path.startsWith('auth/') || path.startsWith(TOKEN_MOUNT.path)) return false;
     const routed = this.#authMounts.route(path);
     return routed !== undefined && isUnauthenticatedPath(routed.mount.engine, routed.relativePath);
@@ -1123,6 +1231,22 @@ export class Core {
     const policies = grant.noDefaultPolicy ? [...grant.policies] : [...grant.policies, 'default'];
     // Vault's display name: the mount path with '-' for '/', then the method's name for the user.
     const prefix = info.path.slice('auth/'.length).replace(/\//g, '-');
+    // The entity behind the alias, found or created (and its external groups refreshed).
+    const mount = this.#authMountRef(info.accessor) ?? {
+      accessor: info.accessor,
+      type: info.type,
+      path: info.path,
+      local: false,
+    };
+    const entity = await this.#identity.loginEntity({
+      mount,
+      aliasName: grant.alias.name,
+      aliasMetadata: grant.alias.metadata ?? {},
+      groupAliases: grant.groupAliases,
+    });
+    // SECURITY: a disabled entity cannot log in (as in Vault).
+    if (entity.disabled) throw new CofferError('permission_denied', PERMISSION_DENIED);
+    const identityPolicies = (await this.#identity.resolve(entity.id))?.policies ?? [];
     const created = await this.#tokens.create({
       type: grant.tokenType === 'batch' ? 'batch' : 'service',
       policies,
@@ -1138,11 +1262,12 @@ export class Core {
       ...(grant.numUses > 0 ? { numUses: grant.numUses } : {}),
       ...(grant.renewable === undefined ? {} : { renewable: grant.renewable }),
       boundCidrs: grant.boundCidrs,
+      entityId: entity.id,
     });
     const all = [...(warnings ?? []), ...created.warnings];
     return {
       kind: 'auth',
-      auth: authResult(created.entry, created.token, created.entry.ttlSeconds),
+      auth: authResult(created.entry, created.token, created.entry.ttlSeconds, identityPolicies),
       ...(all.length === 0 ? {} : { warnings: all }),
     };
   }
@@ -1288,6 +1413,8 @@ export class Core {
    */
   async #beforeUnmount(info: MountInfo): Promise<void> {
     await this.#leases.revokePrefix(info.path);
+    // An auth method's aliases go with it (as in Vault); its entities and groups stay.
+    if (info.path.startsWith('auth/')) await this.#identity.deleteAliasesOfMount(info.accessor);
     await this.#scheduler.dropMount(info.uuid);
     await this.#wal.dropMount(info.uuid);
   }

@@ -20,6 +20,8 @@ export const CORE_KEYS = {
   walPrefix: 'sys/wal/',
   /** The auth method table (JSON), like `mounts` for auth/ paths. */
   authMounts: 'core/auth',
+  /** The identity store (entities, aliases, groups): see identity/records.ts IDENTITY_KEYS. */
+  identityPrefix: 'sys/identity/',
   /** Door credentials: sys/door-credential/<api>/<id> → record (docs/adr/0004-cloud-doors.md). */
   doorCredentialPrefix: 'sys/door-credential/',
 } as const;

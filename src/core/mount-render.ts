@@ -52,6 +52,7 @@ export function builtinMountEntries(): JsonObject {
   });
   return {
     'cubbyhole/': entry('cubbyhole', 'per-token private secret storage', '2', true),
+    'identity/': entry('identity', 'identity store', '3', false),
     'sys/': entry('system', 'system endpoints used for control, policy and debugging', '0', false),
   };
 }

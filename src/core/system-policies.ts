@@ -15,6 +15,11 @@ import type { TokenEntry, TokenStore } from './token-store.js';
 export interface PolicyPathDeps {
   readonly policies: PolicyStore;
   readonly tokens: TokenStore;
+  /**
+   * A token's ACL with what its identity adds (entity and group policies, templated paths);
+   * default: its own policies only.
+   */
+  readonly aclOfEntry?: (entry: TokenEntry) => Promise<Acl>;
 }
 
 const PATHS_FIELDS = {
@@ -48,7 +53,8 @@ function policyText(fields: { policy: string | undefined; rules: string | undefi
 export function policyPaths(deps: PolicyPathDeps): PathSpec<FieldSpecs, Caller>[] {
   const { policies, tokens } = deps;
 
-  const aclFor = (entry: TokenEntry): Promise<Acl> => policies.acl(entry.policies);
+  const aclFor = (entry: TokenEntry): Promise<Acl> =>
+    deps.aclOfEntry?.(entry) ?? policies.acl(entry.policies);
 
   const writePolicy = async (rawName: string, text: string) => {
     const name = normalisePolicyName(rawName);

@@ -40,12 +40,13 @@ function merged(sets: readonly ReadonlySet<Capability>[]): string[] {
  */
 export async function resultantAcl(
   policies: PolicyStore,
-  caller: Pick<Caller, 'isRoot' | 'entry'>,
+  caller: Pick<Caller, 'isRoot' | 'entry' | 'identityPolicies'>,
 ): Promise<JsonObject> {
   if (caller.isRoot) return { root: true, exact_paths: {}, glob_paths: {} };
   const exact = new Map<string, ReadonlySet<Capability>[]>();
   const glob = new Map<string, ReadonlySet<Capability>[]>();
-  for (const name of caller.entry.policies) {
+  // With what the caller's entity and groups add (templated paths are shown as written).
+  for (const name of new Set([...caller.entry.policies, ...(caller.identityPolicies ?? [])])) {
     const policy = await policies.get(name);
     if (policy === undefined) continue;
     for (const rule of policy.rules) {

@@ -40,6 +40,8 @@ export interface TokenBackendDeps {
   readonly now: () => number;
   /** Whether an ACL policy exists; when given, creation warns about unknown policies. */
   readonly policyExists?: (name: string) => Promise<boolean>;
+  /** The policies a token's entity and its groups add now (identity store); default none. */
+  readonly identityPolicies?: (entry: TokenEntry) => Promise<readonly string[]>;
 }
 
 interface HandlerContext<F extends FieldSpecs> {
@@ -94,13 +96,18 @@ function isRenewable(entry: TokenEntry): boolean {
 }
 
 /** The `data` of lookup, lookup-self and lookup-accessor (`id` is '' through an accessor). */
-export function renderTokenLookup(entry: TokenEntry, id: string, nowMs: number): JsonObject {
+export function renderTokenLookup(
+  entry: TokenEntry,
+  id: string,
+  nowMs: number,
+  identityPolicies: readonly string[] = [],
+): JsonObject {
   const data: JsonObject = {
     accessor: entry.accessor,
     creation_time: Math.floor(entry.createdAt / 1000),
     creation_ttl: entry.ttlSeconds,
     display_name: entry.displayName,
-    entity_id: '',
+    entity_id: entry.entityId ?? '',
     expire_time: entry.expiresAt === undefined ? null : iso(entry.expiresAt),
     explicit_max_ttl: entry.explicitMaxTtlSeconds,
     id,
@@ -114,6 +121,8 @@ export function renderTokenLookup(entry: TokenEntry, id: string, nowMs: number):
     ttl: remainingSeconds(entry, nowMs),
     type: entry.type,
   };
+  // As Vault: the policies the token's entity and its groups add, only when there are some.
+  if (identityPolicies.length > 0) data.identity_policies = [...identityPolicies];
   if (entry.periodSeconds > 0) data.period = entry.periodSeconds;
   if (entry.role !== undefined) data.role = entry.role;
   if (entry.boundCidrs !== undefined && entry.boundCidrs.length > 0) {
@@ -131,16 +140,18 @@ export function authResult(
   entry: TokenEntry,
   clientToken: string,
   leaseSeconds: number,
+  identityPolicies: readonly string[] = [],
 ): AuthResult {
   return {
     clientToken,
     accessor: entry.accessor,
-    policies: [...entry.policies],
+    policies: sanitizePolicies([...entry.policies, ...identityPolicies], false),
     tokenPolicies: [...entry.policies],
+    ...(identityPolicies.length === 0 ? {} : { identityPolicies: [...identityPolicies] }),
     metadata: entry.meta === null ? null : { ...entry.meta },
     leaseDurationSeconds: leaseSeconds,
     renewable: isRenewable(entry),
-    entityId: '',
+    entityId: entry.entityId ?? '',
     tokenType: entry.type,
     orphan: entry.orphan,
     numUses: entry.numUses,
@@ -272,6 +283,8 @@ type CreateMode = 'create' | 'create-orphan' | 'role';
 
 export function createTokenBackend(deps: TokenBackendDeps): InternalBackend {
   const { tokens, now } = deps;
+  const identityOf = (entry: TokenEntry): Promise<readonly string[]> =>
+    deps.identityPolicies?.(entry) ?? Promise.resolve([]);
 
   /** Root, or sudo on this request's own path. */
   const isSudo = (caller: Caller, req: EngineRequest): boolean => {
@@ -358,10 +371,7 @@ export function createTokenBackend(deps: TokenBackendDeps): InternalBackend {
       if (!matchesAny(role.allowedEntityAliases, f.entity_alias.toLowerCase())) {
         throw invalidField('entity_alias', "invalid 'entity_alias' value");
       }
-      throw invalidField(
-        'entity_alias',
-        'entity aliases are not supported yet (no identity store)',
-      );
+      throw invalidField('entity_alias', 'entity aliases on token creation are not supported yet');
     }
 
     let path = TOKEN_MOUNT_PATH + req.path.replace(/\/+$/, '');
@@ -543,6 +553,8 @@ export function createTokenBackend(deps: TokenBackendDeps): InternalBackend {
       ...(parent.expiresAt === undefined ? {} : { issuerExpiresAt: parent.expiresAt }),
       ...(role === undefined ? {} : { role: role.name }),
       boundCidrs,
+      // As in Vault: a token created by a token with an entity acts for the same entity.
+      ...(parent.entityId === undefined ? {} : { entityId: parent.entityId }),
     });
     warnings.push(...created.warnings);
     if (deps.policyExists !== undefined) {
@@ -749,7 +761,10 @@ export function createTokenBackend(deps: TokenBackendDeps): InternalBackend {
         update: async ({ fields }) => {
           const entry = await tokens.lookup(fields.token ?? '');
           if (entry === undefined) throw new CofferError('permission_denied', 'bad token');
-          return { kind: 'data', data: renderTokenLookup(entry, fields.token ?? '', now()) };
+          return {
+            kind: 'data',
+            data: renderTokenLookup(entry, fields.token ?? '', now(), await identityOf(entry)),
+          };
         },
       },
     }),
@@ -757,16 +772,24 @@ export function createTokenBackend(deps: TokenBackendDeps): InternalBackend {
       pattern: 'lookup-self',
       fields: { token: { type: 'string', description: 'Ignored: the request token is used.' } },
       operations: {
-        read: ({ caller }) =>
-          Promise.resolve({
-            kind: 'data',
-            data: renderTokenLookup(caller.entry, caller.token, now()),
-          }),
-        update: ({ caller }) =>
-          Promise.resolve({
-            kind: 'data',
-            data: renderTokenLookup(caller.entry, caller.token, now()),
-          }),
+        read: async ({ caller }) => ({
+          kind: 'data',
+          data: renderTokenLookup(
+            caller.entry,
+            caller.token,
+            now(),
+            await identityOf(caller.entry),
+          ),
+        }),
+        update: async ({ caller }) => ({
+          kind: 'data',
+          data: renderTokenLookup(
+            caller.entry,
+            caller.token,
+            now(),
+            await identityOf(caller.entry),
+          ),
+        }),
       },
     }),
     defineRoute({
@@ -777,7 +800,10 @@ export function createTokenBackend(deps: TokenBackendDeps): InternalBackend {
           // SECURITY: exactly the accessor's token; never a fallback to the caller's own.
           const entry = await tokens.lookupByAccessor(fields.accessor ?? '');
           if (entry === undefined) throw invalidField('accessor', 'invalid accessor');
-          return { kind: 'data', data: renderTokenLookup(entry, '', now()) };
+          return {
+            kind: 'data',
+            data: renderTokenLookup(entry, '', now(), await identityOf(entry)),
+          };
         },
       },
     }),
@@ -789,7 +815,15 @@ export function createTokenBackend(deps: TokenBackendDeps): InternalBackend {
           const token = fields.token ?? '';
           const renewed = await tokens.renew(token, fields.increment ?? 0);
           return withWarnings(
-            { kind: 'auth', auth: authResult(renewed.entry, token, renewed.ttlSeconds) },
+            {
+              kind: 'auth',
+              auth: authResult(
+                renewed.entry,
+                token,
+                renewed.ttlSeconds,
+                await identityOf(renewed.entry),
+              ),
+            },
             renewed.warnings,
           );
         },
@@ -805,7 +839,15 @@ export function createTokenBackend(deps: TokenBackendDeps): InternalBackend {
         update: async ({ caller, fields }) => {
           const renewed = await tokens.renew(caller.token, fields.increment ?? 0);
           return withWarnings(
-            { kind: 'auth', auth: authResult(renewed.entry, caller.token, renewed.ttlSeconds) },
+            {
+              kind: 'auth',
+              auth: authResult(
+                renewed.entry,
+                caller.token,
+                renewed.ttlSeconds,
+                await identityOf(renewed.entry),
+              ),
+            },
             renewed.warnings,
           );
         },
@@ -821,7 +863,15 @@ export function createTokenBackend(deps: TokenBackendDeps): InternalBackend {
             fields.increment ?? 0,
           );
           return withWarnings(
-            { kind: 'auth', auth: authResult(renewed.entry, '', renewed.ttlSeconds) },
+            {
+              kind: 'auth',
+              auth: authResult(
+                renewed.entry,
+                '',
+                renewed.ttlSeconds,
+                await identityOf(renewed.entry),
+              ),
+            },
             renewed.warnings,
           );
         },

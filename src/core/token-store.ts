@@ -77,6 +77,8 @@ export interface TokenEntry {
   readonly role?: string;
   /** Normalised CIDRs the client must connect from; absent = anywhere. */
   readonly boundCidrs?: readonly string[];
+  /** The identity entity the token acts for (set by logins; inherited by child tokens). */
+  readonly entityId?: string;
 }
 
 export interface CreateTokenOptions {
@@ -108,6 +110,8 @@ export interface CreateTokenOptions {
   readonly issuerExpiresAt?: number;
   readonly role?: string;
   readonly boundCidrs?: readonly string[];
+  /** The identity entity the token acts for; absent/'' = none. */
+  readonly entityId?: string;
   /**
    * Internal callers only (door credentials): the token never expires, whatever its policies,
    * and lives until it is revoked. Never reachable from a request field.
@@ -382,7 +386,8 @@ function isBatchPayload(value: unknown): value is Record<string, unknown> {
     typeof value.ttlSeconds === 'number' &&
     typeof value.path === 'string' &&
     typeof value.displayName === 'string' &&
-    (value.parent === undefined || typeof value.parent === 'string')
+    (value.parent === undefined || typeof value.parent === 'string') &&
+    (value.entityId === undefined || typeof value.entityId === 'string')
   );
 }
 
@@ -661,6 +666,9 @@ export class TokenStore {
       type: derived.type,
       ...(options.role === undefined ? {} : { role: options.role }),
       ...(derived.boundCidrs.length === 0 ? {} : { boundCidrs: derived.boundCidrs }),
+      ...(options.entityId === undefined || options.entityId === ''
+        ? {}
+        : { entityId: options.entityId }),
     };
     return { entry, warnings };
   }

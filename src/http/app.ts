@@ -53,6 +53,12 @@ const TOKEN_HEADER = 'x-vault-token';
 const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
 const JSON_TYPE = 'application/json';
 
+/** Routes whose `data` is the whole response body (standards documents, as Vault sends them). */
+const RAW_BODY = [
+  /^identity\/oidc\/\.well-known\/(keys|openid-configuration)\/?$/,
+  /^identity\/oidc\/introspect\/?$/,
+];
+
 /** sys/ routes whose `data` Vault also copies to the top level of the response. */
 const TOP_LEVEL_INJECTED = [
   /^sys\/audit(\/|$)/,
@@ -451,6 +457,8 @@ function renderResult(
     warnings: result.warnings === undefined ? null : [...result.warnings],
     auth: result.kind === 'auth' ? renderAuth(result.auth) : null,
   };
+  // Vault answers OIDC discovery, its JWKS and introspection with the bare document.
+  if (data !== null && RAW_BODY.some((re) => re.test(path))) return sendJson(reply, 200, data);
   if (data !== null && TOP_LEVEL_INJECTED.some((re) => re.test(path))) {
     for (const [k, v] of Object.entries(data)) if (!(k in envelope)) envelope[k] = v;
   }
@@ -464,6 +472,9 @@ function renderAuth(auth: AuthResult): JsonObject {
     accessor: auth.accessor,
     policies: [...auth.policies],
     token_policies: [...auth.tokenPolicies],
+    ...(auth.identityPolicies === undefined
+      ? {}
+      : { identity_policies: [...auth.identityPolicies] }),
     metadata: auth.metadata === null ? null : { ...auth.metadata },
     lease_duration: auth.leaseDurationSeconds,
     renewable: auth.renewable,

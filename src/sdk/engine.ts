@@ -192,6 +192,12 @@ export interface LoginGrant {
   readonly noDefaultPolicy: boolean;
   /** Who logged in, as the method names them (username, role id, subject, SA uid). */
   readonly alias: { readonly name: string; readonly metadata?: Readonly<Record<string, string>> };
+  /**
+   * Group names the login reported (a JWT role's `groups_claim`): the core makes the entity a
+   * member of exactly the external groups whose group aliases on this mount carry these
+   * names. Absent = the method reports no groups (memberships are left alone).
+   */
+  readonly groupAliases?: readonly string[];
   /** Default true for service tokens. */
   readonly renewable?: boolean;
 }
@@ -251,9 +257,11 @@ export interface AuthResult {
   /** The token itself; '' where Vault hides it (renew by accessor). */
   readonly clientToken: string;
   readonly accessor: string;
-  /** Token policies plus identity policies (none yet). */
+  /** Token policies plus identity policies. */
   readonly policies: readonly string[];
   readonly tokenPolicies: readonly string[];
+  /** What the token's entity and its groups add (absent: none). */
+  readonly identityPolicies?: readonly string[];
   readonly metadata: Readonly<Record<string, string>> | null;
   readonly leaseDurationSeconds: number;
   readonly renewable: boolean;

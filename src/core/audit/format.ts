@@ -4,6 +4,7 @@ import type { AuthResult, EngineResult } from '../../sdk/engine.js';
 import type { JsonObject, JsonValue } from '../../sdk/json.js';
 import { rfc3339Nano } from '../../sdk/text.js';
 import type { Caller } from '../caller.js';
+import { sanitizePolicies } from '../token-store.js';
 import { hashStructure, type Hasher } from './hash.js';
 
 /** The token behind a request, as the audit line shows it (Vault's `auth` block). */
@@ -14,6 +15,8 @@ export interface AuditAuth {
   readonly displayName: string;
   readonly policies: readonly string[];
   readonly tokenPolicies: readonly string[];
+  /** Policies the token's entity and its groups added for this request (absent: none). */
+  readonly identityPolicies?: readonly string[];
   /** Token metadata; its values are written HMAC'd. */
   readonly metadata: Readonly<Record<string, string>> | null;
   readonly entityId: string;
@@ -89,10 +92,16 @@ export function auditAuthOf(caller: Caller): AuditAuth {
     clientToken: caller.token,
     accessor: entry.accessor,
     displayName: entry.displayName,
-    policies: entry.policies,
+    policies:
+      caller.identityPolicies === undefined || caller.identityPolicies.length === 0
+        ? entry.policies
+        : sanitizePolicies([...entry.policies, ...caller.identityPolicies], false),
     tokenPolicies: entry.policies,
+    ...(caller.identityPolicies === undefined || caller.identityPolicies.length === 0
+      ? {}
+      : { identityPolicies: caller.identityPolicies }),
     metadata: entry.meta,
-    entityId: '',
+    entityId: entry.entityId ?? '',
     tokenType: entry.type,
     tokenTtlSeconds: entry.ttlSeconds,
   };
@@ -125,6 +134,9 @@ function authBlock(auth: AuditAuth | undefined, hash: Hasher, options: FormatOpt
     display_name: auth.displayName,
     policies: [...auth.policies],
     token_policies: [...auth.tokenPolicies],
+    ...(auth.identityPolicies === undefined
+      ? {}
+      : { identity_policies: [...auth.identityPolicies] }),
     metadata: auth.metadata === null ? null : hashStructure(auth.metadata, hash),
     entity_id: auth.entityId,
     token_type: auth.tokenType,
@@ -171,6 +183,9 @@ function responseAuthBlock(auth: AuthResult, hash: Hasher, options: FormatOption
     accessor: options.hmacAccessor ? hash(auth.accessor) : auth.accessor,
     policies: [...auth.policies],
     token_policies: [...auth.tokenPolicies],
+    ...(auth.identityPolicies === undefined
+      ? {}
+      : { identity_policies: [...auth.identityPolicies] }),
     metadata: auth.metadata === null ? null : hashStructure(auth.metadata, hash),
     entity_id: auth.entityId,
     token_type: auth.tokenType,

@@ -9,8 +9,8 @@ export const RESPONSE_WRAPPING_POLICY_NAME = 'response-wrapping';
 
 /**
  * The text of the `default` policy as first written (vault-api.md §3.2, OpenBao
- * `policy_store.go`). Vault also grants reads of the caller's own identity entity through
- * templated paths; Coffer has no identity store and no templating, so those are left out.
+ * `policy_store.go`), including the reads of the caller's own identity entity through
+ * templated paths.
  */
 export const DEFAULT_POLICY_TEXT = `# The default policy. Every token gets it unless it was created with no_default_policy.
 # It may be edited (PUT sys/policies/acl/default) but never deleted.
@@ -81,6 +81,14 @@ path "sys/tools/hash" {
 }
 path "sys/tools/hash/*" {
   capabilities = ["update"]
+}
+
+# A token may read the identity entity it acts for (as in Vault).
+path "identity/entity/id/{{identity.entity.id}}" {
+  capabilities = ["read"]
+}
+path "identity/entity/name/{{identity.entity.name}}" {
+  capabilities = ["read"]
 }
 `;
 

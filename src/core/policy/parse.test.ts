@@ -242,7 +242,16 @@ describe('parsePolicy', () => {
       ],
       ['+*', 'path "a/+*" {}', /^1:1: path "a\/\+\*": "\+\*" is forbidden/],
       ['+* inside a segment', 'path "a/b+*" {}', /"\+\*" is forbidden/],
-      ['templated path', 'path "secret/{{identity.entity.id}}/*" {}', /^1:1: .*templated paths/],
+      [
+        'unbalanced template',
+        'path "secret/{{identity.entity.id/*" {}',
+        /^1:1: path .*unbalanced templating characters/,
+      ],
+      [
+        'unknown template parameter',
+        'path "secret/{{identity.entity.nickname}}/*" {}',
+        /^1:1: path .*unknown template parameter "identity.entity.nickname"/,
+      ],
       ['empty pattern', 'path "/" {}', /^1:1: path "\/": the pattern is empty/],
       ['path without a block', 'path = 1', '1:1: path: expected path "<pattern>" { ... }'],
       [

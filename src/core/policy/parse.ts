@@ -1,5 +1,6 @@
 // The ACL policy language: policy text (HCL v1, its JSON form, or base64 of either) into the
 // policy model of policy.ts, with every error naming its line and column; and policy names.
+import { hasTemplate, templateError } from './template.js';
 import { Buffer } from 'node:buffer';
 import { parseDurationSeconds } from '../../sdk/duration.js';
 import { CofferError, invalidField, isCofferError } from '../../sdk/errors.js';
@@ -51,9 +52,9 @@ export function normalisePolicyName(raw: string): string {
  *
  * Deliberate differences from Vault, all stricter, each a clear error: the capabilities
  * `subscribe`, `scan` and `recover` and the Enterprise keys `mfa_methods` and `control_group`
- * are rejected (nothing here would enforce them); templated paths (`{{identity...}}`) are
- * rejected (no identity store to fill them in); an empty pattern is rejected; a key set twice
- * in one block is rejected.
+ * are rejected (nothing here would enforce them); a templated path (`{{identity...}}`, see
+ * template.ts) with unbalanced braces or an unknown parameter is rejected; an empty pattern is
+ * rejected; a key set twice in one block is rejected.
  *
  * Throws CofferError('invalid_request', '<line>:<col>: ...'). Messages name keys, patterns and
  * capability words, never parameter values.
@@ -308,8 +309,9 @@ function normalisePattern(raw: string, at: Position): string {
   }
   if (/\p{Cc}/u.test(pattern))
     throw errorAt(at, `path ${shown}: control characters in the pattern`);
-  if (pattern.includes('{{')) {
-    throw errorAt(at, `path ${shown}: templated paths ({{...}}) are not supported`);
+  if (hasTemplate(pattern)) {
+    const why = templateError(pattern);
+    if (why !== undefined) throw errorAt(at, `path ${shown}: ${why}`);
   }
   if (pattern.includes('+*')) throw errorAt(at, `path ${shown}: "+*" is forbidden`);
   const star = pattern.indexOf('*');

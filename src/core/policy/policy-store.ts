@@ -13,7 +13,8 @@ import {
   isImmutablePolicy,
 } from './builtin.js';
 import { normalisePolicyName, parsePolicy } from './parse.js';
-import type { Policy } from './policy.js';
+import type { PathRule, Policy } from './policy.js';
+import { hasTemplate, resolveTemplate, type TemplateIdentity } from './template.js';
 
 /**
  * What is stored at key `<name>` of the store's view (the core gives it `sys/policy/`). The
@@ -161,19 +162,19 @@ export class PolicyStore {
    * root ACL; whoever stores names on tokens must normalise them first.
    */
   /**
-   * The compiled ACL for `names` when it is cached, without a promise (the per-request path);
-   * undefined otherwise, and while sealed (acl() then says so).
+   * The compiled ACL for `names` when it is cached, without a promise (the per-request path of
+   * a token with no entity); undefined otherwise, and while sealed (acl() then says so).
    */
   cachedAcl(names: readonly string[]): Acl | undefined {
     if (!this.#open) return undefined;
     return this.#acls.get(aclKey(names));
   }
 
-  async acl(names: readonly string[]): Promise<Acl> {
+  async acl(names: readonly string[], identity?: TemplateIdentity): Promise<Acl> {
     this.#assertOpen();
     const unique = [...new Set(names)].sort();
     const key = aclKey(names);
-    const cached = this.#acls.get(key);
+    const cached = this.#acls.get(key) ?? this.#acls.get(`${key}\n${identity?.cacheKey ?? ''}`);
     if (cached !== undefined) return cached;
 
     const version = this.#version;
@@ -183,13 +184,19 @@ export class PolicyStore {
       const policy = await this.#load(name);
       if (policy !== undefined) policies.push(policy);
     }
-    const acl = compileAcl(policies);
+    const templated = policies.some((policy) => policy.rules.some((r) => hasTemplate(r.pattern)));
+    const acl = compileAcl(
+      templated ? policies.map((policy) => withTemplatesFilled(policy, identity)) : policies,
+    );
+    // An ACL with templated rules holds this identity's values: cached under it, never
+    // under the plain policy set.
+    const cacheKey = templated ? `${key}\n${identity?.cacheKey ?? ''}` : key;
     if (this.#version === version && this.#open) {
       if (this.#acls.size >= this.#maxCachedAcls) {
         const oldest = this.#acls.keys().next();
         if (oldest.done !== true) this.#acls.delete(oldest.value);
       }
-      this.#acls.set(key, acl);
+      this.#acls.set(cacheKey, acl);
     }
     return acl;
   }
@@ -249,6 +256,23 @@ export class PolicyStore {
     this.#invalidate();
     this.#policies.set(name, policy);
   }
+}
+
+/**
+ * The policy with its templated patterns filled in from `identity`; a rule whose pattern
+ * cannot be filled in is dropped (it matches nothing for this token, as in Vault).
+ */
+function withTemplatesFilled(policy: Policy, identity: TemplateIdentity | undefined): Policy {
+  const rules: PathRule[] = [];
+  for (const rule of policy.rules) {
+    if (!hasTemplate(rule.pattern)) {
+      rules.push(rule);
+      continue;
+    }
+    const pattern = resolveTemplate(rule.pattern, identity);
+    if (pattern !== undefined) rules.push({ ...rule, pattern: pattern.replace(/^\/+/, '') });
+  }
+  return { ...policy, rules };
 }
 
 function isNormalised(name: string): boolean {

@@ -164,13 +164,18 @@ export function checkLoginAddress(role: JwtRole, remoteAddress: string | undefin
 /** The LoginGrant for verified claims: alias = the user claim, metadata = role + mappings. */
 export function grantFor(roleName: string, role: JwtRole, claims: Claims): LoginGrant {
   const user = userName(claims, role.userClaim, role.userClaimJsonPointer);
-  // Validated for its shape as Vault does; group aliases need an identity store (none yet).
-  if (role.groupsClaim !== '') groupNames(claims, role.groupsClaim);
+  // Each group name becomes a group alias: the core puts the entity in the external groups
+  // whose group aliases on this mount carry these names (and takes it out of the others).
+  const groups = role.groupsClaim === '' ? undefined : groupNames(claims, role.groupsClaim);
   const mapped = mappedMetadata(claims, role.claimMappings);
   const grant = loginGrant(role.token, {
     displayName: user,
     metadata: { ...mapped, role: roleName },
     aliasName: user,
   });
-  return { ...grant, alias: { name: user, metadata: mapped } };
+  return {
+    ...grant,
+    alias: { name: user, metadata: mapped },
+    ...(groups === undefined ? {} : { groupAliases: groups }),
+  };
 }
