@@ -1,7 +1,16 @@
 // Response wrapping through the HTTP API: wrap any response, unwrap it exactly once, look it
 // up without using it, rewrap it, and watch it expire.
+import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createUnsealedStack } from '../../test/helpers/stack.js';
+import { AesGcmBarrier } from '../barrier/aes-gcm-barrier.js';
+import { createInmemBackend } from '../physical/inmem.js';
+import { CofferError } from '../sdk/errors.js';
+import { prefixedStorage, putJson } from '../sdk/storage.js';
+import { cubbyholePrefix } from './cubbyhole-backend.js';
+import { CORE_KEYS } from './keys.js';
+import { TokenStore } from './token-store.js';
+import { INVALID_WRAPPING_TOKEN, RESPONSE_WRAPPING_POLICY, ResponseWrapper } from './wrapping.js';
 
 type Stack = Awaited<ReturnType<typeof createUnsealedStack>>;
 
@@ -152,11 +161,123 @@ describe('response wrapping', () => {
     expect(lookup.statusCode).toBe(200);
   });
 
+  it('the wrapping token itself is single-use, not renewable, and named response-wrapping', async () => {
+    const info = await wrapRead('90');
+    const looked = await call(s.rootToken, 'POST', 'auth/token/lookup-accessor', {
+      payload: { accessor: info.accessor },
+    });
+    expect(looked.statusCode).toBe(200);
+    expect(looked.json().data).toMatchObject({
+      display_name: 'response-wrapping',
+      renewable: false,
+      num_uses: 1,
+      policies: ['response-wrapping'],
+      path: 'secret/data/wrapped',
+    });
+    // Not renewable: it cannot be kept alive past its wrap TTL.
+    const renew = await call(s.rootToken, 'POST', 'auth/token/renew-accessor', {
+      payload: { accessor: info.accessor },
+    });
+    expect(renew.statusCode).toBe(400);
+    expect((await call(info.token, 'POST', 'sys/wrapping/unwrap')).statusCode).toBe(200);
+  });
+
+  it('an empty response is not wrapped: no wrapping token is made for it', async () => {
+    const res = await s.app.inject({
+      method: 'PUT',
+      url: '/v1/sys/policies/acl/wrapped-empty',
+      headers: { 'x-vault-token': s.rootToken, 'x-vault-wrap-ttl': '60' },
+      payload: { policy: 'path "secret/*" { capabilities = ["read"] }' },
+    });
+    expect(res.statusCode).toBe(204);
+    expect(res.body).toBe('');
+  });
+
+  it('an empty token in the body means the calling token', async () => {
+    const { token } = await wrapRead();
+    const res = await call(token, 'POST', 'sys/wrapping/unwrap', { payload: { token: '' } });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().data.data).toEqual({ pw: 'w-secret' });
+  });
+
   it('expires with its TTL', async () => {
     const { token } = await wrapRead('1');
     await new Promise((resolve) => setTimeout(resolve, 1_300));
     expect((await call(token, 'POST', 'sys/wrapping/unwrap')).statusCode).toBe(400);
     const lookup = await call(undefined, 'POST', 'sys/wrapping/lookup', { payload: { token } });
     expect(lookup.statusCode).toBe(400);
+  });
+});
+
+// The HTTP door refuses to give a token the response-wrapping policy, so a wrapping token whose
+// cubbyhole holds no response (storage damage, or a hand-made token) is made here, in the token
+// store over a real unsealed barrier, wired as the core wires it.
+describe('ResponseWrapper over a real barrier', () => {
+  async function wrapperOverBarrier() {
+    const barrier = new AesGcmBarrier(createInmemBackend(), { now: () => Date.now() });
+    const rootKey = randomBytes(32);
+    await barrier.initialize(rootKey);
+    await barrier.unseal(rootKey);
+    const tokens = new TokenStore({
+      storage: prefixedStorage(barrier, CORE_KEYS.tokenPrefix),
+      now: () => Date.now(),
+    });
+    await tokens.open();
+    const wrapper = new ResponseWrapper({ tokens, barrier });
+    const wrappingToken = async () =>
+      (
+        await tokens.create({
+          policies: [RESPONSE_WRAPPING_POLICY],
+          path: 'sys/wrapping/wrap',
+          displayName: 'response-wrapping',
+          ttlSeconds: 60,
+          numUses: 1,
+        })
+      ).token;
+    const cubbyhole = (token: string) =>
+      prefixedStorage(barrier, cubbyholePrefix(tokens.hashToken(token)));
+    return { wrapper, tokens, wrappingToken, cubbyhole };
+  }
+
+  async function errorOf(action: () => Promise<unknown>): Promise<CofferError> {
+    try {
+      await action();
+    } catch (error) {
+      if (error instanceof CofferError) return error;
+      throw error;
+    }
+    throw new Error('no error thrown');
+  }
+
+  it('a wrapping token whose cubbyhole holds no response unwraps to the documented 400', async () => {
+    const { wrapper, tokens, wrappingToken } = await wrapperOverBarrier();
+    const token = await wrappingToken();
+    const error = await errorOf(() => wrapper.unwrap(token));
+    expect(error.code).toBe('invalid_request');
+    expect(error.message).toContain(INVALID_WRAPPING_TOKEN);
+    // Used up all the same: the token is revoked on the way out.
+    expect(await tokens.lookup(token)).toBeUndefined();
+  });
+
+  it('a wrapping token whose cubbyhole holds something other than a response is refused', async () => {
+    const { wrapper, wrappingToken, cubbyhole } = await wrapperOverBarrier();
+    for (const stored of [{ pw: 'not-a-response' }, { kind: 'empty' }, { kind: 'wrapped' }]) {
+      const token = await wrappingToken();
+      await putJson(cubbyhole(token), 'entry/response', stored);
+      const error = await errorOf(() => wrapper.unwrap(token));
+      expect(error.message, JSON.stringify(stored)).toContain(INVALID_WRAPPING_TOKEN);
+    }
+  });
+
+  it("the response sits at the token's cubbyhole/response (Vault's place) and unwraps as stored", async () => {
+    const { wrapper, wrappingToken, cubbyhole } = await wrapperOverBarrier();
+    for (const stored of [
+      { kind: 'data', data: { pw: 'x' } },
+      { kind: 'auth', auth: { accessor: 'a' } },
+    ]) {
+      const token = await wrappingToken();
+      await putJson(cubbyhole(token), 'entry/response', stored);
+      expect(await wrapper.unwrap(token)).toEqual(stored);
+    }
   });
 });
