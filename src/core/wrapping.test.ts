@@ -10,7 +10,12 @@ import { prefixedStorage, putJson } from '../sdk/storage.js';
 import { cubbyholePrefix } from './cubbyhole-backend.js';
 import { CORE_KEYS } from './keys.js';
 import { TokenStore } from './token-store.js';
-import { INVALID_WRAPPING_TOKEN, RESPONSE_WRAPPING_POLICY, ResponseWrapper } from './wrapping.js';
+import {
+  INVALID_WRAPPING_TOKEN,
+  RESPONSE_WRAPPING_POLICY,
+  ResponseWrapper,
+  requireWrapTtl,
+} from './wrapping.js';
 
 type Stack = Awaited<ReturnType<typeof createUnsealedStack>>;
 
@@ -124,13 +129,32 @@ describe('response wrapping', () => {
   it('wraps arbitrary data with sys/wrapping/wrap, which requires a wrap TTL', async () => {
     const without = await call(s.rootToken, 'POST', 'sys/wrapping/wrap', { payload: { a: 'b' } });
     expect(without.statusCode).toBe(400);
-    expect(without.json().errors[0]).toContain('endpoint requires response wrapping to be used');
+    expect(without.json().errors[0]).toContain(
+      'X-Vault-Wrap-TTL: endpoint requires response wrapping to be used',
+    );
     const wrapped = await call(s.rootToken, 'POST', 'sys/wrapping/wrap', {
       payload: { a: 'b' },
       wrap: '30s',
     });
+    // Any body is wrapped as given: its fields are not checked against a schema.
+    expect(wrapped.json().warnings ?? []).toEqual([]);
     const { token } = wrapped.json().wrap_info as { token: string };
     expect((await call(token, 'POST', 'sys/wrapping/unwrap')).json().data).toEqual({ a: 'b' });
+  });
+
+  it('a wrap TTL above the maximum TTL is refused; the maximum itself is accepted', async () => {
+    const max = 2_764_800; // the stack's maximum lease TTL
+    const over = await call(s.rootToken, 'GET', 'secret/data/wrapped', { wrap: String(max + 1) });
+    expect(over.statusCode).toBe(400);
+    expect(over.json().errors[0]).toContain(
+      `X-Vault-Wrap-TTL: must be at most ${max} seconds (the maximum TTL)`,
+    );
+    expect(over.body).not.toContain('w-secret');
+    const atMax = await call(s.rootToken, 'GET', 'secret/data/wrapped', { wrap: String(max) });
+    expect(atMax.statusCode).toBe(200);
+    expect(atMax.json().wrap_info.ttl).toBe(max);
+    // Without a wrap TTL the bound does not apply.
+    expect((await call(s.rootToken, 'GET', 'secret/data/wrapped')).statusCode).toBe(200);
   });
 
   it('rewraps into a new token; the old one stops working', async () => {
@@ -255,6 +279,7 @@ describe('ResponseWrapper over a real barrier', () => {
     const error = await errorOf(() => wrapper.unwrap(token));
     expect(error.code).toBe('invalid_request');
     expect(error.message).toContain(INVALID_WRAPPING_TOKEN);
+    expect(error.field).toBe('token');
     // Used up all the same: the token is revoked on the way out.
     expect(await tokens.lookup(token)).toBeUndefined();
   });
@@ -266,7 +291,34 @@ describe('ResponseWrapper over a real barrier', () => {
       await putJson(cubbyhole(token), 'entry/response', stored);
       const error = await errorOf(() => wrapper.unwrap(token));
       expect(error.message, JSON.stringify(stored)).toContain(INVALID_WRAPPING_TOKEN);
+      expect(error.field).toBe('token');
     }
+  });
+
+  it('a token without exactly the response-wrapping policy is not a wrapping token (400 on token)', async () => {
+    const { wrapper, tokens } = await wrapperOverBarrier();
+    for (const policies of [['default'], [RESPONSE_WRAPPING_POLICY, 'default']]) {
+      const { token } = await tokens.create({
+        policies,
+        path: 'auth/token/create',
+        displayName: 'token',
+        ttlSeconds: 60,
+      });
+      const error = await errorOf(() => wrapper.unwrap(token));
+      expect(error.message, policies.join()).toContain(INVALID_WRAPPING_TOKEN);
+      expect(error.field).toBe('token');
+      // Refused before anything happens to it: the token still works.
+      expect(await tokens.lookup(token)).toBeDefined();
+    }
+  });
+
+  it('requireWrapTtl: a maximum of 0 means no bound', () => {
+    expect(() => {
+      requireWrapTtl('secret/data/x', 10 ** 9, 0);
+    }).not.toThrow();
+    expect(() => {
+      requireWrapTtl('secret/data/x', 61, 60);
+    }).toThrow(/at most 60 seconds/);
   });
 
   it("the response sits at the token's cubbyhole/response (Vault's place) and unwraps as stored", async () => {
