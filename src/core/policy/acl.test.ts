@@ -637,6 +637,15 @@ describe('merging identical patterns keeps every restriction either rule sets', 
     expect(ok({ a: '1' })).toBe(true);
   });
 
+  it('required parameters of both rules are all required', () => {
+    const m = merged('required_parameters = ["a"]', 'required_parameters = ["B", "a"]');
+    const update = (data: Record<string, unknown>) =>
+      m.allowOperation({ operation: 'update', path: 'm', data });
+    expect(update({ a: 1, b: 2 }).allowed).toBe(true);
+    expect(update({ a: 1 }).reason).toBe('rule "m": required parameter "b" is missing');
+    expect(update({ b: 1 }).reason).toBe('rule "m": required parameter "a" is missing');
+  });
+
   it('a wrapping bound set by only one rule survives, in either order; of two, the smaller', () => {
     const read = (m: Acl, wrapTtlSeconds?: number) =>
       m.allowOperation({
