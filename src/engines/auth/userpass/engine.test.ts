@@ -79,3 +79,15 @@ describe('userpass engine', () => {
     });
   });
 });
+
+describe('userpass lockout_threshold option', () => {
+  it('is a whole number of digits, surrounding spaces allowed; anything else is refused', () => {
+    expect(userpassSettings({ lockout_threshold: ' 12 ' }).lockout.threshold).toBe(12);
+    expect(userpassSettings({ lockout_threshold: '0' }).lockout.threshold).toBe(0);
+    for (const bad of ['1.5', 'x5', '5x', '-1', '']) {
+      expect(() => userpassSettings({ lockout_threshold: bad }), bad).toThrow(
+        'options.lockout_threshold: must be a non-negative integer',
+      );
+    }
+  });
+});

@@ -198,3 +198,48 @@ describe('userpass users/', () => {
     expect((await h.login('hal', 'pw')).policies).toEqual(['a', 'b']);
   });
 });
+
+// Limits and stored-entry checks the first mutation run of userpass found unchecked.
+describe('userpass limits and stored entries', () => {
+  it('names of one character and of exactly 256 are users; 257 is refused', async () => {
+    const h = harness();
+    await h.call('create', 'users/a', { password: 'pw' });
+    await h.login('a', 'pw');
+    const longest = 'u'.repeat(256);
+    await h.call('create', `users/${longest}`, { password: 'pw' });
+    await h.login(longest, 'pw');
+    await expectCoffer(
+      h.call('create', `users/${longest}u`, { password: 'pw' }),
+      'invalid_request',
+    );
+  });
+
+  it('a password of exactly 1,024 characters is accepted; 1,025 is refused', async () => {
+    const h = harness();
+    await h.call('create', 'users/p', { password: 'x'.repeat(1024) });
+    await h.login('p', 'x'.repeat(1024));
+    await expectCoffer(
+      h.call('create', 'users/q', { password: 'x'.repeat(1025) }),
+      'invalid_request',
+    );
+  });
+
+  it('a malformed stored user entry is an integrity failure, never a login', async () => {
+    const h = harness();
+    await h.call('create', 'users/mallory', { password: 'pw' });
+    const good = JSON.parse(
+      Buffer.from(h.storage.entries.get('user/mallory')!).toString('utf8'),
+    ) as Record<string, unknown>;
+    for (const entry of ['"just a string"', JSON.stringify({ ...good, passwordHash: 7 })]) {
+      h.storage.entries.set('user/mallory', Buffer.from(entry));
+      await expectCoffer(h.login('mallory', 'pw'), 'integrity_failure');
+    }
+  });
+
+  it('users/:username/policies takes the legacy `policies` field too', async () => {
+    const h = harness();
+    await h.call('create', 'users/hal', { password: 'pw' });
+    await h.call('update', 'users/hal/policies', { policies: 'b,a' });
+    expect((await h.login('hal', 'pw')).policies).toEqual(['a', 'b']);
+  });
+});
