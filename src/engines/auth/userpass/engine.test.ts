@@ -91,3 +91,17 @@ describe('userpass lockout_threshold option', () => {
     }
   });
 });
+
+describe('userpass mount options: refusals name the option', () => {
+  it('an unknown option and malformed durations each name their option', () => {
+    expect(() => userpassSettings({ lockout_window: '1' })).toThrow(
+      'options.lockout_window: unknown option for userpass',
+    );
+    expect(() => userpassSettings({ lockout_duration: 'soon' })).toThrow(
+      /^options\.lockout_duration: /,
+    );
+    expect(() => userpassSettings({ lockout_counter_reset: 'soon' })).toThrow(
+      /^options\.lockout_counter_reset: /,
+    );
+  });
+});

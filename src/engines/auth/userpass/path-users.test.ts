@@ -242,4 +242,41 @@ describe('userpass limits and stored entries', () => {
     await h.call('update', 'users/hal/policies', { policies: 'b,a' });
     expect((await h.login('hal', 'pw')).policies).toEqual(['a', 'b']);
   });
+
+  it('each refusal names the field to fix and why, in words a client can show', async () => {
+    const h = harness({ lockout: { threshold: 1, durationSeconds: 60, counterResetSeconds: 60 } });
+    await expectCoffer(
+      h.call('create', 'users/x', {}),
+      'invalid_request',
+      'password: is required when creating a user',
+    );
+    await expectCoffer(
+      h.call('create', 'users/x', { password: '' }),
+      'invalid_request',
+      'password: must not be empty',
+    );
+    await expectCoffer(
+      h.call('create', 'users/x', { password: 'x'.repeat(1025) }),
+      'invalid_request',
+      'password: must be at most 1024 characters',
+    );
+    await expectCoffer(
+      h.call('create', 'users/-bad', { password: 'pw' }),
+      'invalid_request',
+      'username: must be letters, digits, "_", "-" and "." (starting and ending with a letter, digit or "_"), at most 256 characters',
+    );
+    await expectCoffer(h.call('read', 'users/nobody'), 'not_found', 'user not found');
+    await h.call('create', 'users/x', { password: 'pw' });
+    await expectCoffer(
+      h.call('update', 'users/x/policies', {}),
+      'invalid_request',
+      'token_policies: is required',
+    );
+    await expectCoffer(h.login('x', ''), 'invalid_request', 'password: is required');
+    await expectCoffer(h.login('x', 'bad'), 'invalid_request', 'invalid username or password');
+    await expectCoffer(h.login('x', 'pw'), 'permission_denied', 'permission denied');
+    h.storage.entries.set('user/x', Buffer.from('"not an entry"'));
+    h.nowMs += 60_000;
+    await expectCoffer(h.login('x', 'pw'), 'integrity_failure', 'stored user entry is malformed');
+  });
 });
