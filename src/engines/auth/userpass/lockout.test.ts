@@ -139,6 +139,18 @@ describe('lockout sweep and its schedule', () => {
     ]);
   });
 
+  it('the sweep drops a lock the moment both its lock and its counter window are over', async () => {
+    const h = harness();
+    await h.call('create', 'users/alice', { password: 'pw' });
+    for (let i = 0; i < 5; i++) await expectCoffer(h.login('alice', 'bad'), 'invalid_request');
+    h.nowMs = T0 + 15 * MINUTE - 1;
+    await h.engine.runScheduled!(h.context(), 'lockout-sweep');
+    expect(h.storage.entries.has(lockoutKey('alice'))).toBe(true);
+    h.nowMs = T0 + 15 * MINUTE;
+    await h.engine.runScheduled!(h.context(), 'lockout-sweep');
+    expect(h.storage.entries.has(lockoutKey('alice'))).toBe(false);
+  });
+
   it('another scheduled job name does not run the sweep', async () => {
     const h = harness();
     await expectCoffer(h.login('old', 'x'), 'invalid_request');
