@@ -48,11 +48,16 @@ function summarise(report) {
       else if (m.status === 'NoCoverage') counts.noCoverage++;
       if (!DETECTED.has(m.status)) {
         const at = m.location.start;
+        const end = m.location.end;
+        // The mutated text itself when it fits on one line (a line can hold several mutants).
+        const line = lines[at.line - 1] ?? '';
+        const span =
+          end.line === at.line ? line.slice(at.column - 1, end.column - 1) : `${line.trim()} …`;
         survivors.push({
-          where: `${file}:${at.line}`,
+          where: `${file}:${at.line}:${at.column}`,
           status: m.status,
           mutator: m.mutatorName,
-          original: (lines[at.line - 1] ?? '').trim(),
+          original: span.replace(/\s+/g, ' ').slice(0, 100),
           replacement: (m.replacement ?? '').replace(/\s+/g, ' ').slice(0, 80),
         });
       }

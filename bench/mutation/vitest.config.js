@@ -14,6 +14,14 @@ export default defineConfig({
     maxWorkers: 1,
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    env: { COFFER_ADDR: '', COFFER_TOKEN: '', VAULT_ADDR: '', VAULT_TOKEN: '' },
+    env: {
+      COFFER_ADDR: '',
+      COFFER_TOKEN: '',
+      VAULT_ADDR: '',
+      VAULT_TOKEN: '',
+      // The ACL property test (src/core/policy/acl.property.test.ts) at 10,000 cases instead of
+      // 100,000: it runs once per surviving mutant. Fewer cases can only let a mutant live.
+      ACL_PROPERTY_SETS: '2500',
+    },
   },
 });

@@ -508,3 +508,289 @@ describe('hasAccessUnder (the KV-version probe)', () => {
     expect(compileAcl([]).hasAccessUnder('secret/')).toBe(false);
   });
 });
+
+// Promises the first mutation run of acl.ts (bench/mutation.md) found unchecked: each test
+// below fails with one of the mutants it listed.
+describe('parameter values match as Vault globs them, exactly', () => {
+  const a = acl(`
+path "v" {
+  capabilities = ["update"]
+  allowed_parameters = {
+    "p" = ["ab*"]
+    "p2" = ["a*"]
+    "s" = ["*yz"]
+    "c" = ["*mid*"]
+    "e" = ["exact"]
+    "star" = ["*"]
+    "n" = [5]
+  }
+}`);
+  const ok = (data: Record<string, unknown>) =>
+    a.allowOperation({ operation: 'update', path: 'v', data }).allowed;
+
+  it('"x*" is a prefix only: it does not match elsewhere in the value', () => {
+    expect(ok({ p: 'abc' })).toBe(true);
+    expect(ok({ p: 'ab' })).toBe(true);
+    expect(ok({ p: 'xab' })).toBe(false);
+    expect(ok({ p: 'axb' })).toBe(false);
+    expect(ok({ p2: 'azz' })).toBe(true);
+    expect(ok({ p2: 'za' })).toBe(false);
+  });
+
+  it('"*x" is a suffix only, "*x*" a substring', () => {
+    expect(ok({ s: 'xyz' })).toBe(true);
+    expect(ok({ s: 'yzx' })).toBe(false);
+    expect(ok({ c: 'amidb' })).toBe(true);
+    expect(ok({ c: 'mi' })).toBe(false);
+  });
+
+  it('a value without a * (and a lone "*") matches only itself', () => {
+    expect(ok({ e: 'exact' })).toBe(true);
+    expect(ok({ e: 'exactly' })).toBe(false);
+    expect(ok({ e: 'xexact' })).toBe(false);
+    expect(ok({ e: 'xact' })).toBe(false);
+    expect(ok({ star: '*' })).toBe(true);
+    expect(ok({ star: 'anything' })).toBe(false);
+  });
+
+  it('globs match strings only; a number matches the same number, never an object or array', () => {
+    expect(ok({ p: 5 })).toBe(false);
+    expect(ok({ n: 5 })).toBe(true);
+    expect(ok({ n: {} })).toBe(false);
+    expect(ok({ n: [] })).toBe(false);
+    expect(ok({ n: '5' })).toBe(false);
+  });
+});
+
+describe('parameter lists: what an allow-list, a required list and "*" admit', () => {
+  it('an allow-list naming one parameter refuses every other one', () => {
+    const a = acl(
+      'path "one" {\n capabilities = ["update"]\n allowed_parameters = { "only" = [] }\n}',
+    );
+    const update = (data: Record<string, unknown>) =>
+      a.allowOperation({ operation: 'update', path: 'one', data });
+    expect(update({ only: 'x' }).allowed).toBe(true);
+    expect(update({ other: 'x' }).allowed).toBe(false);
+    expect(update({ other: 'x' }).reason).toBe('rule "one": parameter "other" is not allowed');
+  });
+
+  it('"*" beside named parameters admits other names but still checks the named values', () => {
+    const a = acl(
+      'path "mix" {\n capabilities = ["update"]\n allowed_parameters = { "*" = [], "size" = ["small"] }\n}',
+    );
+    const update = (data: Record<string, unknown>) =>
+      a.allowOperation({ operation: 'update', path: 'mix', data });
+    expect(update({ size: 'small', other: 1 }).allowed).toBe(true);
+    expect(update({ size: 'large' }).allowed).toBe(false);
+    expect(update({ size: 'large' }).reason).toBe(
+      'rule "mix": a value of parameter "size" is not allowed',
+    );
+  });
+
+  it('another parameter does not stand in for a missing required one', () => {
+    const a = acl('path "req" {\n capabilities = ["update"]\n required_parameters = ["owner"]\n}');
+    const decision = a.allowOperation({ operation: 'update', path: 'req', data: { other: 1 } });
+    expect(decision.allowed).toBe(false);
+    expect(decision.reason).toBe('rule "req": required parameter "owner" is missing');
+  });
+
+  it('"*" in denied_parameters names its reason', () => {
+    const a = acl(
+      'path "none" {\n capabilities = ["update"]\n denied_parameters = { "*" = [] }\n}',
+    );
+    expect(a.allowOperation({ operation: 'update', path: 'none', data: { a: 1 } }).reason).toBe(
+      'rule "none": every parameter is denied',
+    );
+  });
+});
+
+describe('merging identical patterns keeps every restriction either rule sets', () => {
+  const merged = (first: string, second: string) =>
+    acl(
+      `path "m" {\n capabilities = ["update", "read"]\n${first}\n}`,
+      `path "m" {\n capabilities = ["read"]\n${second}\n}`,
+    );
+
+  it('a parameter restriction survives a merge with an unrestricted rule, in either order', () => {
+    for (const [x, y] of [
+      ['allowed_parameters = { "a" = ["1"] }', ''],
+      ['', 'allowed_parameters = { "a" = ["1"] }'],
+    ] as const) {
+      const m = merged(x, y);
+      const ok = (data: Record<string, unknown>) =>
+        m.allowOperation({ operation: 'update', path: 'm', data }).allowed;
+      expect(ok({ a: '1' }), `${x} | ${y}`).toBe(true);
+      expect(ok({ a: '2' }), `${x} | ${y}`).toBe(false);
+      expect(ok({ b: '1' }), `${x} | ${y}`).toBe(false);
+    }
+  });
+
+  it('a parameter named only by the second rule joins the merged allow-list with its values', () => {
+    const m = merged(
+      'allowed_parameters = { "a" = ["1"] }',
+      'allowed_parameters = { "d" = ["x"] }',
+    );
+    const ok = (data: Record<string, unknown>) =>
+      m.allowOperation({ operation: 'update', path: 'm', data }).allowed;
+    expect(ok({ d: 'x' })).toBe(true);
+    expect(ok({ d: 'y' })).toBe(false);
+    expect(ok({ a: '1' })).toBe(true);
+  });
+
+  it('required parameters of both rules are all required', () => {
+    const m = merged('required_parameters = ["a"]', 'required_parameters = ["B", "a"]');
+    const update = (data: Record<string, unknown>) =>
+      m.allowOperation({ operation: 'update', path: 'm', data });
+    expect(update({ a: 1, b: 2 }).allowed).toBe(true);
+    expect(update({ a: 1 }).reason).toBe('rule "m": required parameter "b" is missing');
+    expect(update({ b: 1 }).reason).toBe('rule "m": required parameter "a" is missing');
+  });
+
+  it('a wrapping bound set by only one rule survives, in either order; of two, the smaller', () => {
+    const read = (m: Acl, wrapTtlSeconds?: number) =>
+      m.allowOperation({
+        operation: 'read',
+        path: 'm',
+        ...(wrapTtlSeconds === undefined ? {} : { wrapTtlSeconds }),
+      }).allowed;
+    for (const [x, y] of [
+      ['max_wrapping_ttl = 60', ''],
+      ['', 'max_wrapping_ttl = 60'],
+      ['max_wrapping_ttl = 120', 'max_wrapping_ttl = 60'],
+      ['max_wrapping_ttl = 60', 'max_wrapping_ttl = 120'],
+    ] as const) {
+      const m = merged(x, y);
+      expect(read(m, 60), `${x} | ${y}`).toBe(true);
+      expect(read(m, 61), `${x} | ${y}`).toBe(false);
+      expect(read(m), `${x} | ${y}`).toBe(false);
+    }
+    for (const [x, y] of [
+      ['min_wrapping_ttl = 60', ''],
+      ['', 'min_wrapping_ttl = 60'],
+      ['min_wrapping_ttl = 120', 'min_wrapping_ttl = 60'],
+    ] as const) {
+      const m = merged(x, y);
+      expect(read(m, 60), `${x} | ${y}`).toBe(true);
+      expect(read(m, 59), `${x} | ${y}`).toBe(false);
+      expect(read(m), `${x} | ${y}`).toBe(false);
+    }
+  });
+});
+
+describe('a wrapping bound alone requires wrapping', () => {
+  it('only max_wrapping_ttl, or only min_wrapping_ttl: an unwrapped request is denied, naming why', () => {
+    const a = acl(
+      'path "max" {\n capabilities = ["read"]\n max_wrapping_ttl = 60\n}\npath "min" {\n capabilities = ["read"]\n min_wrapping_ttl = 60\n}',
+    );
+    const max = a.allowOperation({ operation: 'read', path: 'max' });
+    expect(max.allowed).toBe(false);
+    expect(max.reason).toBe('rule "max": requires response wrapping within max_wrapping_ttl');
+    const min = a.allowOperation({ operation: 'read', path: 'min' });
+    expect(min.allowed).toBe(false);
+    expect(min.reason).toBe('rule "min": requires response wrapping of at least min_wrapping_ttl');
+  });
+});
+
+describe('decisions say exactly what decided', () => {
+  it('a deny rule says it denies; no match allows nothing and claims neither root nor sudo', () => {
+    const a = compileAcl([parsePolicy('a', rules('d', ['deny'])), parsePolicy('b', '')]);
+    expect(a.policyNames).toEqual(['a', 'b']);
+    expect(a.allowOperation({ operation: 'read', path: 'd' }).reason).toBe('rule "d": denies');
+    expect(a.allowOperation({ operation: 'read', path: 'elsewhere' })).toEqual({
+      allowed: false,
+      isRoot: false,
+      sudo: false,
+      capabilities: [],
+      reason: 'no rule matches the path',
+    });
+  });
+
+  it('an allow by a rule is not a root decision', () => {
+    const a = acl(rules('ok', ['read']));
+    expect(a.allowOperation({ operation: 'read', path: 'ok' })).toEqual({
+      allowed: true,
+      isRoot: false,
+      sudo: false,
+      capabilities: ['read'],
+      reason: 'allowed by rule "ok"',
+    });
+  });
+
+  it('the root ACL explains itself without matches, with or without an operation', () => {
+    const root = compileAcl([ROOT_POLICY]);
+    expect(root.explain('any/path')).toEqual({
+      path: 'any/path',
+      capabilities: ['root'],
+      isRoot: true,
+      matches: [],
+      reason: 'the root policy allows everything',
+    });
+    expect(root.explain('any/path', 'delete')).toEqual({
+      path: 'any/path',
+      operation: 'delete',
+      allowed: true,
+      capabilities: ['root'],
+      isRoot: true,
+      matches: [],
+      reason: 'the root policy allows everything',
+    });
+  });
+});
+
+describe('explain names the deciding rule and only the rules that match', () => {
+  const a = acl(rules('secret/app', ['read'], 'secret/*', ['list'], 'kv/+/x', ['read']));
+  const summary = (e: ReturnType<Acl['explain']>) =>
+    e.matches.map((m) => [m.pattern, m.kind, m.used]);
+
+  it('without an operation: the exact rule, the list fallback, a glob, or nothing', () => {
+    expect(a.explain('secret/app')).toEqual({
+      path: 'secret/app',
+      capabilities: ['read'],
+      isRoot: false,
+      matches: a.explain('secret/app').matches,
+      reason: 'exact rule "secret/app" decides',
+    });
+    expect(summary(a.explain('secret/app'))).toEqual([
+      ['secret/app', 'exact', true],
+      ['secret/*', 'glob', false],
+    ]);
+    expect(a.explain('secret/app/').reason).toBe(
+      'exact rule "secret/app" decides (a list path without its trailing "/")',
+    );
+    expect(a.explain('secret/other').reason).toBe('rule "secret/*" decides');
+    expect(summary(a.explain('secret/other/'))).toEqual([['secret/*', 'glob', true]]);
+    expect(a.explain('elsewhere').reason).toBe('no rule matches the path');
+  });
+
+  it('with a non-list operation there is no list fallback', () => {
+    const read = a.explain('secret/app/', 'read');
+    expect(read.operation).toBe('read');
+    expect(summary(read)).toEqual([['secret/*', 'glob', true]]);
+    expect(read.capabilities).toEqual(['list']);
+    const list = a.explain('secret/app/', 'list');
+    expect(summary(list)).toEqual([
+      ['secret/app', 'exact', true],
+      ['secret/*', 'glob', false],
+    ]);
+    expect(list.allowed).toBe(false);
+    expect('operation' in a.explain('secret/app')).toBe(false);
+  });
+});
+
+describe('hasAccessUnder with segment wildcards and mount paths', () => {
+  it('a + rule reaches under the mount it starts with, and no other', () => {
+    expect(acl(rules('secret/+/config', ['read'])).hasAccessUnder('secret/')).toBe(true);
+    expect(acl(rules('secret/+/config', ['read'])).hasAccessUnder('secret')).toBe(true);
+    expect(acl(rules('secret/+/config', ['read'])).hasAccessUnder('other/')).toBe(false);
+    expect(acl(rules('team/+/x', ['read'])).hasAccessUnder('team/kv/')).toBe(true);
+    expect(acl(rules('team/a/+', ['read'])).hasAccessUnder('team/kv/')).toBe(false);
+  });
+
+  it('a + rule ending in a glob reaches a mount whose last segment the glob begins', () => {
+    // The mount path itself is denied by an exact rule, so only the walk can find the grant.
+    const deniedMount = rules('team/kv/', ['deny']);
+    expect(acl(deniedMount, rules('+/k*', ['read'])).hasAccessUnder('team/kv/')).toBe(true);
+    expect(acl(deniedMount, rules('+/q*', ['read'])).hasAccessUnder('team/kv/')).toBe(false);
+    expect(acl(deniedMount).hasAccessUnder('team/kv/')).toBe(false);
+  });
+});

@@ -79,3 +79,29 @@ describe('userpass engine', () => {
     });
   });
 });
+
+describe('userpass lockout_threshold option', () => {
+  it('is a whole number of digits, surrounding spaces allowed; anything else is refused', () => {
+    expect(userpassSettings({ lockout_threshold: ' 12 ' }).lockout.threshold).toBe(12);
+    expect(userpassSettings({ lockout_threshold: '0' }).lockout.threshold).toBe(0);
+    for (const bad of ['1.5', 'x5', '5x', '-1', '']) {
+      expect(() => userpassSettings({ lockout_threshold: bad }), bad).toThrow(
+        'options.lockout_threshold: must be a non-negative integer',
+      );
+    }
+  });
+});
+
+describe('userpass mount options: refusals name the option', () => {
+  it('an unknown option and malformed durations each name their option', () => {
+    expect(() => userpassSettings({ lockout_window: '1' })).toThrow(
+      'options.lockout_window: unknown option for userpass',
+    );
+    expect(() => userpassSettings({ lockout_duration: 'soon' })).toThrow(
+      /^options\.lockout_duration: /,
+    );
+    expect(() => userpassSettings({ lockout_counter_reset: 'soon' })).toThrow(
+      /^options\.lockout_counter_reset: /,
+    );
+  });
+});

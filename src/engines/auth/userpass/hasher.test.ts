@@ -40,9 +40,15 @@ describe('argon2 hasher', () => {
   });
 
   it('reports a malformed stored hash as an integrity failure', async () => {
-    await expect(argon2Hasher().verify('not-a-hash', 'pw')).rejects.toMatchObject({
+    const error: unknown = await argon2Hasher()
+      .verify('not-a-hash', 'pw')
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({
       code: 'integrity_failure',
+      message: 'stored password hash is malformed',
     });
+    // The library's own error is kept as the cause, for the server log.
+    expect((error as Error).cause).toBeInstanceOf(Error);
   });
 
   it('does not block the event loop while hashing', async () => {

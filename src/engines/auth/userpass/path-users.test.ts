@@ -198,3 +198,85 @@ describe('userpass users/', () => {
     expect((await h.login('hal', 'pw')).policies).toEqual(['a', 'b']);
   });
 });
+
+// Limits and stored-entry checks the first mutation run of userpass found unchecked.
+describe('userpass limits and stored entries', () => {
+  it('names of one character and of exactly 256 are users; 257 is refused', async () => {
+    const h = harness();
+    await h.call('create', 'users/a', { password: 'pw' });
+    await h.login('a', 'pw');
+    const longest = 'u'.repeat(256);
+    await h.call('create', `users/${longest}`, { password: 'pw' });
+    await h.login(longest, 'pw');
+    await expectCoffer(
+      h.call('create', `users/${longest}u`, { password: 'pw' }),
+      'invalid_request',
+    );
+  });
+
+  it('a password of exactly 1,024 characters is accepted; 1,025 is refused', async () => {
+    const h = harness();
+    await h.call('create', 'users/p', { password: 'x'.repeat(1024) });
+    await h.login('p', 'x'.repeat(1024));
+    await expectCoffer(
+      h.call('create', 'users/q', { password: 'x'.repeat(1025) }),
+      'invalid_request',
+    );
+  });
+
+  it('a malformed stored user entry is an integrity failure, never a login', async () => {
+    const h = harness();
+    await h.call('create', 'users/mallory', { password: 'pw' });
+    const good = JSON.parse(
+      Buffer.from(h.storage.entries.get('user/mallory')!).toString('utf8'),
+    ) as Record<string, unknown>;
+    for (const entry of ['"just a string"', JSON.stringify({ ...good, passwordHash: 7 })]) {
+      h.storage.entries.set('user/mallory', Buffer.from(entry));
+      await expectCoffer(h.login('mallory', 'pw'), 'integrity_failure');
+    }
+  });
+
+  it('users/:username/policies takes the legacy `policies` field too', async () => {
+    const h = harness();
+    await h.call('create', 'users/hal', { password: 'pw' });
+    await h.call('update', 'users/hal/policies', { policies: 'b,a' });
+    expect((await h.login('hal', 'pw')).policies).toEqual(['a', 'b']);
+  });
+
+  it('each refusal names the field to fix and why, in words a client can show', async () => {
+    const h = harness({ lockout: { threshold: 1, durationSeconds: 60, counterResetSeconds: 60 } });
+    await expectCoffer(
+      h.call('create', 'users/x', {}),
+      'invalid_request',
+      'password: is required when creating a user',
+    );
+    await expectCoffer(
+      h.call('create', 'users/x', { password: '' }),
+      'invalid_request',
+      'password: must not be empty',
+    );
+    await expectCoffer(
+      h.call('create', 'users/x', { password: 'x'.repeat(1025) }),
+      'invalid_request',
+      'password: must be at most 1024 characters',
+    );
+    await expectCoffer(
+      h.call('create', 'users/-bad', { password: 'pw' }),
+      'invalid_request',
+      'username: must be letters, digits, "_", "-" and "." (starting and ending with a letter, digit or "_"), at most 256 characters',
+    );
+    await expectCoffer(h.call('read', 'users/nobody'), 'not_found', 'user not found');
+    await h.call('create', 'users/x', { password: 'pw' });
+    await expectCoffer(
+      h.call('update', 'users/x/policies', {}),
+      'invalid_request',
+      'token_policies: is required',
+    );
+    await expectCoffer(h.login('x', ''), 'invalid_request', 'password: is required');
+    await expectCoffer(h.login('x', 'bad'), 'invalid_request', 'invalid username or password');
+    await expectCoffer(h.login('x', 'pw'), 'permission_denied', 'permission denied');
+    h.storage.entries.set('user/x', Buffer.from('"not an entry"'));
+    h.nowMs += 60_000;
+    await expectCoffer(h.login('x', 'pw'), 'integrity_failure', 'stored user entry is malformed');
+  });
+});
