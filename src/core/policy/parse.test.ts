@@ -350,3 +350,92 @@ describe('normalisePolicyName', () => {
     expect(() => parsePolicy('a/b', '')).toThrow(/name/);
   });
 });
+
+// Refusals and forms the first mutation run of parse.ts (bench/mutation.md) found unchecked.
+describe('policy language: every refusal says where and what', () => {
+  it('policy names: each refusal names the field and the reason', () => {
+    expect(errorOf(() => normalisePolicyName('  '))).toBe('name: must not be empty');
+    expect(errorOf(() => normalisePolicyName('a/b'))).toBe('name: must not contain "/"');
+    expect(errorOf(() => normalisePolicyName('a\u200bb'))).toBe(
+      'name: must not contain control or invisible characters',
+    );
+    expect(errorOf(() => normalisePolicyName('n'.repeat(MAX_POLICY_NAME_LENGTH + 1)))).toBe(
+      `name: must be at most ${MAX_POLICY_NAME_LENGTH} characters`,
+    );
+  });
+
+  it('the top-level name may be set once, as a string', () => {
+    expect(rules(parsePolicy('p', 'name = "a"'))).toEqual([]);
+    expect(errorOf(() => parsePolicy('p', 'name = "a"\nname = "b"'))).toBe(
+      '2:1: name: set more than once',
+    );
+    expect(errorOf(() => parsePolicy('p', 'name "x" {\n}'))).toBe('1:1: name: must be a string');
+    expect(errorOf(() => parsePolicy('p', 'name = 1'))).toBe('1:1: name: must be a string');
+  });
+
+  it('a label on any known block key is a misplaced block', () => {
+    for (const key of [
+      'capabilities',
+      'policy',
+      'allowed_parameters',
+      'denied_parameters',
+      'required_parameters',
+      'min_wrapping_ttl',
+      'max_wrapping_ttl',
+      'comment',
+    ]) {
+      expect(
+        errorOf(() => parsePolicy('p', `path "a" {\n  ${key} "x" {\n  }\n}`)),
+        key,
+      ).toBe(`2:3: ${key}: unexpected label "x"`);
+    }
+  });
+
+  it('policy and comment must be strings; lists must hold strings; parameters must be a map', () => {
+    expect(errorOf(() => parsePolicy('p', 'path "a" {\n policy = 1\n}'))).toBe(
+      '2:2: policy: must be a string',
+    );
+    expect(errorOf(() => parsePolicy('p', 'path "a" {\n comment = 1\n}'))).toBe(
+      '2:2: comment: must be a string',
+    );
+    expect(errorOf(() => parsePolicy('p', 'path "a" {\n capabilities = ["read", 1]\n}'))).toBe(
+      '2:2: capabilities: must be a list of strings',
+    );
+    expect(errorOf(() => parsePolicy('p', 'path "a" {\n allowed_parameters = "x"\n}'))).toBe(
+      '2:2: allowed_parameters: must be a map of parameter lists',
+    );
+    expect(errorOf(() => parsePolicy('p', 'path "a" {\n capabilities = ["recover"]\n}'))).toBe(
+      '2:2: capabilities: capability "recover" is not supported',
+    );
+  });
+
+  it('a pattern with a control character is refused; leading slashes are all dropped', () => {
+    expect(
+      errorOf(() => parsePolicy('p', '{"path": {"a\\u0001b": {"capabilities": ["read"]}}}')),
+    ).toContain('control characters in the pattern');
+    expect(rules(parsePolicy('p', 'path "//secret/x" {\n capabilities = ["read"]\n}'))).toEqual([
+      expect.objectContaining({ pattern: 'secret/x' }),
+    ]);
+  });
+
+  it('a long key is quoted cut short in the message', () => {
+    const key = 'k'.repeat(100);
+    expect(errorOf(() => parsePolicy('p', `${key} = 1`))).toBe(
+      `1:1: unknown key "${'k'.repeat(77)}..."`,
+    );
+    const exactly80 = 'k'.repeat(80);
+    expect(errorOf(() => parsePolicy('p', `${exactly80} = 1`))).toBe(
+      `1:1: unknown key "${exactly80}"`,
+    );
+  });
+
+  it('denied_parameters may be given in several blocks; equal wrapping bounds are allowed', () => {
+    const [rule] = rules(
+      parsePolicy(
+        'p',
+        'path "a" {\n capabilities = ["update"]\n denied_parameters = { "x" = [] }\n denied_parameters = { "y" = [] }\n min_wrapping_ttl = 60\n max_wrapping_ttl = 60\n}',
+      ),
+    );
+    expect(rule).toMatchObject({ denied: { x: [], y: [] }, minWrap: 60, maxWrap: 60 });
+  });
+});

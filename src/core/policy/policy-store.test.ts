@@ -224,3 +224,48 @@ describe('PolicyStore', () => {
     expect(error.message).toContain('"broken"');
   });
 });
+
+// Promises the first mutation run of policy-store.ts (bench/mutation.md) found unchecked.
+describe('PolicyStore: stored entries, listing and the ACL cache', () => {
+  it('a stored entry that is not a policy record fails closed as an integrity failure', async () => {
+    for (const entry of ['"text"', 'null', '{"raw": 7}']) {
+      const { store, storage } = await openStore();
+      storage.entries.set('bad', Buffer.from(entry));
+      const error = await rejection(store.get('bad'));
+      expect(error.code, entry).toBe('integrity_failure');
+      expect(error.message).toBe('stored policy "bad" is malformed');
+      expect((await rejection(store.acl(['bad']))).code, entry).toBe('integrity_failure');
+    }
+  });
+
+  it('lists stored names sorted, without folder keys or the built-in names, then root', async () => {
+    const { store, storage } = await openStore();
+    await store.put('b', 'path "x" { capabilities = ["read"] }');
+    await store.put('a', 'path "x" { capabilities = ["read"] }');
+    storage.entries.set('dir/nested', Buffer.from('{"raw":""}'));
+    storage.entries.set('response-wrapping', Buffer.from('{"raw":""}'));
+    expect(await store.list()).toEqual(['a', 'b', 'default', 'root']);
+  });
+
+  it('a sealed (closed) store refuses with the sealed error', async () => {
+    const store = new PolicyStore({ storage: memoryStorage() });
+    const error = await rejection(store.list());
+    expect(error.code).toBe('sealed');
+    expect(error.message).toBe('Vault is sealed');
+  });
+
+  it('the compiled-ACL cache keeps at most maxCachedAcls sets, dropping the oldest', async () => {
+    const store = new PolicyStore({ storage: memoryStorage(), maxCachedAcls: 2 });
+    await store.open();
+    for (const name of ['a', 'b', 'c'])
+      await store.put(name, `path "${name}" { capabilities = ["read"] }`);
+    const a1 = await store.acl(['a']);
+    expect(await store.acl(['a'])).toBe(a1);
+    const b1 = await store.acl(['b']);
+    const c1 = await store.acl(['c']);
+    expect(await store.acl(['c'])).toBe(c1);
+    expect(await store.acl(['b'])).toBe(b1);
+    // Three sets for two places: the first one in was dropped.
+    expect(await store.acl(['a'])).not.toBe(a1);
+  });
+});
