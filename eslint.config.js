@@ -10,6 +10,8 @@ export default tseslint.config(
       'packages/*/dist/**',
       'node_modules/**',
       'coverage/**',
+      // Stryker's sandbox copies of the tree, present while `npm run mutate` runs.
+      '.stryker-tmp/**',
       'bin/**',
       'test/fixtures/**/*.js',
       'bench/**/*.js',
