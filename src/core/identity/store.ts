@@ -229,27 +229,25 @@ export class IdentityStore {
     return undefined;
   }
 
-  async listEntities(): Promise<EntityRecord[]> {
-    this.#assertOpen();
-    const ids = (await this.#storage.list(IDENTITY_KEYS.entityPrefix)).filter(
-      (k) => !k.endsWith('/'),
-    );
-    const out: EntityRecord[] = [];
-    for (const id of ids) {
-      const entity = await this.getEntity(id);
-      if (entity !== undefined) out.push(entity);
+  /** The records whose ids are listed under `prefix` (leaf keys) and that `get` still finds. */
+  async #records<T>(prefix: string, get: (id: string) => Promise<T | undefined>): Promise<T[]> {
+    const out: T[] = [];
+    for (const id of await this.#storage.list(prefix)) {
+      if (id.endsWith('/')) continue;
+      const record = await get(id);
+      if (record !== undefined) out.push(record);
     }
     return out;
   }
 
+  async listEntities(): Promise<EntityRecord[]> {
+    this.#assertOpen();
+    return this.#records(IDENTITY_KEYS.entityPrefix, (id) => this.getEntity(id));
+  }
+
   async entityAliases(entityId: string): Promise<EntityAliasRecord[]> {
     this.#assertOpen();
-    const ids = await this.#storage.list(keys.entityAliases(entityId));
-    const out: EntityAliasRecord[] = [];
-    for (const id of ids) {
-      const alias = await this.getAlias(id);
-      if (alias !== undefined) out.push(alias);
-    }
+    const out = await this.#records(keys.entityAliases(entityId), (id) => this.getAlias(id));
     return out.sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
   }
 
@@ -347,15 +345,7 @@ export class IdentityStore {
 
   async listAliases(): Promise<EntityAliasRecord[]> {
     this.#assertOpen();
-    const ids = (await this.#storage.list(IDENTITY_KEYS.aliasPrefix)).filter(
-      (k) => !k.endsWith('/'),
-    );
-    const out: EntityAliasRecord[] = [];
-    for (const id of ids) {
-      const alias = await this.getAlias(id);
-      if (alias !== undefined) out.push(alias);
-    }
-    return out;
+    return this.#records(IDENTITY_KEYS.aliasPrefix, (id) => this.getAlias(id));
   }
 
   #aliasDeletion(alias: EntityAliasRecord): StorageOp[] {
@@ -502,11 +492,10 @@ export class IdentityStore {
     if (this.#groups !== undefined) return this.#groups;
     const version = this.#version;
     const byId = new Map<string, GroupRecord>();
-    for (const id of await this.#storage.list(IDENTITY_KEYS.groupPrefix)) {
-      if (id.endsWith('/')) continue;
-      const group = await getJson<GroupRecord>(this.#storage, keys.group(id));
-      if (group !== undefined) byId.set(group.id, group);
-    }
+    const groups = await this.#records(IDENTITY_KEYS.groupPrefix, (id) =>
+      getJson<GroupRecord>(this.#storage, keys.group(id)),
+    );
+    for (const group of groups) byId.set(group.id, group);
     const parents = new Map<string, string[]>();
     for (const group of byId.values()) {
       for (const child of group.memberGroupIds) {
@@ -695,15 +684,7 @@ export class IdentityStore {
 
   async listGroupAliases(): Promise<GroupAliasRecord[]> {
     this.#assertOpen();
-    const ids = (await this.#storage.list(IDENTITY_KEYS.groupAliasPrefix)).filter(
-      (k) => !k.endsWith('/'),
-    );
-    const out: GroupAliasRecord[] = [];
-    for (const id of ids) {
-      const alias = await this.getGroupAlias(id);
-      if (alias !== undefined) out.push(alias);
-    }
-    return out;
+    return this.#records(IDENTITY_KEYS.groupAliasPrefix, (id) => this.getGroupAlias(id));
   }
 
   #groupAliasDeletion(alias: GroupAliasRecord): StorageOp[] {
