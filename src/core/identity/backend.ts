@@ -122,6 +122,8 @@ const LOOKUP_FIELDS = {
   alias_mount_accessor: { type: 'string', description: 'Mount accessor of alias_name.' },
 } as const satisfies FieldSpecs;
 
+type LookupFields = { readonly [K in keyof typeof LOOKUP_FIELDS]: string | undefined };
+
 export function createIdentityBackend(deps: {
   store: IdentityStore;
   /** Identity token paths (oidc.ts), served by the same backend. */
@@ -657,13 +659,7 @@ export function createIdentityBackend(deps: {
   // ---- lookups ----
 
   /** Exactly one criterion: name, id, alias_id, or alias_name with alias_mount_accessor. */
-  const criterion = (f: {
-    name: string | undefined;
-    id: string | undefined;
-    alias_id: string | undefined;
-    alias_name: string | undefined;
-    alias_mount_accessor: string | undefined;
-  }): 'name' | 'id' | 'alias_id' | 'alias' => {
+  const criterion = (f: LookupFields): 'name' | 'id' | 'alias_id' | 'alias' => {
     const given = (v: string | undefined) => v !== undefined && v !== '';
     const set: ('name' | 'id' | 'alias_id' | 'alias')[] = [];
     if (given(f.name)) set.push('name');
@@ -691,31 +687,44 @@ export function createIdentityBackend(deps: {
     return set[0]!;
   };
 
+  /** The record the one criterion names: directly, or through its alias's canonical id. */
+  const lookUp = async <R, A extends { readonly canonicalId: string }>(
+    f: LookupFields,
+    by: {
+      readonly name: (name: string) => Promise<R | undefined>;
+      readonly id: (id: string) => Promise<R | undefined>;
+      readonly alias: (id: string) => Promise<A | undefined>;
+      readonly aliasByFactors: (accessor: string, name: string) => Promise<A | undefined>;
+    },
+  ): Promise<R | undefined> => {
+    switch (criterion(f)) {
+      case 'name':
+        return by.name(f.name!);
+      case 'id':
+        return by.id(f.id!);
+      case 'alias_id': {
+        const alias = await by.alias(f.alias_id!);
+        return alias === undefined ? undefined : by.id(alias.canonicalId);
+      }
+      case 'alias': {
+        const alias = await by.aliasByFactors(f.alias_mount_accessor!, f.alias_name!);
+        return alias === undefined ? undefined : by.id(alias.canonicalId);
+      }
+    }
+  };
+
   const lookupEntity = definePath<typeof LOOKUP_FIELDS, Caller>({
     pattern: 'lookup/entity',
     fields: LOOKUP_FIELDS,
     help: 'Finds an entity by name, id, alias id, or alias name and mount accessor.',
     operations: {
       update: async (_req, f) => {
-        let found: EntityRecord | undefined;
-        switch (criterion(f)) {
-          case 'name':
-            found = await store.entityByName(f.name!);
-            break;
-          case 'id':
-            found = await store.getEntity(f.id!);
-            break;
-          case 'alias_id': {
-            const alias = await store.getAlias(f.alias_id!);
-            found = alias === undefined ? undefined : await store.getEntity(alias.canonicalId);
-            break;
-          }
-          case 'alias': {
-            const alias = await store.aliasByFactors(f.alias_mount_accessor!, f.alias_name!);
-            found = alias === undefined ? undefined : await store.getEntity(alias.canonicalId);
-            break;
-          }
-        }
+        const found = await lookUp(f, {
+          name: (name) => store.entityByName(name),
+          id: (id) => store.getEntity(id),
+          alias: (id) => store.getAlias(id),
+          aliasByFactors: (accessor, name) => store.aliasByFactors(accessor, name),
+        });
         return found === undefined
           ? { kind: 'empty' }
           : { kind: 'data', data: await renderEntity(found) };
@@ -729,25 +738,12 @@ export function createIdentityBackend(deps: {
     help: 'Finds a group by name, id, alias id, or alias name and mount accessor.',
     operations: {
       update: async (_req, f) => {
-        let found: GroupRecord | undefined;
-        switch (criterion(f)) {
-          case 'name':
-            found = await store.groupByName(f.name!);
-            break;
-          case 'id':
-            found = await store.getGroup(f.id!);
-            break;
-          case 'alias_id': {
-            const alias = await store.getGroupAlias(f.alias_id!);
-            found = alias === undefined ? undefined : await store.getGroup(alias.canonicalId);
-            break;
-          }
-          case 'alias': {
-            const alias = await store.groupAliasByFactors(f.alias_mount_accessor!, f.alias_name!);
-            found = alias === undefined ? undefined : await store.getGroup(alias.canonicalId);
-            break;
-          }
-        }
+        const found = await lookUp(f, {
+          name: (name) => store.groupByName(name),
+          id: (id) => store.getGroup(id),
+          alias: (id) => store.getGroupAlias(id),
+          aliasByFactors: (accessor, name) => store.groupAliasByFactors(accessor, name),
+        });
         return found === undefined
           ? { kind: 'empty' }
           : { kind: 'data', data: await renderGroup(found) };
