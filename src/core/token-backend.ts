@@ -286,6 +286,12 @@ export function createTokenBackend(deps: TokenBackendDeps): InternalBackend {
   const identityOf = (entry: TokenEntry): Promise<readonly string[]> =>
     deps.identityPolicies?.(entry) ?? Promise.resolve([]);
 
+  /** `lookup-self` (read, or update as older clients send it): the request token's entry. */
+  const lookupSelf = async ({ caller }: { caller: Caller }): Promise<EngineResult> => ({
+    kind: 'data',
+    data: renderTokenLookup(caller.entry, caller.token, now(), await identityOf(caller.entry)),
+  });
+
   /** Root, or sudo on this request's own path. */
   const isSudo = (caller: Caller, req: EngineRequest): boolean => {
     if (caller.isRoot) return true;
@@ -771,26 +777,7 @@ export function createTokenBackend(deps: TokenBackendDeps): InternalBackend {
     defineRoute({
       pattern: 'lookup-self',
       fields: { token: { type: 'string', description: 'Ignored: the request token is used.' } },
-      operations: {
-        read: async ({ caller }) => ({
-          kind: 'data',
-          data: renderTokenLookup(
-            caller.entry,
-            caller.token,
-            now(),
-            await identityOf(caller.entry),
-          ),
-        }),
-        update: async ({ caller }) => ({
-          kind: 'data',
-          data: renderTokenLookup(
-            caller.entry,
-            caller.token,
-            now(),
-            await identityOf(caller.entry),
-          ),
-        }),
-      },
+      operations: { read: lookupSelf, update: lookupSelf },
     }),
     defineRoute({
       pattern: 'lookup-accessor',
