@@ -84,6 +84,20 @@ function parseStringList(value: unknown, field: string): string[] {
   throw invalidField(field, 'must be a list of strings or a comma-separated string');
 }
 
+/** An object's members as strings (numbers and booleans written out); others refused by name. */
+export function parseStringMap(
+  value: Readonly<Record<string, unknown>>,
+  field: string,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v === 'string') out[k] = v;
+    else if (typeof v === 'number' || typeof v === 'boolean') out[k] = String(v);
+    else throw invalidField(`${field}.${k}`, 'must be a string');
+  }
+  return out;
+}
+
 export function coerceField(type: FieldType, value: unknown, field: string): unknown {
   switch (type) {
     case 'string':
@@ -107,16 +121,9 @@ export function coerceField(type: FieldType, value: unknown, field: string): unk
         }
       }
       throw invalidField(field, 'must be an object');
-    case 'string-map': {
+    case 'string-map':
       if (!isPlainObject(value)) throw invalidField(field, 'must be an object of strings');
-      const out: Record<string, string> = {};
-      for (const [k, v] of Object.entries(value)) {
-        if (typeof v === 'string') out[k] = v;
-        else if (typeof v === 'number' || typeof v === 'boolean') out[k] = String(v);
-        else throw invalidField(`${field}.${k}`, 'must be a string');
-      }
-      return out;
-    }
+      return parseStringMap(value, field);
     case 'string-list':
       return parseStringList(value, field);
     case 'int-list':

@@ -4,7 +4,7 @@
 // is 204). Built into the core like `auth/token/`: always mounted, never disabled.
 import type { EngineResult } from '../../sdk/engine.js';
 import { CofferError, invalidField } from '../../sdk/errors.js';
-import type { FieldSpecs } from '../../sdk/fields.js';
+import { parseStringMap, type FieldSpecs } from '../../sdk/fields.js';
 import { isPlainObject, type JsonObject } from '../../sdk/json.js';
 import { createContextPathEngine, definePath, type PathSpec } from '../../sdk/path.js';
 import type { Caller, InternalBackend } from '../caller.js';
@@ -25,15 +25,7 @@ type IdentityPath = PathSpec<FieldSpecs, Caller>;
 /** Vault's TypeKVPairs: an object of strings, or a list of `key=value` strings. */
 export function parseKvPairs(value: unknown, field: string): Record<string, string> | undefined {
   if (value === undefined || value === null) return undefined;
-  if (isPlainObject(value)) {
-    const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(value)) {
-      if (typeof v === 'string') out[k] = v;
-      else if (typeof v === 'number' || typeof v === 'boolean') out[k] = String(v);
-      else throw invalidField(`${field}.${k}`, 'must be a string');
-    }
-    return out;
-  }
+  if (isPlainObject(value)) return parseStringMap(value, field);
   const list =
     typeof value === 'string'
       ? value === ''
