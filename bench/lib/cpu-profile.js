@@ -3,19 +3,16 @@
 import { readFileSync } from 'node:fs';
 import { isMainModule } from './report.js';
 
-/** @returns {Array<{ name: string, where: string, share: number }>} */
-export function topSelfTime(profile, count = 10) {
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const hits = new Map();
-  const total = profile.samples.length;
-  for (const id of profile.samples) {
-    const node = byId.get(id);
-    const frame = node.callFrame;
-    const file = frame.url.replace(/^.*\/(dist|node_modules)\//, '$1/').replace(/^node:/, '');
-    const name = frame.functionName || '(anonymous)';
-    const key = `${name}\t${file === '' ? '' : `${file}:${frame.lineNumber + 1}`}`;
-    hits.set(key, (hits.get(key) ?? 0) + 1);
-  }
+/** A profile node's function and place, `name\twhere` (dist/ and node_modules/ paths shortened). */
+function frameKey(node) {
+  const frame = node.callFrame;
+  const file = frame.url.replace(/^.*\/(dist|node_modules)\//, '$1/').replace(/^node:/, '');
+  const name = frame.functionName || '(anonymous)';
+  return `${name}\t${file === '' ? '' : `${file}:${frame.lineNumber + 1}`}`;
+}
+
+/** The `count` keys with most hits, each as a share of the profile's samples. */
+function top(hits, total, count) {
   return [...hits.entries()]
     .sort((a, b) => b[1] - a[1])
     .slice(0, count)
@@ -23,6 +20,17 @@ export function topSelfTime(profile, count = 10) {
       const [name, where] = key.split('\t');
       return { name, where, share: n / total };
     });
+}
+
+/** @returns {Array<{ name: string, where: string, share: number }>} */
+export function topSelfTime(profile, count = 10) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const hits = new Map();
+  for (const id of profile.samples) {
+    const key = frameKey(byId.get(id));
+    hits.set(key, (hits.get(key) ?? 0) + 1);
+  }
+  return top(hits, profile.samples.length, count);
 }
 
 /**
@@ -33,25 +41,13 @@ export function topTotalTime(profile, count = 10) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const keyOf = (node) => {
-    const frame = node.callFrame;
-    const file = frame.url.replace(/^.*\/(dist|node_modules)\//, '$1/').replace(/^node:/, '');
-    return `${frame.functionName || '(anonymous)'}\t${file === '' ? '' : `${file}:${frame.lineNumber + 1}`}`;
-  };
   const hits = new Map();
   for (const id of profile.samples) {
     const seen = new Set();
-    for (let at = id; at !== undefined; at = parent.get(at)) seen.add(keyOf(byId.get(at)));
+    for (let at = id; at !== undefined; at = parent.get(at)) seen.add(frameKey(byId.get(at)));
     for (const key of seen) hits.set(key, (hits.get(key) ?? 0) + 1);
   }
-  const total = profile.samples.length;
-  return [...hits.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, count)
-    .map(([key, n]) => {
-      const [name, where] = key.split('\t');
-      return { name, where, share: n / total };
-    });
+  return top(hits, profile.samples.length, count);
 }
 
 if (isMainModule(import.meta.url)) {
