@@ -59,11 +59,17 @@ export const MODULES = {
     tests: ['src/engines/auth/userpass/*.test.ts'],
   },
   statements: {
-    mutate: ['src/engines/database/statements.ts'],
-    tests: ['src/engines/database/statements.test.ts'],
+    mutate: ['src/shared/db/statements.ts'],
+    tests: ['src/shared/db/statements.test.ts'],
   },
   'aws-auth': {
     mutate: ['src/http/aws/sigv4.ts', 'src/engines/aws-secrets/action-policy.ts'],
     tests: ['src/http/aws/*.test.ts', 'src/engines/aws-secrets/*.test.ts'],
+  },
+  // The Google door's authorisation: the bearer credential it accepts and the IAM bindings
+  // it evaluates on a secret.
+  'gcp-auth': {
+    mutate: ['src/http/gcp/auth.ts', 'src/engines/gcp-sm/iam.ts'],
+    tests: ['src/http/gcp/*.test.ts', 'src/engines/gcp-sm/*.test.ts'],
   },
 };
