@@ -1064,7 +1064,12 @@ export class Core {
       data: Object.freeze({ ...req.data }),
       requestId: req.requestId,
       ...(req.remoteAddress === undefined ? {} : { remoteAddress: req.remoteAddress }),
-      ...(caller === undefined ? {} : { displayName: caller.entry.displayName }),
+      ...(caller === undefined
+        ? {}
+        : {
+            displayName: caller.entry.displayName,
+            mayRead: (path: string) => this.#allows(caller, 'read', `${target.info.path}${path}`),
+          }),
       ...(req.door === undefined ? {} : { door: doorOf(req.door, caller) }),
     });
     if (req.operation === 'update') {
@@ -1426,11 +1431,20 @@ export class Core {
     path: string,
     data: Readonly<Record<string, unknown>>,
   ): void {
-    if (caller.isRoot) return;
-    const decision = caller.acl.allowOperation({ operation, path, data });
-    if (!decision.allowed || (isSudoPath(path) && !decision.sudo)) {
+    if (!this.#allows(caller, operation, path, data)) {
       throw new CofferError('permission_denied', PERMISSION_DENIED);
     }
+  }
+
+  #allows(
+    caller: AuthedCaller,
+    operation: Operation,
+    path: string,
+    data: Readonly<Record<string, unknown>> = {},
+  ): boolean {
+    if (caller.isRoot) return true;
+    const decision = caller.acl.allowOperation({ operation, path, data });
+    return decision.allowed && (!isSudoPath(path) || decision.sudo);
   }
 
   /**

@@ -122,6 +122,12 @@ export interface EngineRequest extends EngineContext {
    * (the door credential's principal ARN) for the door's own resource policies.
    */
   readonly door?: DoorMethod & { readonly principal?: string };
+  /**
+   * Whether the calling token's policies allow `read` on another path of this mount (relative,
+   * like `path`), for an engine that lends the caller something it holds (the AWS rotators'
+   * admin secret). Absent when no token called: scheduled jobs and unauthenticated paths.
+   */
+  readonly mayRead?: (path: string) => boolean;
 }
 
 /**

@@ -9,8 +9,12 @@ import {
   CreateSecretCommand,
   DescribeSecretCommand,
   GetSecretValueCommand,
+  PutResourcePolicyCommand,
+  PutSecretValueCommand,
   RotateSecretCommand,
   SecretsManagerClient,
+  UpdateSecretCommand,
+  UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
@@ -114,6 +118,8 @@ describe.skipIf(!postgres.available)(`built-in rotators on PostgreSQL${skipNote(
   };
   const user = `${PREFIX}_app`;
   const single = `${PREFIX}_single`;
+  const lent = `${PREFIX}_lent`;
+  const victim = `${PREFIX}_victim`;
   const table = `${PREFIX}_items`;
   let admin: pg.Client;
 
@@ -125,7 +131,7 @@ describe.skipIf(!postgres.available)(`built-in rotators on PostgreSQL${skipNote(
   beforeAll(async () => {
     admin = new pg.Client({ connectionString: TEST_PG_URL });
     await admin.connect();
-    for (const role of [user, `${user}_clone`, single]) {
+    for (const role of [user, `${user}_clone`, single, lent, victim]) {
       await admin.query(`DROP OWNED BY ${pg.escapeIdentifier(role)}`).catch(() => undefined);
       await admin.query(`DROP ROLE IF EXISTS ${pg.escapeIdentifier(role)}`);
     }
@@ -149,7 +155,7 @@ describe.skipIf(!postgres.available)(`built-in rotators on PostgreSQL${skipNote(
   }, 30_000);
 
   afterAll(async () => {
-    for (const role of [user, `${user}_clone`, single]) {
+    for (const role of [user, `${user}_clone`, single, lent, `${lent}_clone`, victim]) {
       await admin?.query(`DROP OWNED BY ${pg.escapeIdentifier(role)}`).catch(() => undefined);
       await admin?.query(`DROP ROLE IF EXISTS ${pg.escapeIdentifier(role)}`);
     }
@@ -257,6 +263,97 @@ describe.skipIf(!postgres.available)(`built-in rotators on PostgreSQL${skipNote(
     await sm.send(new CancelRotateSecretCommand({ SecretId: 'pg/broken' }));
     for (const password of seen) expect(server.stderr()).not.toContain(password);
   }, 60_000);
+
+  it("alternating-users: a planted pending version cannot make the admin set another user's password", async () => {
+    // Whoever may put values on a secret can plant the version a rotation's token names (here
+    // by giving RotateSecret its token, then moving AWSPENDING onto it before the step's
+    // retry). Its username must not choose whose password the admin sets.
+    await admin.query(`CREATE ROLE ${lent} LOGIN PASSWORD 'lent-initial'`);
+    await admin.query(`CREATE ROLE ${victim} LOGIN PASSWORD 'victim-initial'`);
+    const attack = 'canary-planted-Zq81-password';
+    seen.add(attack);
+    await sm.send(
+      new CreateSecretCommand({
+        Name: 'pg/lent',
+        SecretString: JSON.stringify({
+          ...base,
+          username: lent,
+          password: 'lent-initial',
+          masterarn: 'pg/master',
+        }),
+      }),
+    );
+    const token = `planted-${process.pid}-0123456789abcdef0123456789`;
+    await sm.send(
+      new PutSecretValueCommand({
+        SecretId: 'pg/lent',
+        ClientRequestToken: token,
+        SecretString: JSON.stringify({
+          ...base,
+          username: victim,
+          password: attack,
+          masterarn: 'pg/master',
+        }),
+        VersionStages: ['planted'],
+      }),
+    );
+    // A short step timeout: a failed step is retried once its guard (timeout + 10 s) is over.
+    const registered = await fetch(`${server.url}/v1/aws/rotation-functions/planted-pg`, {
+      method: 'POST',
+      headers: { 'x-vault-token': ROOT, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        type: 'builtin',
+        rotator: 'postgresql-alternating-users',
+        timeout_ms: 2_000,
+      }),
+    });
+    expect(registered.status).toBeLessThan(300);
+    const failures = () => server.stderr().split('scheduled job failed').length - 1;
+    const before = failures();
+    const { VersionId } = await sm.send(
+      new RotateSecretCommand({
+        SecretId: 'pg/lent',
+        ClientRequestToken: token,
+        RotationLambdaARN: lambda('planted-pg'),
+      }),
+    );
+    expect(VersionId).toBe(token);
+    const waitFor = async (what: string, done: () => Promise<boolean>) => {
+      const deadline = Date.now() + 45_000;
+      while (!(await done())) {
+        if (Date.now() > deadline)
+          throw new Error(
+            `timed out waiting for ${what}: ${server
+              .stderr()
+              .split('\n')
+              .filter((l) => /job|rotat/.test(l))
+              .slice(-8)
+              .join('\n')}`,
+          );
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    // setSecret refuses a token whose version is not AWSPENDING; the job retries in 5 s.
+    await waitFor('the first refusal', () => Promise.resolve(failures() > before));
+    await sm.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: 'pg/lent',
+        VersionStage: 'AWSPENDING',
+        MoveToVersionId: token,
+      }),
+    );
+    const current = async () =>
+      (await sm.send(new DescribeSecretCommand({ SecretId: 'pg/lent' }))).VersionIdsToStages?.[
+        token
+      ]?.includes('AWSCURRENT') === true;
+    // The retry either refuses again (the planted username is not the alternate) or, without
+    // the check, sets the victim's password and finishes the rotation.
+    await waitFor('the retry', async () => failures() > before + 1 || (await current()));
+    expect(await current()).toBe(false);
+    expect(scramMatches(await verifier(victim), victim, 'victim-initial')).toBe(true);
+    expect(scramMatches(await verifier(victim), victim, attack)).toBe(false);
+    await sm.send(new CancelRotateSecretCommand({ SecretId: 'pg/lent' }));
+  }, 120_000);
 
   it('registering an unknown built-in rotator is refused, naming the field', async () => {
     const res = await fetch(`${server.url}/v1/aws/rotation-functions/oracle`, {
@@ -499,6 +596,120 @@ describe.skipIf(!redis.available)(`built-in rotators on Redis${skipNote(redis)}`
     expect(String(clone[clone.indexOf('keys') + 1])).toBe(`~${PREFIX}:*`);
     console.info(`[aws builtin] ${summary('redis alternating-users', times)}`);
   }, 120_000);
+});
+
+describe('who may lend an admin secret (masterarn)', () => {
+  it('a value naming an admin secret needs read on it, by Coffer policy and resource policy', async () => {
+    const vault = async (path: string, body: object) => {
+      const res = await fetch(`${server.url}/v1/${path}`, {
+        method: 'POST',
+        headers: { 'x-vault-token': ROOT, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      expect(res.status).toBeLessThan(300);
+      return res.status === 204 ? {} : ((await res.json()) as { data: Record<string, string> });
+    };
+    await vault('sys/policy/lender', {
+      policy:
+        'path "aws/us-east-1/secrets/lend/app*" { capabilities = ["create", "read", "update"] }',
+    });
+    const issued = (await vault('sys/door-credentials/aws', {
+      policies: ['lender'],
+      display_name: 'lender',
+    })) as { data: Record<string, string> };
+    const writer = new SecretsManagerClient({
+      endpoint: server.url,
+      region: 'us-east-1',
+      credentials: {
+        accessKeyId: issued.data['access_key_id']!,
+        secretAccessKey: issued.data['secret_access_key']!,
+      },
+    });
+    try {
+      const db = { engine: 'postgres', host: 'db.internal', password: 'canary-lend-Qm2-pw' };
+      seen.add(db.password);
+      const { ARN: adminArn } = await sm.send(
+        new CreateSecretCommand({
+          Name: 'lend/admin',
+          SecretString: JSON.stringify({ ...db, username: 'admin' }),
+        }),
+      );
+      await sm.send(
+        new CreateSecretCommand({
+          Name: 'lend/app-admin',
+          SecretString: JSON.stringify({ ...db, username: 'app_admin' }),
+        }),
+      );
+      const lending = (masterarn: string) => JSON.stringify({ ...db, username: 'app', masterarn });
+      const denied = {
+        name: 'AccessDeniedException',
+        message: expect.stringContaining('masterarn'),
+      };
+      // Not readable by the writer: refused on every write that stores a value.
+      await expect(
+        writer.send(
+          new CreateSecretCommand({ Name: 'lend/app', SecretString: lending('lend/admin') }),
+        ),
+      ).rejects.toMatchObject(denied);
+      await writer.send(
+        new CreateSecretCommand({
+          Name: 'lend/app',
+          SecretString: JSON.stringify({ ...db, username: 'app' }),
+        }),
+      );
+      for (const masterarn of ['lend/admin', adminArn!]) {
+        await expect(
+          writer.send(
+            new PutSecretValueCommand({ SecretId: 'lend/app', SecretString: lending(masterarn) }),
+          ),
+        ).rejects.toMatchObject(denied);
+        await expect(
+          writer.send(
+            new UpdateSecretCommand({ SecretId: 'lend/app', SecretString: lending(masterarn) }),
+          ),
+        ).rejects.toMatchObject(denied);
+      }
+      // A secret the writer may read can be lent; the root token may lend any.
+      await writer.send(
+        new PutSecretValueCommand({
+          SecretId: 'lend/app',
+          SecretString: lending('lend/app-admin'),
+        }),
+      );
+      await sm.send(
+        new PutSecretValueCommand({ SecretId: 'lend/app', SecretString: lending('lend/admin') }),
+      );
+      // A resource policy's explicit Deny of GetSecretValue on the admin secret refuses too.
+      await sm.send(
+        new PutResourcePolicyCommand({
+          SecretId: 'lend/app-admin',
+          ResourcePolicy: JSON.stringify({
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Effect: 'Deny',
+                Principal: { AWS: 'arn:aws:iam::000000000000:user/lender' },
+                Action: 'secretsmanager:GetSecretValue',
+                Resource: '*',
+              },
+            ],
+          }),
+        }),
+      );
+      await expect(
+        writer.send(
+          new PutSecretValueCommand({
+            SecretId: 'lend/app',
+            SecretString: lending('lend/app-admin'),
+          }),
+        ),
+      ).rejects.toMatchObject({ name: 'AccessDeniedException' });
+      // Values without masterarn, or not JSON, are written as before.
+      await writer.send(new PutSecretValueCommand({ SecretId: 'lend/app', SecretString: 'plain' }));
+    } finally {
+      writer.destroy();
+    }
+  });
 });
 
 describe('the server log', () => {

@@ -12,12 +12,14 @@ import {
   awsError,
   optBool,
   optString,
+  parseSecretId,
   reqString,
   requireLive,
   requireSecret,
   toJson,
   without,
   type ActionEnv,
+  type AwsValue,
   type Found,
   type SecretRef,
 } from './common.js';
@@ -168,6 +170,42 @@ export async function enforcePolicy(
       'AccessDeniedException',
       `User is not authorized to perform: secretsmanager:${action} on resource because of an explicit deny in a resource-based policy`,
     );
+  }
+}
+
+/**
+ * SECURITY: a SecretString holding `masterarn` lends the admin secret it names to the
+ * alternating-users rotators, which log in with it and clone the user the value names. As an
+ * AWS rotation function's role must be allowed to read the admin secret, the caller writing
+ * such a value must be allowed to read it: GetSecretValue by Coffer's policies, then by the
+ * admin secret's resource policy. The rotators' own copies run as scheduled jobs, without a
+ * caller. A value that is not a JSON object, or a `masterarn` that names no secret, lends
+ * nothing (the rotators refuse it), so it is left alone.
+ */
+export async function requireMayLendAdmin(env: ActionEnv, value: AwsValue): Promise<void> {
+  if (env.scheduled || !('SecretString' in value)) return;
+  let masterarn: unknown;
+  try {
+    masterarn = (JSON.parse(value.SecretString) as Record<string, unknown> | null)?.['masterarn'];
+  } catch {
+    return;
+  }
+  if (typeof masterarn !== 'string') return;
+  let ref: SecretRef;
+  try {
+    ref = parseSecretId(masterarn, env.region);
+  } catch {
+    return;
+  }
+  if (env.req.mayRead?.(`${ref.region}/secrets/${ref.name}`) !== true) {
+    throw awsError(
+      'AccessDeniedException',
+      'User is not authorized to perform: secretsmanager:GetSecretValue on the secret masterarn names, which a value holding it lends to the rotation',
+    );
+  }
+  const admin = await env.findOrUndefined(ref);
+  if (admin !== undefined) {
+    await enforcePolicy(env.storage, admin, 'GetSecretValue', env.req.door?.principal);
   }
 }
 

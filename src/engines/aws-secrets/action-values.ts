@@ -43,6 +43,7 @@ import {
   type SecretRef,
 } from './common.js';
 import { checkTags } from './action-metadata.js';
+import { requireMayLendAdmin } from './action-policy.js';
 
 function valueJson(value: AwsValue): JsonObject {
   return { ...value };
@@ -133,6 +134,7 @@ export async function createSecret(env: ActionEnv): Promise<JsonObject> {
   const kmsKeyId = optString(input, 'KmsKeyId', KMS_LIMITS);
   const type = optString(input, 'Type', { max: 256 });
   const tags = checkTags(input, 'Tags');
+  if (value !== undefined) await requireMayLendAdmin(env, value);
   if (optList(input, 'AddReplicaRegions', 1, 50) !== undefined) {
     throw awsError(
       'InvalidRequestException',
@@ -204,6 +206,7 @@ export async function putSecretValue(env: ActionEnv, ref: SecretRef): Promise<Js
     throw invalidParameter('You must provide either SecretString or SecretBinary.', 'SecretString');
   }
   const chosen = requireToken(token);
+  await requireMayLendAdmin(env, value);
   const found0 = await requireSecret(env, ref);
   return env.locked(found0.key, async () => {
     const found = await requireSecret(env, ref);
@@ -237,6 +240,7 @@ export async function updateSecret(env: ActionEnv, ref: SecretRef): Promise<Json
   const description = optString(input, 'Description', { max: 2048 });
   const kmsKeyId = optString(input, 'KmsKeyId', KMS_LIMITS);
   const type = optString(input, 'Type', { max: 256 });
+  if (value !== undefined) await requireMayLendAdmin(env, value);
   const found0 = await requireSecret(env, ref);
   return env.locked(found0.key, async () => {
     const found = await requireSecret(env, ref);

@@ -9,6 +9,7 @@ import {
   alternateUsername,
   BUILTIN_ROTATORS,
   parseDbSecret,
+  requireAlternate,
   settingsFor,
 } from './builtin-rotators.js';
 
@@ -110,5 +111,35 @@ describe('built-in rotators', () => {
     );
     expect(() => adminTarget(hostless, app)).toThrow(/host/);
     expect(() => adminTarget(hostless, elsewhere)).toThrow(/host/);
+  });
+
+  it("lets the admin set only the current user's alternate, on the current host", () => {
+    const secret = (over: object) =>
+      parseDbSecret('postgresql', JSON.stringify({ ...good, ...over }), 'AWSPENDING');
+    const now = secret({});
+    expect(() => {
+      requireAlternate(now, secret({ username: 'app_clone' }));
+    }).not.toThrow();
+    expect(() => {
+      requireAlternate(secret({ username: 'app_clone' }), secret({ username: 'app' }));
+    }).not.toThrow();
+    expect(() => {
+      requireAlternate(now, secret({ username: 'app_clone', host: 'DB.internal' }));
+    }).not.toThrow();
+    for (const [over, field] of [
+      [{ username: 'victim' }, 'username'],
+      [{ username: 'app' }, 'username'],
+      [{ username: 'app_clone_clone' }, 'username'],
+      [{ username: 'app_clone', host: 'other.internal' }, 'host'],
+    ] as const) {
+      let caught: unknown;
+      try {
+        requireAlternate(now, secret(over));
+      } catch (err) {
+        caught = err;
+      }
+      expect(isCofferError(caught) && caught.code).toBe('invalid_request');
+      expect(isCofferError(caught) && caught.field).toBe(field);
+    }
   });
 });

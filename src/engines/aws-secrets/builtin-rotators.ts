@@ -285,6 +285,29 @@ export function adminTarget(admin: DbSecret, next: DbSecret): DbSecret {
   return admin;
 }
 
+/**
+ * SECURITY (AWS's multi-user templates check the same): with the admin's credentials the
+ * pending version may change only the current user's alternate, on the current host. A
+ * pending version can be written by whoever may put values on the secret, before the rotation
+ * fills it; it must not pick which user's password the admin sets.
+ */
+export function requireAlternate(now: DbSecret, next: DbSecret): void {
+  if (next.username !== alternateUsername(now.username)) {
+    throw new CofferError(
+      'invalid_request',
+      "setSecret: the AWSPENDING username is not the alternate of AWSCURRENT's user",
+      { field: 'username' },
+    );
+  }
+  if (next.host.toLowerCase() !== now.host.toLowerCase()) {
+    throw new CofferError(
+      'invalid_request',
+      "setSecret: the AWSPENDING host is not AWSCURRENT's host",
+      { field: 'host' },
+    );
+  }
+}
+
 function creds(secret: DbSecret): RootCredentials {
   return { username: secret.username, password: secret.password };
 }
@@ -332,7 +355,8 @@ async function setStep(
   const now = await current(env, engine, s);
   const next = await pending(env, engine, s, token);
   if (strategy === 'alternating-users') {
-    const admin = await master(env, engine, now.masterarn ?? next.masterarn, s.ref.region);
+    requireAlternate(now, next);
+    const admin = await master(env, engine, now.masterarn, s.ref.region);
     const target = adminTarget(admin, next);
     await withDriver(
       settingsFor(

@@ -355,6 +355,8 @@ export interface Found {
 
 export interface ActionEnv {
   readonly req: EngineRequest;
+  /** A scheduled job (rotation steps, purges): no caller, `req` is a stand-in. */
+  readonly scheduled: boolean;
   /** The mount's context (also for scheduled jobs, which have no request). */
   readonly ctx: EngineContext;
   /** The mount's storage view, for the engine's own keys (resource policies, functions). */

@@ -138,6 +138,7 @@ export function createAwsEngine(mount: MountInfo, deps: AwsEngineDeps = {}): Sec
     });
     const env: ActionEnv = {
       req: req ?? { ...ctx, operation: 'read', path: '', data: {}, requestId: 'internal' },
+      scheduled: req === undefined,
       ctx,
       input,
       region,
