@@ -327,8 +327,8 @@ export async function runServer(
   }
   // The Google door's own listeners (docs/adr/0007-google-door.md), with the main one's TLS.
   const doorListeners: { close(): Promise<void> }[] = [];
-  /** Every listener whose certificate SIGHUP reloads (the main one and the REST door's). */
-  const tlsListeners: RunningListener[] = [listener];
+  /** Every listener whose certificate SIGHUP reloads (the main one first: it checks the pair). */
+  const tlsListeners: Pick<RunningListener, 'reloadTls'>[] = [listener];
   const doorLines: string[] = [];
   try {
     if (config.gcpDoor !== undefined && gcpRestApp !== undefined) {
@@ -354,6 +354,7 @@ export async function runServer(
           },
         );
         doorListeners.push({ close: () => grpcDoor.close() });
+        tlsListeners.push(grpcDoor);
         doorLines.push(`Google Secret Manager (gRPC): ${grpcDoor.address}`);
       }
     }
@@ -421,8 +422,8 @@ export async function runServer(
     stop('SIGTERM');
   });
   // SIGHUP reloads the TLS certificate and key from their files (as Vault does) on the main
-  // listener and the Google REST door's; a pair that cannot be read or does not match is logged
-  // and the old one kept. (The gRPC door keeps the certificate it started with.)
+  // listener and the Google doors' (REST and gRPC); a pair that cannot be read or does not
+  // match is logged and the old one kept.
   process.on('SIGHUP', () => {
     if (config.listener.tlsDisable) {
       logger.info('SIGHUP: nothing to reload (TLS is disabled)');

@@ -5,6 +5,7 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CofferClient, ConnectionError, tlsFetch } from '../../src/client/index.js';
 import type { TlsSettings } from '../../src/client/index.js';
@@ -25,6 +26,7 @@ let other: TestPki;
 let tlsServer: ServerProcess;
 let plainServer: ServerProcess;
 let doorPort: number;
+let grpcPort: number;
 
 /** A port chosen by the OS (bound, read, released), for a listener address in a config. */
 async function freePort(): Promise<number> {
@@ -39,8 +41,11 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Whether a TLS handshake with 127.0.0.1:`port` verifies against `caFile` (bounded). */
-function handshakeVerifies(port: number, caFile: string): Promise<boolean> {
+/**
+ * Whether a TLS handshake with 127.0.0.1:`port` verifies against `caFile` (bounded); `alpn`
+ * offers those protocols (HTTP/2's `h2` for the gRPC door).
+ */
+function handshakeVerifies(port: number, caFile: string, alpn?: string[]): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = tlsConnect({
       host: '127.0.0.1',
@@ -48,6 +53,7 @@ function handshakeVerifies(port: number, caFile: string): Promise<boolean> {
       ca: readFileSync(caFile),
       servername: 'coffer.test',
       timeout: 2_000,
+      ...(alpn === undefined ? {} : { ALPNProtocols: alpn }),
     });
     socket.once('secureConnect', () => {
       socket.destroy();
@@ -63,6 +69,32 @@ function handshakeVerifies(port: number, caFile: string): Promise<boolean> {
   });
 }
 
+/**
+ * The gRPC status of an unauthenticated ListSecrets on the gRPC door over TLS, trusting only
+ * `caFile`: UNAUTHENTICATED means the RPC reached the door; UNAVAILABLE, that TLS failed.
+ */
+function grpcStatus(port: number, caFile: string): Promise<grpc.status> {
+  const client = new grpc.Client(
+    `127.0.0.1:${port}`,
+    grpc.credentials.createSsl(readFileSync(caFile)),
+    { 'grpc.ssl_target_name_override': 'coffer.test', 'grpc.default_authority': 'coffer.test' },
+  );
+  const bytes = (b: Buffer) => b;
+  return new Promise((resolve) => {
+    client.makeUnaryRequest(
+      '/google.cloud.secretmanager.v1.SecretManagerService/ListSecrets',
+      bytes,
+      bytes,
+      Buffer.alloc(0),
+      { deadline: Date.now() + 5_000 },
+      (err) => {
+        client.close();
+        resolve(err?.code ?? grpc.status.OK);
+      },
+    );
+  });
+}
+
 beforeAll(async () => {
   tmp = createTempDir('coffer-tls-e2e-');
   pki = createTestPki(tmp.path, 'one');
@@ -70,8 +102,10 @@ beforeAll(async () => {
   // The served files are copies, so the reload test can replace them.
   copyFileSync(pki.serverCert, tmp.file('served-cert.pem'));
   copyFileSync(pki.serverKey, tmp.file('served-key.pem'));
-  // The Google REST door listens with the main listener's certificate; SIGHUP reloads both.
+  // The Google doors (REST and gRPC) listen with the main listener's certificate; SIGHUP
+  // reloads all three.
   doorPort = await freePort();
+  grpcPort = await freePort();
   [tlsServer, plainServer] = await Promise.all([
     startServer({
       configText:
@@ -79,7 +113,9 @@ beforeAll(async () => {
           ...pki,
           serverCert: tmp.file('served-cert.pem'),
           serverKey: tmp.file('served-key.pem'),
-        }) + `gcp_door {\n  rest_address = "127.0.0.1:${doorPort}"\n}\n`,
+        }) +
+        `gcp_door {\n  rest_address = "127.0.0.1:${doorPort}"\n` +
+        `  grpc_address = "127.0.0.1:${grpcPort}"\n}\n`,
     }),
     startServer({ dev: true }),
   ]);
@@ -201,6 +237,10 @@ describe('a scheme that does not match the server', () => {
 
 describe('the server', () => {
   it('reloads its certificate on SIGHUP and keeps serving', async () => {
+    // Before: every listener serves the first certificate (the gRPC door over HTTP/2's ALPN).
+    expect(await handshakeVerifies(grpcPort, pki.caCert, ['h2'])).toBe(true);
+    expect(await handshakeVerifies(grpcPort, other.caCert, ['h2'])).toBe(false);
+    expect(await grpcStatus(grpcPort, pki.caCert)).toBe(grpc.status.UNAUTHENTICATED);
     copyFileSync(other.serverCert, tmp.file('served-cert.pem'));
     copyFileSync(other.serverKey, tmp.file('served-key.pem'));
     tlsServer.proc.kill('SIGHUP');
@@ -215,6 +255,11 @@ describe('the server', () => {
     // The Google REST door serves the new certificate too.
     expect(await handshakeVerifies(doorPort, other.caCert)).toBe(true);
     expect(await handshakeVerifies(doorPort, pki.caCert)).toBe(false);
+    // And the gRPC door.
+    expect(await handshakeVerifies(grpcPort, other.caCert, ['h2'])).toBe(true);
+    expect(await handshakeVerifies(grpcPort, pki.caCert, ['h2'])).toBe(false);
+    expect(await grpcStatus(grpcPort, other.caCert)).toBe(grpc.status.UNAUTHENTICATED);
+    expect(await grpcStatus(grpcPort, pki.caCert)).toBe(grpc.status.UNAVAILABLE);
     expect(tlsServer.hasExited()).toBe(false);
   });
 });

@@ -6,6 +6,7 @@
 // plaintext gRPC Google's client sends credentials only as explicit `authorization` metadata.
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { createSecureContext } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { Logger } from 'pino';
@@ -26,7 +27,51 @@ export interface GcpGrpcOptions {
 export interface RunningGrpc {
   /** host:port as bound. */
   readonly address: string;
+  /**
+   * Serves new connections with this certificate and key (SIGHUP); throws, keeping the old
+   * pair, when they do not make one. Existing connections keep theirs.
+   */
+  reloadTls(tls: { cert: Buffer; key: Buffer }): void;
   close(): Promise<void>;
+}
+
+type IdentityListener = grpc.experimental.IdentityCertificateUpdateListener;
+
+/**
+ * The door's certificate as grpc-js's certificate-provider credentials take it: each update
+ * becomes the HTTP/2 server's new TLS context for new connections. Listeners hear the current
+ * pair on the next tick after they are added (grpc-js adds the server's own watcher only after
+ * the provider's listener, so an update given at once would be lost).
+ */
+class ReloadableIdentity implements grpc.experimental.CertificateProvider {
+  #current: grpc.experimental.IdentityCertificateUpdate;
+  readonly #listeners = new Set<IdentityListener>();
+
+  constructor(tls: { cert: Buffer; key: Buffer }) {
+    this.#current = { certificate: tls.cert, privateKey: tls.key };
+  }
+
+  update(tls: { cert: Buffer; key: Buffer }): void {
+    // Throws on a pair that does not match, before any listener sees it.
+    createSecureContext({ cert: tls.cert, key: tls.key });
+    this.#current = { certificate: tls.cert, privateKey: tls.key };
+    for (const listener of this.#listeners) listener(this.#current);
+  }
+
+  addIdentityCertificateListener(listener: IdentityListener): void {
+    this.#listeners.add(listener);
+    process.nextTick(() => {
+      if (this.#listeners.has(listener)) listener(this.#current);
+    });
+  }
+
+  removeIdentityCertificateListener(listener: IdentityListener): void {
+    this.#listeners.delete(listener);
+  }
+
+  // No client certificates: there is no CA to provide.
+  addCaCertificateListener(): void {}
+  removeCaCertificateListener(): void {}
 }
 
 type Obj = Record<string, unknown>;
@@ -183,12 +228,13 @@ export async function startGcpGrpc(
   }
   const server = new grpc.Server();
   server.addService(service, handlers);
+  const identity = listen.tls === undefined ? undefined : new ReloadableIdentity(listen.tls);
+  // grpc-js names this function's first parameter the CA provider, but passes it on as the
+  // identity provider (its constructor's first); no CA provider means no client certificates.
   const credentials =
-    listen.tls === undefined
+    identity === undefined
       ? grpc.ServerCredentials.createInsecure()
-      : grpc.ServerCredentials.createSsl(null, [
-          { cert_chain: listen.tls.cert, private_key: listen.tls.key },
-        ]);
+      : grpc.experimental.createCertificateProviderServerCredentials(identity, null, false);
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${host}:${listen.port}`, credentials, (err, bound) => {
@@ -198,6 +244,9 @@ export async function startGcpGrpc(
   });
   return {
     address: `${host}:${port}`,
+    reloadTls: (tls) => {
+      identity?.update(tls);
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.tryShutdown(() => {
