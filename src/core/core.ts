@@ -21,7 +21,7 @@ import { parseFields } from '../sdk/fields.js';
 import type { JsonObject } from '../sdk/json.js';
 import { prefixedStorage, type Storage } from '../sdk/storage.js';
 import { AuditBroker } from './audit/audit-broker.js';
-import { auditAuthOf, auditResponseOf, type AuditRequest } from './audit/format.js';
+import { auditAuthOf, auditResponseOf, type AuditAuth, type AuditRequest } from './audit/format.js';
 import type { Caller, InternalBackend } from './caller.js';
 import { ChangeBus, type ChangeEvent } from './change-events.js';
 import { createCubbyholeBackend, destroyCubbyhole } from './cubbyhole-backend.js';
@@ -230,6 +230,8 @@ export class Core {
   /** The system maximum TTL; also the bound on a wrap TTL. */
   readonly #maxLeaseTtlSeconds: number;
   readonly #changes = new ChangeBus();
+  /** The `auth` block of a login's response line: the token it made (see #login). */
+  readonly #loginAudit = new WeakMap<EngineResult, AuditAuth>();
   /** Ends every open change subscription (called on seal). */
   readonly #subscriptionEnds = new Set<(reason: string) => void>();
   readonly #logger: CoreDeps['logger'];
@@ -865,8 +867,10 @@ export class Core {
         throw err;
       }
       if (!this.#audit.idle) {
+        // As Vault: a login's response line names the token it made in its `auth` block.
+        const login = this.#loginAudit.get(result);
         await this.#audit.logResponse({
-          ...auth,
+          ...(login === undefined ? auth : { auth: login }),
           request: audited,
           response: auditResponseOf(result, prepared.target.info),
         });
@@ -1270,11 +1274,18 @@ export class Core {
       entityId: entity.id,
     });
     const all = [...(warnings ?? []), ...created.warnings];
-    return {
+    const result: EngineResult = {
       kind: 'auth',
       auth: authResult(created.entry, created.token, created.entry.ttlSeconds, identityPolicies),
       ...(all.length === 0 ? {} : { warnings: all }),
     };
+    if (!this.#audit.idle) {
+      this.#loginAudit.set(
+        result,
+        auditAuthOf({ token: created.token, entry: created.entry, identityPolicies }),
+      );
+    }
+    return result;
   }
 
   /** A successful change through a secret engine tells subscribers its path and version. */

@@ -86,7 +86,9 @@ export interface FormatOptions {
 }
 
 /** The `auth` block for the caller the pipeline resolved. */
-export function auditAuthOf(caller: Caller): AuditAuth {
+export function auditAuthOf(
+  caller: Pick<Caller, 'token' | 'entry' | 'identityPolicies'>,
+): AuditAuth {
   const { entry } = caller;
   return {
     clientToken: caller.token,
