@@ -246,7 +246,11 @@ describe('renderStatement neutralises injection attempts, for each driver and qu
         `{{${key}}}: its value cannot be placed inside a dollar-quoted body`,
       ]);
     }
-    // Outside a dollar quote a $ is an ordinary character.
+    // Outside a dollar quote a $ is an ordinary character, and outside a block comment so are
+    // /* and */.
+    expect(renderStatement(`SELECT '{{password}}'`, 'postgres', { password: 'a*/b/*c' })).toBe(
+      `SELECT 'a*/b/*c'`,
+    );
     expect(renderStatement(`SELECT '{{password}}'`, 'postgres', { password: 'a$$b' })).toBe(
       `SELECT 'a$$b'`,
     );
@@ -308,8 +312,8 @@ describe('renderStatement neutralises injection attempts, for each driver and qu
       `SELECT 1--x'u'`,
     );
     // PostgreSQL: -- always begins a comment.
-    expect(renderStatement(`SELECT 1--{{name}}`, 'postgres', { username: 'u' })).toBe(
-      `SELECT 1--"u"`,
+    expect(renderStatement(`SELECT 1--'{{name}}'`, 'postgres', { username: 'u' })).toBe(
+      `SELECT 1--'"u"'`,
     );
   });
 
