@@ -17,22 +17,48 @@ import { BARRIER_KEYS } from './keys.js';
 const T0 = Date.UTC(2026, 0, 1);
 const text = (value: string): Uint8Array => new TextEncoder().encode(value);
 
-/** A physical backend that counts reads and can hold or fail chosen calls. */
+/** A promise to wait on and the function that releases it. */
+function gate(): { wait: Promise<void>; release: () => void } {
+  let release!: () => void;
+  const wait = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  return { wait, release };
+}
+
+/** A physical backend that counts reads and puts and can hold or fail chosen calls. */
 function instrumented(inner: PhysicalBackend): PhysicalBackend & {
   gets: number;
+  putsTo: (key: string) => number;
   holdNextGet: () => () => void;
+  holdNextPutTo: (key: string) => () => void;
+  holdNextBatch: () => () => void;
   failPutsTo: Set<string>;
 } {
+  let batchHold: Promise<void> | undefined;
   let hold: Promise<void> | undefined;
+  const putHolds = new Map<string, Promise<void>>();
+  const puts = new Map<string, number>();
   const spy = {
     type: inner.type,
     gets: 0,
     failPutsTo: new Set<string>(),
+    putsTo: (key: string): number => puts.get(key) ?? 0,
     holdNextGet(): () => void {
-      let release!: () => void;
-      hold = new Promise<void>((resolve) => {
-        release = resolve;
-      });
+      const { wait, release } = gate();
+      hold = wait;
+      return release;
+    },
+    /** The next put to `key` waits for the release before it writes anything. */
+    holdNextPutTo(key: string): () => void {
+      const { wait, release } = gate();
+      putHolds.set(key, wait);
+      return release;
+    },
+    /** The next batch waits for the release before it writes anything. */
+    holdNextBatch(): () => void {
+      const { wait, release } = gate();
+      batchHold = wait;
       return release;
     },
     async get(key: string) {
@@ -43,13 +69,26 @@ function instrumented(inner: PhysicalBackend): PhysicalBackend & {
       if (waiting !== undefined) await waiting;
       return value;
     },
-    put(key: string, value: Uint8Array) {
-      if (spy.failPutsTo.has(key)) return Promise.reject(new Error('disk full'));
+    async put(key: string, value: Uint8Array) {
+      puts.set(key, spy.putsTo(key) + 1);
+      const waiting = putHolds.get(key);
+      putHolds.delete(key);
+      if (waiting !== undefined) await waiting;
+      if (spy.failPutsTo.has(key)) throw new Error('disk full');
       return inner.put(key, value);
     },
     delete: (key: string) => inner.delete(key),
     list: (prefix: string) => inner.list(prefix),
-    batch: (ops: readonly StorageOp[]) => inner.batch(ops),
+    async batch(ops: readonly StorageOp[]) {
+      // StorageOp's contract: a backend may take anything but a put for a delete.
+      for (const { op } of ops as readonly { op: string }[]) {
+        if (op !== 'put' && op !== 'delete') throw new Error(`malformed op ${op}`);
+      }
+      const waiting = batchHold;
+      batchHold = undefined;
+      if (waiting !== undefined) await waiting;
+      return inner.batch(ops);
+    },
     close: () => inner.close(),
   };
   return spy;
@@ -71,6 +110,9 @@ async function setup(options: { cacheEntries?: number } = {}) {
     },
   };
 }
+
+/** Lets every pending promise callback run (nothing here waits on real I/O). */
+const idle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 async function errorOf(action: () => unknown): Promise<CofferError> {
   try {
@@ -138,9 +180,11 @@ describe('AesGcmBarrier: initialize and unseal', () => {
   });
 
   it('unseal while unsealed is a no-op', async () => {
-    const { barrier, rootKey } = await setup();
+    const { barrier, physical, rootKey } = await setup();
     await barrier.put('k', text('v'));
+    const reads = physical.gets;
     await barrier.unseal(rootKey);
+    expect(physical.gets).toBe(reads); // not even the keyring is read again
     expect(await barrier.get('k')).toEqual(text('v'));
   });
 });
@@ -463,5 +507,307 @@ describe('encryptWithKey / decryptWithKey', () => {
     expect((await errorOf(() => encryptWithKey(new Uint8Array(16), 'p', text('v')))).code).toBe(
       'internal',
     );
+  });
+});
+
+describe('AesGcmBarrier: a seal racing an unseal, a rotation or a reload', () => {
+  it('a seal while an unseal is in flight leaves the barrier sealed', async () => {
+    const { barrier, rootKey } = await setup();
+    await barrier.put('k', text('v'));
+    barrier.seal();
+    const unsealing = barrier.unseal(rootKey);
+    barrier.seal();
+    const err = await errorOf(() => unsealing);
+    expect(err.code).toBe('sealed');
+    expect(err.message).toBe('the barrier was sealed while unsealing');
+    expect(barrier.isSealed()).toBe(true);
+    expect((await errorOf(() => barrier.get('k'))).code).toBe('sealed');
+    await barrier.unseal(rootKey);
+    expect(await barrier.get('k')).toEqual(text('v'));
+  });
+
+  it('of two concurrent unseals the later one to finish keeps the keyring in use', async () => {
+    const { barrier, physical, rootKey } = await setup();
+    barrier.seal();
+    const release = physical.holdNextGet(); // the first unseal's read of the keyring
+    const first = barrier.unseal(rootKey);
+    const second = barrier.unseal(rootKey);
+    await second;
+    await barrier.put('k', text('v')); // counted on the keyring the second unseal installed
+    release();
+    await first; // not an error: the barrier is unsealed, as asked
+    expect(barrier.isSealed()).toBe(false);
+    expect(barrier.keyStatus().encryptions).toBe(1);
+    expect(await barrier.get('k')).toEqual(text('v'));
+  });
+
+  it('a rotation that a seal overtook fails and does not unseal the barrier', async () => {
+    const { barrier, physical, rootKey } = await setup();
+    const release = physical.holdNextPutTo(BARRIER_KEYS.keyring);
+    const rotating = barrier.rotate();
+    await idle(); // the rotation now waits on its keyring write
+    expect(physical.putsTo(BARRIER_KEYS.keyring)).toBe(2); // initialize's, and this one
+    barrier.seal();
+    release();
+    const err = await errorOf(() => rotating);
+    expect(err.code).toBe('sealed');
+    expect(barrier.isSealed()).toBe(true);
+    expect((await errorOf(() => barrier.get('k'))).code).toBe('sealed');
+    // The stored keyring has the new term; nothing was encrypted with it.
+    await barrier.unseal(rootKey);
+    expect(barrier.keyStatus().term).toBe(2);
+  });
+
+  it('a seal while a reload is in flight leaves the barrier sealed', async () => {
+    const { barrier, physical } = await setup();
+    const release = physical.holdNextGet();
+    const reloading = barrier.reload();
+    await idle(); // the reload now waits on its read of the keyring
+    barrier.seal();
+    release();
+    await reloading;
+    expect(barrier.isSealed()).toBe(true);
+    expect((await errorOf(() => barrier.get('k'))).code).toBe('sealed');
+  });
+});
+
+describe('AesGcmBarrier: reload (another node rotated or wrote)', () => {
+  it('is a no-op while sealed', async () => {
+    const { barrier } = await setup();
+    barrier.seal();
+    await barrier.reload();
+    expect(barrier.isSealed()).toBe(true);
+  });
+
+  it('learns the terms another node added and drops what it had cached', async () => {
+    const { barrier: active, physical, rootKey } = await setup();
+    const standby = new AesGcmBarrier(physical, { now: () => T0 });
+    await standby.unseal(rootKey);
+    await standby.put('k', text('old'));
+    expect(await standby.get('k')).toEqual(text('old')); // now cached
+    await active.rotate();
+    await active.put('k', text('new'));
+    await active.put('n', text('fresh'));
+    expect((await errorOf(() => standby.get('n'))).code).toBe('integrity_failure'); // term 2
+    expect(await standby.get('k')).toEqual(text('old'));
+    await standby.reload();
+    expect(standby.keyStatus().term).toBe(2);
+    expect(await standby.get('k')).toEqual(text('new'));
+    expect(await standby.get('n')).toEqual(text('fresh'));
+    await standby.put('m', text('mine'));
+    expect(termOf((await physical.get('m'))!)).toBe(2);
+  });
+
+  it('refuses a missing or damaged keyring and keeps the keyring it has', async () => {
+    const { barrier, physical } = await setup();
+    await barrier.put('k', text('v'));
+    const stored = (await physical.get(BARRIER_KEYS.keyring))!;
+    await physical.delete(BARRIER_KEYS.keyring);
+    let err = await errorOf(() => barrier.reload());
+    expect(err.code).toBe('integrity_failure');
+    expect(err.message).toBe('the keyring is missing');
+    const damaged = Uint8Array.from(stored);
+    damaged[damaged.length - 1]! ^= 1;
+    await physical.put(BARRIER_KEYS.keyring, damaged);
+    err = await errorOf(() => barrier.reload());
+    expect(err.code).toBe('integrity_failure');
+    expect(err.message).toBe('the stored keyring failed its integrity check');
+    expect(err.cause).toBeInstanceOf(CofferError);
+    expect(await barrier.get('k')).toEqual(text('v'));
+    // A failed reload does not block the next keyring operation.
+    await physical.put(BARRIER_KEYS.keyring, stored);
+    expect((await barrier.rotate()).term).toBe(2);
+  });
+});
+
+describe('AesGcmBarrier: usage counts saved at seal', () => {
+  it('are written only when they changed since last saved (unseal, rotate, reload)', async () => {
+    const { barrier, physical, rootKey } = await setup();
+    const usageWrites = (): number => physical.putsTo(BARRIER_KEYS.keyringUsage);
+    barrier.seal(); // nothing encrypted yet
+    expect(usageWrites()).toBe(0);
+    await barrier.unseal(rootKey);
+    await barrier.put('a', text('1'));
+    barrier.seal();
+    expect(usageWrites()).toBe(1);
+    await barrier.unseal(rootKey); // loads the saved count
+    barrier.seal();
+    expect(usageWrites()).toBe(1);
+    await barrier.unseal(rootKey);
+    await barrier.put('b', text('2'));
+    await barrier.rotate(); // the keyring stored with the rotation holds the counts
+    barrier.seal();
+    expect(usageWrites()).toBe(1);
+    await barrier.unseal(rootKey);
+    const other = new AesGcmBarrier(physical, { now: () => T0 });
+    await other.unseal(rootKey);
+    await other.put('c', text('3'));
+    await other.rotate(); // stores term 2's count of 1 with the keyring
+    await barrier.reload(); // takes the stored counts as saved
+    barrier.seal();
+    expect(usageWrites()).toBe(1);
+  });
+
+  it('the next unseal waits for the usage write the seal started', async () => {
+    const { barrier, physical, rootKey } = await setup();
+    await barrier.put('a', text('1'));
+    const release = physical.holdNextPutTo(BARRIER_KEYS.keyringUsage);
+    barrier.seal();
+    const unsealing = barrier.unseal(rootKey);
+    await idle();
+    expect(barrier.isSealed()).toBe(true); // still waiting for the write
+    release();
+    await unsealing;
+    expect(barrier.keyStatus().encryptions).toBe(1);
+  });
+
+  it('a failed usage write neither fails the seal nor blocks the next unseal', async () => {
+    const { barrier, physical, rootKey } = await setup();
+    await barrier.put('a', text('1'));
+    physical.failPutsTo.add(BARRIER_KEYS.keyringUsage);
+    barrier.seal();
+    await barrier.unseal(rootKey);
+    expect(await barrier.get('a')).toEqual(text('1'));
+    expect(barrier.keyStatus().encryptions).toBe(0); // advisory counts, lost
+  });
+
+  it('a damaged or malformed usage entry does not block unsealing', async () => {
+    const { barrier, physical, rootKey } = await setup();
+    await physical.put(BARRIER_KEYS.keyringUsage, randomBytes(MIN_CIPHERTEXT_BYTES + 4));
+    barrier.seal(); // nothing encrypted: the damaged entry is not overwritten
+    await barrier.unseal(rootKey);
+    expect(barrier.keyStatus().encryptions).toBe(0);
+    for (const usage of ['null', '{"7": 5}', '{"1": 2.5}']) {
+      const blob = encryptWithKey(rootKey, BARRIER_KEYS.keyringUsage, text(usage));
+      await physical.put(BARRIER_KEYS.keyringUsage, blob);
+      barrier.seal();
+      await barrier.unseal(rootKey);
+      expect(barrier.keyStatus().encryptions, usage).toBe(0);
+    }
+  });
+});
+
+describe('AesGcmBarrier: refusals say what was wrong', () => {
+  it('names the field and the reason, never the value', async () => {
+    const { barrier, rootKey } = await setup();
+    let err = await errorOf(() => barrier.get('a\ud800'));
+    expect(err.message).toBe('key is not a well-formed string');
+    expect(err.field).toBe('key');
+    err = await errorOf(() => barrier.list('a\ud800/'));
+    expect([err.code, err.message, err.field]).toEqual([
+      'invalid_request',
+      'prefix is not a well-formed string',
+      'prefix',
+    ]);
+    err = await errorOf(() => barrier.batch([{ op: 'delete', key: '\udc00' }]));
+    expect([err.code, err.field]).toEqual(['invalid_request', 'key']);
+    err = await errorOf(() => barrier.put(BARRIER_KEYS.keyring, text('x')));
+    expect([err.message, err.field]).toEqual([
+      'core/keyring is reserved for the barrier and the seal',
+      'key',
+    ]);
+    err = await errorOf(() => barrier.initialize(rootKey));
+    expect(err.message).toBe('the barrier is already initialized');
+    err = await errorOf(() => barrier.unseal(new Uint8Array(33)));
+    expect(err.message).toBe('the root key must be 32 bytes');
+    err = await errorOf(() => barrier.initialize(new Uint8Array(31)));
+    expect(err.message).toBe('the root key must be 32 bytes');
+    const fresh = new AesGcmBarrier(createInmemBackend(), { now: () => T0 });
+    err = await errorOf(() => fresh.unseal(rootKey));
+    expect(err.message).toBe('the barrier is not initialized');
+    err = await errorOf(() => encryptWithKey(new Uint8Array(31), 'p', text('v')));
+    expect([err.code, err.message]).toEqual(['internal', 'an encryption key must be 32 bytes']);
+    err = await errorOf(() => decryptWithKey(new Uint8Array(33), 'p', new Uint8Array(40)));
+    expect([err.code, err.message]).toEqual(['internal', 'an encryption key must be 32 bytes']);
+    // 32 characters are not 32 bytes of key: node:crypto would take a string as a key.
+    const chars = 'k'.repeat(32) as unknown as Uint8Array;
+    err = await errorOf(() => encryptWithKey(chars, 'p', text('v')));
+    expect([err.code, err.message]).toEqual(['internal', 'an encryption key must be 32 bytes']);
+    err = await errorOf(() => fresh.initialize(chars));
+    expect([err.code, err.message]).toEqual(['invalid_request', 'the root key must be 32 bytes']);
+  });
+
+  it('refuses a value that is not bytes instead of encrypting its text', async () => {
+    const { barrier, physical } = await setup();
+    const err = await errorOf(() => barrier.put('k', 'v' as unknown as Uint8Array));
+    expect([err.code, err.message]).toEqual(['internal', 'the value for k is not bytes']);
+    expect(await physical.get('k')).toBeUndefined();
+  });
+
+  it('an integrity failure keeps the decryption error as its cause', async () => {
+    const { barrier, physical } = await setup({ cacheEntries: 0 });
+    await barrier.put('k', text('v'));
+    const raw = Uint8Array.from((await physical.get('k'))!);
+    raw[raw.length - 1]! ^= 1;
+    await physical.put('k', raw);
+    const err = await errorOf(() => barrier.get('k'));
+    expect(err.code).toBe('integrity_failure');
+    expect(err.cause).toBeInstanceOf(Error);
+  });
+});
+
+describe('AesGcmBarrier: ciphertext cache and writes in flight', () => {
+  it('a read during a write does not leave the old value cached once the write lands', async () => {
+    const { barrier, physical } = await setup();
+    await barrier.put('k', text('old'));
+    const release = physical.holdNextBatch();
+    const writing = barrier.put('k', text('new'));
+    expect(await barrier.get('k')).toEqual(text('old')); // the write has not landed yet
+    release();
+    await writing;
+    expect(await barrier.get('k')).toEqual(text('new'));
+  });
+});
+
+describe('AesGcmBarrier: more of the cache and of sealing', () => {
+  it('invalidateCache() without a key drops every cached entry', async () => {
+    const { barrier, physical } = await setup();
+    await barrier.put('a', text('1'));
+    await barrier.put('b', text('2'));
+    await barrier.get('a');
+    await barrier.get('b');
+    await physical.put('a', new Uint8Array(MIN_CIPHERTEXT_BYTES)); // foreign, bad writes
+    await physical.put('b', new Uint8Array(MIN_CIPHERTEXT_BYTES));
+    barrier.invalidateCache();
+    expect((await errorOf(() => barrier.get('a'))).code).toBe('integrity_failure');
+    expect((await errorOf(() => barrier.get('b'))).code).toBe('integrity_failure');
+  });
+
+  it('by default caches at most 10,000 entries', async () => {
+    const { barrier, physical } = await setup();
+    const keys = Array.from({ length: 10_001 }, (_, i) => `k/${i}`);
+    await barrier.batch(keys.map((key) => ({ op: 'put', key, value: text('v') })));
+    for (const key of keys) await barrier.get(key);
+    const reads = physical.gets;
+    await barrier.get(keys[1]!);
+    expect(physical.gets).toBe(reads); // still cached
+    await barrier.get(keys[0]!);
+    expect(physical.gets).toBe(reads + 1); // the least recently used, dropped
+  });
+
+  it("a listing in flight when the barrier seals ends with 'sealed'", async () => {
+    const { barrier } = await setup();
+    await barrier.put('a/b', text('1'));
+    const listing = barrier.list('a/');
+    barrier.seal();
+    expect((await errorOf(() => listing)).code).toBe('sealed');
+  });
+
+  it('refuses a key that is not a string', async () => {
+    const { barrier } = await setup();
+    const err = await errorOf(() => barrier.get(7 as unknown as string));
+    expect([err.code, err.field]).toEqual(['invalid_request', 'key']);
+  });
+});
+
+describe('decryptWithKey: the header term', () => {
+  it('refuses an entry whose term was changed from 0, though it would authenticate', async () => {
+    const key = randomBytes(32);
+    const blob = encryptWithKey(key, 'p', text('root'));
+    const moved = Uint8Array.from(blob);
+    moved[3] = 1;
+    const err = await errorOf(() => decryptWithKey(key, 'p', moved));
+    expect(err.code).toBe('integrity_failure');
+    expect(err.message).toBe('stored entry at p failed its integrity check');
   });
 });

@@ -344,6 +344,10 @@ export class AesGcmBarrier implements Storage {
       if (rootKey === undefined || current === undefined) return;
       const epoch = this.#epoch;
       const stored = await this.#physical.get(BARRIER_KEYS.keyring);
+      // Sealed meanwhile: the root key held here is zero-filled; nothing to reload. (Rotations
+      // and reloads are serialised, and an unseal needs a seal first, so only a seal changes
+      // the keyring while this read is in flight.)
+      if (epoch !== this.#epoch) return;
       if (stored === undefined)
         throw new CofferError('integrity_failure', 'the keyring is missing');
       let encoded: Uint8Array;
@@ -363,10 +367,6 @@ export class AesGcmBarrier implements Storage {
         keyring = Keyring.parse(encoded);
       } finally {
         encoded.fill(0);
-      }
-      if (epoch !== this.#epoch || this.#keyring !== current) {
-        keyring.wipe();
-        return;
       }
       this.#keyring = keyring;
       this.#savedEncryptions = keyring.totalEncryptions();

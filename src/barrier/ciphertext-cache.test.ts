@@ -10,6 +10,7 @@ describe('CiphertextCache', () => {
     cache.fill('a', v(1), cache.readToken());
     expect(cache.get('a')).toEqual(v(1));
     expect(cache.get('b')).toBeUndefined();
+    expect(cache.size).toBe(1); // a miss adds nothing
   });
 
   it('evicts the least recently used entry beyond its bound', () => {

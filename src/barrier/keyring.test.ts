@@ -79,6 +79,9 @@ describe('Keyring', () => {
 
   it('refuses a key of the wrong length', () => {
     expect(() => Keyring.create(new Uint8Array(16), T0)).toThrow(CofferError);
+    expect(() => Keyring.create(new Uint8Array(33), T0)).toThrow(
+      expect.objectContaining({ code: 'internal', message: 'a keyring key must be 32 bytes' }),
+    );
   });
 });
 
@@ -100,6 +103,16 @@ describe('usage counts', () => {
     applyUsage(keyring, new TextEncoder().encode('not json'));
     applyUsage(keyring, new TextEncoder().encode('{"1":"many"}'));
     expect(keyring.active.encryptions).toBe(0);
+  });
+
+  it('ignores usage that is not an object of whole counts for known terms', () => {
+    const keyring = Keyring.create(key(1), T0);
+    for (const usage of ['null', '7', '"17"', '[9]', '{"2": 5}', '{"1": 2.5}', '{"1": 1e300}']) {
+      applyUsage(keyring, new TextEncoder().encode(usage));
+      expect(keyring.active.encryptions, usage).toBe(0);
+    }
+    applyUsage(keyring, new TextEncoder().encode('{"1": 9007199254740991}'));
+    expect(keyring.active.encryptions).toBe(Number.MAX_SAFE_INTEGER);
   });
 });
 
@@ -142,6 +155,15 @@ describe('Keyring.parse refuses a malformed entry, naming why', () => {
     refused(encode(1, [{ term: 1, installTimeMs: HUGE }]), 'counter out of range');
     refused(encode(1, [{ term: 1, encryptions: HUGE }]), 'counter out of range');
     refused(encode(3, [{ term: 1 }, { term: 2 }]), 'the active term is missing');
+  });
+
+  it('a keyring whose highest term is the largest u32 has no terms left', () => {
+    const full = Keyring.parse(encode(0xffff_ffff, [{ term: 0xffff_ffff }]));
+    expect(() => full.withNewTerm(key(2), T0)).toThrow(
+      expect.objectContaining({ code: 'internal', message: 'the keyring has no terms left' }),
+    );
+    const last = Keyring.parse(encode(0xffff_fffe, [{ term: 0xffff_fffe }]));
+    expect(last.withNewTerm(key(2), T0).activeTerm).toBe(0xffff_ffff);
   });
 
   it('a well-formed entry with terms out of order lists them ascending', () => {

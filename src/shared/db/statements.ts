@@ -39,6 +39,15 @@ const DOLLAR_TAG = /^\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$/;
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /**
+ * SECURITY: MySQL reads `--` as a comment only before whitespace or a control character
+ * (`1--1` is 1 minus -1). Were the scanner to take `--'x'` for a comment, a value placed in
+ * that `'x'` would be rendered as a whole literal next to MySQL's own quote and end up as SQL.
+ */
+function mysqlDashComment(next: string): boolean {
+  return /\s/.test(next) || CONTROL.test(next);
+}
+
+/**
  * Walks `sql` once, calling `onCode` for each character outside quotes and comments and
  * `onPlaceholder` for each recognised placeholder (with the quoting it sits in). Returns the
  * text with placeholders replaced by what `onPlaceholder` returns.
@@ -89,7 +98,11 @@ function scan(
           state.escapeString = dialect === 'mysql';
         } else if (c === '`' && dialect === 'mysql') {
           state.context = 'backtick';
-        } else if (c === '-' && sql[i + 1] === '-') {
+        } else if (
+          c === '-' &&
+          sql[i + 1] === '-' &&
+          (dialect === 'postgres' || mysqlDashComment(sql.charAt(i + 2)))
+        ) {
           state.context = 'line-comment';
         } else if (c === '#' && dialect === 'mysql') {
           state.context = 'line-comment';
@@ -166,27 +179,13 @@ function pgLiteral(value: string): string {
   return value.includes('\\') ? ` E'${body.replace(/\\/g, '\\\\')}'` : `'${body}'`;
 }
 
-/** MySQL's string escaping (mysql2's `escape` for strings): backslash escapes. */
+/**
+ * MySQL's string escaping (mysql2's `escape` for strings): backslash escapes. Of mysql2's
+ * escapes only the quotes' and the backslash's are needed: renderStatement refuses control
+ * characters (\0, \b, \t, \n, \r, \x1a) before any value gets here.
+ */
 function mysqlStringBody(value: string): string {
-  // eslint-disable-next-line no-control-regex
-  return value.replace(/[\0\b\t\n\r\x1a"'\\]/g, (c) => {
-    switch (c) {
-      case '\0':
-        return '\\0';
-      case '\b':
-        return '\\b';
-      case '\t':
-        return '\\t';
-      case '\n':
-        return '\\n';
-      case '\r':
-        return '\\r';
-      case '\x1a':
-        return '\\Z';
-      default:
-        return `\\${c}`;
-    }
-  });
+  return value.replace(/["'\\]/g, (c) => `\\${c}`);
 }
 
 function escapeFor(
@@ -200,6 +199,14 @@ function escapeFor(
     throw new CofferError(
       'invalid_request',
       `{{${key}}}: its value cannot be placed inside a dollar-quoted body`,
+    );
+  }
+  // SECURITY: quotes mean nothing inside /* */, so a value holding */ would end the comment
+  // and run the rest of itself as SQL (and /* would open a nested one in PostgreSQL).
+  if (state.context === 'block-comment' && (value.includes('*/') || value.includes('/*'))) {
+    throw new CofferError(
+      'invalid_request',
+      `{{${key}}}: its value cannot be placed inside a block comment`,
     );
   }
   if (dialect === 'postgres') {
