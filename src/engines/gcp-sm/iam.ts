@@ -132,7 +132,9 @@ export function parsePolicy(value: unknown): {
     const f = `policy.bindings[${i}]`;
     if (!isJsonObject(b)) throw invalidArgument(f, 'must be an object');
     const role = b['role'];
-    if (typeof role !== 'string' || ROLES[role] === undefined) {
+    // SECURITY: own keys only; "toString" or "constructor" would otherwise pass as roles and
+    // then break every IAM check of the resource.
+    if (typeof role !== 'string' || !Object.hasOwn(ROLES, role)) {
       throw invalidArgument(
         `${f}.role`,
         'must be one of the roles/secretmanager.* roles or roles/owner, roles/editor, roles/viewer',
@@ -186,7 +188,8 @@ function grants(policy: IamPolicy, principal: string, permission: string): boole
   return policy.bindings.some(
     (b) =>
       b.condition === undefined &&
-      (ROLES[b.role] ?? []).includes(permission) &&
+      Object.hasOwn(ROLES, b.role) &&
+      ROLES[b.role]!.includes(permission) &&
       b.members.some((m) => m === principal || m === 'allUsers' || m === 'allAuthenticatedUsers'),
   );
 }
