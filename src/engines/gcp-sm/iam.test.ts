@@ -249,6 +249,19 @@ describe('parsePolicy', () => {
       ),
     ],
     [
+      'a role given as a list',
+      { bindings: [{ role: ['roles/viewer'], members: [ALICE] }] },
+      invalid(
+        'policy.bindings[0].role',
+        'must be one of the roles/secretmanager.* roles or roles/owner, roles/editor, roles/viewer',
+      ),
+    ],
+    [
+      'a member given as a list',
+      { bindings: [{ role: 'roles/viewer', members: [[ALICE]] }] },
+      invalid('policy.bindings[0].members', 'must be a list such as ["user:alice@example.com"]'),
+    ],
+    [
       'members not a list',
       { bindings: [{ role: 'roles/viewer', members: ALICE }] },
       invalid('policy.bindings[0].members', 'must be a list such as ["user:alice@example.com"]'),
@@ -404,6 +417,12 @@ describe('grantedPermissions and enforceIam', () => {
       'iam/proj/-/s': policyOf(binding('roles/secretmanager.admin', [ALICE])),
     });
     expect(await grantedPermissions(withProject, ALICE, PROJECT, [GET])).toEqual([]);
+  });
+
+  it('a binding with several members binds each of them', async () => {
+    const storage = storageWith({ 'iam/proj': policyOf(binding('roles/viewer', [ALICE, BOB])) });
+    expect(await grantedPermissions(storage, ALICE, SECRET, [GET])).toEqual([GET]);
+    expect(await grantedPermissions(storage, BOB, SECRET, [GET])).toEqual([GET]);
   });
 
   it('allUsers and allAuthenticatedUsers bind every principal', async () => {

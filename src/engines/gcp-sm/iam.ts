@@ -176,7 +176,8 @@ export async function writePolicy(
   const current = await readPolicy(storage, key);
   checkEtag(parsed.etag, current.etag, 'policy.etag');
   const next: IamPolicy = {
-    version: parsed.bindings.some((b) => b.condition !== undefined) ? 3 : parsed.version,
+    // parsePolicy admits a condition only in a version 3 policy.
+    version: parsed.version,
     etag: randomBytes(8).toString('base64'),
     bindings: parsed.bindings,
   };

@@ -257,6 +257,39 @@ describe('doorAuth', () => {
     }
   });
 
+  it('a damaged stored key (no public key, or no email) authenticates nobody', async () => {
+    // Storage written by hand: what a partial restore or a bug could leave behind.
+    const now = () => NOW_MS;
+    const storage = memoryStorage();
+    const tokens = new TokenStore({ storage: memoryStorage(), now });
+    await tokens.open();
+    const fresh = new DoorCredentialStore({ storage, tokens, now });
+    const { shown, record } = await fresh.create('gcp', {
+      policies: ['default'],
+      displayName: 'damaged-key',
+      fields: { project_id: 'my-project' },
+    });
+    const file = shown['key_file'] as unknown as KeyFile;
+    const key = `gcp/${record.id}`;
+    const stored = JSON.parse(Buffer.from(storage.entries.get(key)!).toString('utf8')) as {
+      material: Record<string, unknown>;
+      metadata: Record<string, unknown>;
+    };
+    const reopen = () => doorAuth(() => new DoorCredentialStore({ storage, tokens, now }), now);
+    expect(await reopen().resolve(`Bearer ${jwt(file)}`)).toHaveProperty('credential');
+    // Without its email, not even a JWT that names no iss and no sub.
+    const anonymous = jwt(file, { iss: undefined, sub: undefined });
+    storage.entries.set(
+      key,
+      Buffer.from(JSON.stringify({ ...stored, metadata: { principal: 'x' } }), 'utf8'),
+    );
+    await expect(reopen().resolve(`Bearer ${anonymous}`)).rejects.toMatchObject(UNAUTHENTICATED);
+    await expect(reopen().resolve(`Bearer ${jwt(file)}`)).rejects.toMatchObject(UNAUTHENTICATED);
+    // Without its public key.
+    storage.entries.set(key, Buffer.from(JSON.stringify({ ...stored, material: {} }), 'utf8'));
+    await expect(reopen().resolve(`Bearer ${jwt(file)}`)).rejects.toMatchObject(UNAUTHENTICATED);
+  });
+
   it('a revoked key is refused at once', async () => {
     const { shown } = await store.create('gcp', {
       policies: ['default'],
