@@ -478,6 +478,22 @@ describe('resource policies through the engine', () => {
     });
     await aws('PutResourcePolicy', { SecretId: 'app/db', ResourcePolicy: open });
     expect(storedPolicies()).toHaveLength(1);
+    // One public Allow among other statements is enough to block.
+    const mixed = doc(
+      { Effect: 'Deny', Principal: { AWS: BOB }, Action: 'secretsmanager:*' },
+      { Effect: 'Allow', Principal: '*', Action: 'secretsmanager:GetSecretValue' },
+    );
+    expect(
+      (
+        await refusal(
+          aws('PutResourcePolicy', {
+            SecretId: 'app/db',
+            ResourcePolicy: mixed,
+            BlockPublicPolicy: true,
+          }),
+        )
+      ).type,
+    ).toBe('PublicPolicyException');
   });
 
   it('a secret that does not exist, or is marked for deletion, takes no policy', async () => {

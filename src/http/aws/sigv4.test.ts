@@ -628,6 +628,20 @@ describe('verifySignature', () => {
         }),
       ).toEqual(wrong);
     }
+    // Sent twice, as HTTP joins repeats (with ","): the right hash split in two is not it.
+    expect(
+      refusal(() => {
+        verify(signed, {
+          raw: [
+            ...signed.rawHeaders,
+            'x-amz-content-sha256',
+            hash.slice(0, 32),
+            'x-amz-content-sha256',
+            hash.slice(32),
+          ],
+        });
+      }),
+    ).toEqual(wrong);
     // Sent twice, even with the right hash both times: the values joined are not a hash.
     expect(
       refusal(() => {
