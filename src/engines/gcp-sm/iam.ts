@@ -132,7 +132,9 @@ export function parsePolicy(value: unknown): {
     const f = `policy.bindings[${i}]`;
     if (!isJsonObject(b)) throw invalidArgument(f, 'must be an object');
     const role = b['role'];
-    if (typeof role !== 'string' || ROLES[role] === undefined) {
+    // SECURITY: own keys only; "toString" or "constructor" would otherwise pass as roles and
+    // then break every IAM check of the resource.
+    if (typeof role !== 'string' || !Object.hasOwn(ROLES, role)) {
       throw invalidArgument(
         `${f}.role`,
         'must be one of the roles/secretmanager.* roles or roles/owner, roles/editor, roles/viewer',
@@ -174,7 +176,8 @@ export async function writePolicy(
   const current = await readPolicy(storage, key);
   checkEtag(parsed.etag, current.etag, 'policy.etag');
   const next: IamPolicy = {
-    version: parsed.bindings.some((b) => b.condition !== undefined) ? 3 : parsed.version,
+    // parsePolicy admits a condition only in a version 3 policy.
+    version: parsed.version,
     etag: randomBytes(8).toString('base64'),
     bindings: parsed.bindings,
   };
@@ -186,7 +189,8 @@ function grants(policy: IamPolicy, principal: string, permission: string): boole
   return policy.bindings.some(
     (b) =>
       b.condition === undefined &&
-      (ROLES[b.role] ?? []).includes(permission) &&
+      Object.hasOwn(ROLES, b.role) &&
+      ROLES[b.role]!.includes(permission) &&
       b.members.some((m) => m === principal || m === 'allUsers' || m === 'allAuthenticatedUsers'),
   );
 }
