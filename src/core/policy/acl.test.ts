@@ -126,6 +126,13 @@ describe('priority among non-exact rules (vault-api.md §4.3)', () => {
 
   it('4: the longer pattern wins', () => {
     expect(winner('foo/x/bar/bat', 'foo/+/bar/b*', 'foo/+/bar/ba*')).toBe('foo/+/bar/ba*');
+    // Length decides before the bytes do: the longer pattern here is the smaller in bytes.
+    expect(winner('a/1/x/yy/qz', 'a/+/+/yy/q*', 'a/+/x/+/q*')).toBe('a/+/+/yy/q*');
+  });
+
+  it('the first wildcard of a + pattern is its first + character, even a literal one', () => {
+    // "ab/c+d/+" has its first wildcard at 4 (the literal + of "c+d"); the glob "ab/c+*" at 5.
+    expect(winner('ab/c+d/e', 'ab/c+*', 'ab/c+d/+')).toBe('ab/c+*');
   });
 
   it('5: the lexicographically larger pattern wins', () => {
@@ -776,7 +783,7 @@ describe('decisions say exactly what decided', () => {
 
   it('the root ACL explains itself without matches, with or without an operation', () => {
     const root = compileAcl([ROOT_POLICY]);
-    expect(root.explain('any/path')).toEqual({
+    expect(root.explain('any/path')).toStrictEqual({
       path: 'any/path',
       capabilities: ['root'],
       isRoot: true,
@@ -817,6 +824,8 @@ describe('explain names the deciding rule and only the rules that match', () => 
     );
     expect(a.explain('secret/other').reason).toBe('rule "secret/*" decides');
     expect(summary(a.explain('secret/other/'))).toEqual([['secret/*', 'glob', true]]);
+    // Only a path ending in "/" takes the exact rule without its last character.
+    expect(summary(a.explain('secret/appz'))).toEqual([['secret/*', 'glob', true]]);
     expect(a.explain('elsewhere').reason).toBe('no rule matches the path');
   });
 
