@@ -126,6 +126,13 @@ describe('priority among non-exact rules (vault-api.md §4.3)', () => {
 
   it('4: the longer pattern wins', () => {
     expect(winner('foo/x/bar/bat', 'foo/+/bar/b*', 'foo/+/bar/ba*')).toBe('foo/+/bar/ba*');
+    // Length decides before the bytes do: the longer pattern here is the smaller in bytes.
+    expect(winner('a/1/x/yy/qz', 'a/+/+/yy/q*', 'a/+/x/+/q*')).toBe('a/+/+/yy/q*');
+  });
+
+  it('the first wildcard of a + pattern is its first + character, even a literal one', () => {
+    // "ab/c+d/+" has its first wildcard at 4 (the literal + of "c+d"); the glob "ab/c+*" at 5.
+    expect(winner('ab/c+d/e', 'ab/c+*', 'ab/c+d/+')).toBe('ab/c+*');
   });
 
   it('5: the lexicographically larger pattern wins', () => {
@@ -555,6 +562,8 @@ path "v" {
 
   it('globs match strings only; a number matches the same number, never an object or array', () => {
     expect(ok({ p: 5 })).toBe(false);
+    expect(ok({ s: 5 })).toBe(false);
+    expect(ok({ c: 5 })).toBe(false);
     expect(ok({ n: 5 })).toBe(true);
     expect(ok({ n: {} })).toBe(false);
     expect(ok({ n: [] })).toBe(false);
@@ -594,6 +603,20 @@ describe('parameter lists: what an allow-list, a required list and "*" admit', (
     expect(decision.reason).toBe('rule "req": required parameter "owner" is missing');
   });
 
+  it('an empty allowed_parameters or denied_parameters map restricts nothing, also merged', () => {
+    const empty =
+      'path "e" {\n capabilities = ["update"]\n allowed_parameters = {}\n denied_parameters = {}\n}';
+    const restricted =
+      'path "e" {\n capabilities = ["update"]\n allowed_parameters = { "only" = [] }\n}';
+    const update = (a: Acl, data: Record<string, unknown>) =>
+      a.allowOperation({ operation: 'update', path: 'e', data }).allowed;
+    expect(update(acl(empty), { anything: 1 })).toBe(true);
+    for (const merged of [acl(empty, restricted), acl(restricted, empty)]) {
+      expect(update(merged, { only: 1 })).toBe(true);
+      expect(update(merged, { anything: 1 })).toBe(false);
+    }
+  });
+
   it('"*" in denied_parameters names its reason', () => {
     const a = acl(
       'path "none" {\n capabilities = ["update"]\n denied_parameters = { "*" = [] }\n}',
@@ -601,6 +624,48 @@ describe('parameter lists: what an allow-list, a required list and "*" admit', (
     expect(a.allowOperation({ operation: 'update', path: 'none', data: { a: 1 } }).reason).toBe(
       'rule "none": every parameter is denied',
     );
+  });
+});
+
+describe("only the body's own keys are parameters, never inherited ones", () => {
+  // A polluted prototype must neither satisfy a required parameter nor trip a denied one.
+  const a = acl(`
+path "req" {
+  capabilities = ["update"]
+  required_parameters = ["owner"]
+}
+path "none" {
+  capabilities = ["update"]
+  denied_parameters = { "*" = [] }
+}
+path "any" {
+  capabilities = ["update"]
+  allowed_parameters = { "*" = [] }
+  denied_parameters = { "secret" = [] }
+}
+path "one" {
+  capabilities = ["update"]
+  allowed_parameters = { "only" = [] }
+}`);
+  const update = (path: string, data: Record<string, unknown>) =>
+    a.allowOperation({ operation: 'update', path, data });
+  /** A body whose prototype holds `inherited` and which itself holds `own`. */
+  const body = (inherited: Record<string, unknown>, own: Record<string, unknown> = {}) =>
+    Object.assign(Object.create(inherited) as Record<string, unknown>, own);
+
+  it('an inherited key is not a required parameter', () => {
+    expect(update('req', body({ owner: 'x' })).allowed).toBe(false);
+    expect(update('req', body({ Owner: 'x' }, { other: 1 })).allowed).toBe(false);
+    expect(update('req', body({}, { Owner: 'x' })).allowed).toBe(true);
+  });
+
+  it('a body with only inherited keys is empty', () => {
+    expect(update('none', body({ a: 1 })).allowed).toBe(true);
+  });
+
+  it('an inherited key is neither denied nor refused by an allow-list', () => {
+    expect(update('any', body({ secret: 'x' }, { other: 1 })).allowed).toBe(true);
+    expect(update('one', body({ other: 'x' }, { only: 1 })).allowed).toBe(true);
   });
 });
 
@@ -718,7 +783,7 @@ describe('decisions say exactly what decided', () => {
 
   it('the root ACL explains itself without matches, with or without an operation', () => {
     const root = compileAcl([ROOT_POLICY]);
-    expect(root.explain('any/path')).toEqual({
+    expect(root.explain('any/path')).toStrictEqual({
       path: 'any/path',
       capabilities: ['root'],
       isRoot: true,
@@ -759,6 +824,8 @@ describe('explain names the deciding rule and only the rules that match', () => 
     );
     expect(a.explain('secret/other').reason).toBe('rule "secret/*" decides');
     expect(summary(a.explain('secret/other/'))).toEqual([['secret/*', 'glob', true]]);
+    // Only a path ending in "/" takes the exact rule without its last character.
+    expect(summary(a.explain('secret/appz'))).toEqual([['secret/*', 'glob', true]]);
     expect(a.explain('elsewhere').reason).toBe('no rule matches the path');
   });
 
@@ -792,5 +859,26 @@ describe('hasAccessUnder with segment wildcards and mount paths', () => {
     expect(acl(deniedMount, rules('+/k*', ['read'])).hasAccessUnder('team/kv/')).toBe(true);
     expect(acl(deniedMount, rules('+/q*', ['read'])).hasAccessUnder('team/kv/')).toBe(false);
     expect(acl(deniedMount).hasAccessUnder('team/kv/')).toBe(false);
+  });
+
+  // What Vault's bare-mount walk (CheckAllowedFromNonExactPaths with bareMount) answers: it
+  // joins the path segments the rule's segments have matched and asks whether the mount is a
+  // prefix of them.
+  it('a + rule as long as the mount reaches it (team/+ under team/kv/); a shorter one does not', () => {
+    expect(acl(rules('team/+', ['read'])).hasAccessUnder('team/kv/')).toBe(true);
+    expect(acl(rules('+/+', ['read'])).hasAccessUnder('team/kv')).toBe(true);
+    expect(acl(rules('other/+', ['read'])).hasAccessUnder('team/kv/')).toBe(false);
+    // `+/*` grants inside team/kv/x/, but the mount path itself is denied and the walk stops
+    // at the rule's last segment, as in Vault.
+    const deniedMount = rules('team/kv/x/', ['deny']);
+    expect(acl(deniedMount, rules('+/*', ['read'])).hasAccessUnder('team/kv/x/')).toBe(false);
+    expect(acl(deniedMount, rules('+/kv/*', ['read'])).hasAccessUnder('team/kv/x/')).toBe(true);
+  });
+
+  it('only a glob rule, and only its last segment, may stop part-way into a mount segment', () => {
+    expect(acl(rules('+/k', ['read'])).hasAccessUnder('team/kv/')).toBe(false);
+    expect(acl(rules('+/k/x*', ['read'])).hasAccessUnder('team/kv/')).toBe(false);
+    expect(acl(rules('+/k/x*', ['read'])).hasAccessUnder('team/k/')).toBe(true);
+    expect(acl(rules('+/k*', ['read'])).hasAccessUnder('team/kv/')).toBe(true);
   });
 });

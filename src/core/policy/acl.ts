@@ -3,7 +3,7 @@
 import { Buffer } from 'node:buffer';
 import type { Operation } from '../../sdk/engine.js';
 import { ROOT_POLICY_NAME } from './builtin.js';
-import type { Capability, PathRule, Policy } from './policy.js';
+import type { Capability, ParameterValue, PathRule, Policy } from './policy.js';
 
 /** A capability as `sys/capabilities*` reports it: `root` stands for the root policy. */
 export type CapabilityName = Capability | 'root';
@@ -136,18 +136,21 @@ const EMPTY_DATA: Readonly<Record<string, unknown>> = Object.freeze({});
 
 /**
  * One allowed or denied value. Strings match as Vault's GlobbedStringsMatch does: a leading
- * and/or trailing `*` makes a suffix, prefix or substring match; other values match by JSON
- * equality (Vault compares non-strings by Go type too, so a number never matches a JSON number
- * there; here 1 matches 1).
+ * and/or trailing `*` makes a suffix, prefix or substring match; other values match only the
+ * same string, number or boolean (`===`). Vault compares non-strings with reflect.DeepEqual,
+ * by Go type too, so a number never matches a JSON number there; here 1 matches 1. The parser
+ * admits no object or list as a value (parse.ts, readParameters), and the `ParameterValue`
+ * type keeps policies built in code to the same, so no deep comparison is needed: an object
+ * or array in a body never equals a policy value.
  */
 type ValueMatcher =
-  | { readonly kind: 'equal'; readonly value: unknown }
+  | { readonly kind: 'equal'; readonly value: ParameterValue }
   | { readonly kind: 'prefix' | 'suffix' | 'contains'; readonly text: string };
 
 /** Parameter name (lower-cased) → matchers; an empty list matches any value. */
 type ParameterRules = ReadonlyMap<string, readonly ValueMatcher[]>;
 
-function valueMatcher(value: unknown): ValueMatcher {
+function valueMatcher(value: ParameterValue): ValueMatcher {
   if (typeof value !== 'string' || value.length < 2) return { kind: 'equal', value };
   const leading = value.startsWith('*');
   const trailing = value.endsWith('*');
@@ -157,42 +160,23 @@ function valueMatcher(value: unknown): ValueMatcher {
   return { kind: 'equal', value };
 }
 
-function jsonEqual(a: unknown, b: unknown, depth = 0): boolean {
-  if (a === b) return true;
-  if (depth > 32 || typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) {
-    return false;
-  }
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    return a.every((item, i) => jsonEqual(item, b[i], depth + 1));
-  }
-  const left = a as Record<string, unknown>;
-  const right = b as Record<string, unknown>;
-  const keys = Object.keys(left);
-  if (keys.length !== Object.keys(right).length) return false;
-  return keys.every(
-    (key) => Object.hasOwn(right, key) && jsonEqual(left[key], right[key], depth + 1),
-  );
-}
-
 function valueMatches(matchers: readonly ValueMatcher[], value: unknown): boolean {
   if (matchers.length === 0) return true;
-  for (const matcher of matchers) {
-    if (matcher.kind === 'equal') {
-      if (jsonEqual(matcher.value, value)) return true;
-    } else if (typeof value === 'string') {
-      if (
-        matcher.kind === 'prefix'
-          ? value.startsWith(matcher.text)
-          : matcher.kind === 'suffix'
-            ? value.endsWith(matcher.text)
-            : value.includes(matcher.text)
-      ) {
-        return true;
-      }
-    }
-  }
+  for (const matcher of matchers) if (matchesOne(matcher, value)) return true;
   return false;
+}
+
+function matchesOne(matcher: ValueMatcher, value: unknown): boolean {
+  switch (matcher.kind) {
+    case 'equal':
+      return matcher.value === value;
+    case 'prefix':
+      return typeof value === 'string' && value.startsWith(matcher.text);
+    case 'suffix':
+      return typeof value === 'string' && value.endsWith(matcher.text);
+    case 'contains':
+      return typeof value === 'string' && value.includes(matcher.text);
+  }
 }
 
 // ---- merging identical patterns ----
@@ -207,20 +191,23 @@ interface Source {
 /** The merged permissions of every rule (of every policy) with one identical pattern. */
 class MergedRule {
   bits = 0;
-  allowed: Map<string, unknown[]> | undefined;
-  denied: Map<string, unknown[]> | undefined;
+  allowed: Map<string, ParameterValue[]> | undefined;
+  denied: Map<string, ParameterValue[]> | undefined;
   required: string[] = [];
   minWrapSeconds = 0;
   maxWrapSeconds = 0;
   readonly sources: Source[] = [];
   readonly pattern: string;
-  #first = true;
 
   constructor(pattern: string) {
     this.pattern = pattern;
   }
 
-  /** Vault's NewACL merge: union, `deny` wins and wipes, wrapping bounds take the smaller. */
+  /**
+   * Vault's NewACL merge: union, `deny` wins and wipes, wrapping bounds take the smaller. The
+   * first rule needs no branch of its own: merging into the empty rule (no bits, no parameter
+   * maps, no bounds) gives that rule.
+   */
   add(policy: string, rule: PathRule): void {
     const bits = bitsOf(rule.capabilities);
     this.sources.push({
@@ -229,17 +216,6 @@ class MergedRule {
       line: rule.line,
       capabilities: capabilitiesOf(bits),
     });
-    if (this.#first) {
-      this.#first = false;
-      this.bits = bits;
-      if (bits === DENY) return;
-      this.allowed = cloneParameters(rule.allowedParameters);
-      this.denied = cloneParameters(rule.deniedParameters);
-      this.required = [...(rule.requiredParameters ?? [])].map((name) => name.toLowerCase());
-      this.minWrapSeconds = rule.minWrappingTtlSeconds ?? 0;
-      this.maxWrapSeconds = rule.maxWrappingTtlSeconds ?? 0;
-      return;
-    }
     if (this.bits === DENY) return;
     if (bits === DENY) {
       this.bits = DENY;
@@ -264,32 +240,27 @@ function smallerNonZero(current: number, next: number): number {
   return current === 0 || next < current ? next : current;
 }
 
-function cloneParameters(
-  source: ReadonlyMap<string, readonly unknown[]> | undefined,
-): Map<string, unknown[]> | undefined {
-  if (source === undefined || source.size === 0) return undefined;
-  const out = new Map<string, unknown[]>();
-  for (const [name, values] of source) out.set(name.toLowerCase(), [...values]);
-  return out;
-}
-
-/** Values are unioned per name; an empty list (any value) on either side wins. */
+/**
+ * Values are unioned per name; an empty list (any value) on either side wins. Returns a new
+ * map the first time (the policy's own maps are never changed); an empty map may come back,
+ * which compileParameters drops like an absent one.
+ */
 function mergeParameters(
-  existing: Map<string, unknown[]> | undefined,
-  next: ReadonlyMap<string, readonly unknown[]> | undefined,
-): Map<string, unknown[]> | undefined {
-  if (next === undefined || next.size === 0) return existing;
-  if (existing === undefined) return cloneParameters(next);
+  existing: Map<string, ParameterValue[]> | undefined,
+  next: ReadonlyMap<string, readonly ParameterValue[]> | undefined,
+): Map<string, ParameterValue[]> | undefined {
+  if (next === undefined) return existing;
+  const merged = existing ?? new Map<string, ParameterValue[]>();
   for (const [rawName, values] of next) {
     const name = rawName.toLowerCase();
-    const current = existing.get(name);
+    const current = merged.get(name);
     if (values.length === 0 || (current !== undefined && current.length === 0)) {
-      existing.set(name, []);
+      merged.set(name, []);
     } else {
-      existing.set(name, [...values, ...(current ?? [])]);
+      merged.set(name, [...values, ...(current ?? [])]);
     }
   }
-  return existing;
+  return merged;
 }
 
 // ---- compiled rules ----
@@ -311,7 +282,7 @@ interface CompiledRule {
   readonly maxWrapSeconds: number;
   /** Whether create/update/patch bodies need checking at all. */
   readonly checksParameters: boolean;
-  /** kind 'prefix': the pattern without its '*'. */
+  /** The pattern without a trailing '*' (read for kind 'prefix' only). */
   readonly prefix: string;
   /** kind 'segments': the pattern (without a trailing '*') split on '/'. */
   readonly segments: readonly string[];
@@ -343,7 +314,8 @@ function classify(pattern: string): {
 function compileRule(merged: MergedRule): CompiledRule {
   const { kind, isPrefix, body, segments } = classify(merged.pattern);
   const capabilities = capabilitiesOf(merged.bits);
-  const denies = merged.bits === DENY || (merged.bits & GRANTS) === 0;
+  // A deny rule has no grant bits (bitsOf), so this also covers it.
+  const denies = (merged.bits & GRANTS) === 0;
   const allowed = compileParameters(merged.allowed);
   const denied = compileParameters(merged.denied);
   const required = Object.freeze([...merged.required]);
@@ -355,14 +327,15 @@ function compileRule(merged: MergedRule): CompiledRule {
     kind,
     bits: merged.bits,
     capabilities,
-    report: denies ? DENY_REPORT : Object.freeze(capabilities.filter((c) => c !== 'deny')),
+    // Without `deny`, `capabilities` holds grants only.
+    report: denies ? DENY_REPORT : capabilities,
     allowed,
     denied,
     required,
     minWrapSeconds: merged.minWrapSeconds,
     maxWrapSeconds: merged.maxWrapSeconds,
     checksParameters: allowed !== undefined || denied !== undefined || required.length > 0,
-    prefix: kind === 'prefix' ? body : '',
+    prefix: body,
     segments: Object.freeze(segments),
     isPrefix,
     sources: Object.freeze([...merged.sources]),
@@ -379,7 +352,9 @@ function compileRule(merged: MergedRule): CompiledRule {
   };
 }
 
-function compileParameters(source: Map<string, unknown[]> | undefined): ParameterRules | undefined {
+function compileParameters(
+  source: Map<string, ParameterValue[]> | undefined,
+): ParameterRules | undefined {
   if (source === undefined || source.size === 0) return undefined;
   const out = new Map<string, readonly ValueMatcher[]>();
   for (const [name, values] of source) out.set(name, Object.freeze(values.map(valueMatcher)));
@@ -435,14 +410,18 @@ function nonExactMatches(rule: CompiledRule, path: string): boolean {
 
 /**
  * Whether a non-exact rule could match some path under `mountSegments` (the segments of a
- * mount path, e.g. ["secret"]): Vault's bare-mount walk over segment wildcards.
+ * mount path, e.g. ["secret"]): Vault's bare-mount walk over segment wildcards
+ * (CheckAllowedFromNonExactPaths with bareMount). A rule with fewer segments than the mount
+ * reaches nothing under it; one exactly as long reaches it (`team/+` under `team/kv/`). A '+'
+ * takes whatever the mount's segment is, as in Vault: mount paths have no empty segments
+ * (normaliseMountPath refuses them).
  */
 function segmentsReachUnder(rule: CompiledRule, mountSegments: readonly string[]): boolean {
   if (rule.segments.length < mountSegments.length) return false;
   for (let i = 0; i < mountSegments.length; i++) {
     const segment = rule.segments[i]!;
     const have = mountSegments[i]!;
-    if (segment === '+' ? have !== '' : segment === have) continue;
+    if (segment === '+' || segment === have) continue;
     if (rule.isPrefix && i === rule.segments.length - 1 && have.startsWith(segment)) continue;
     return false;
   }
@@ -520,7 +499,6 @@ function parameterProblem(
   const allowed = rule.allowed;
   if (allowed === undefined) return undefined;
   const allowAll = allowed.has('*');
-  if (allowAll && allowed.size === 1) return undefined;
   for (const key in data) {
     if (!Object.hasOwn(data, key)) continue;
     const matchers = allowed.get(key.toLowerCase());
@@ -545,13 +523,8 @@ function checkRule(rule: CompiledRule, req: AclRequest): AclDecision {
   if (rule.minWrapSeconds > 0 && (wrap === undefined || wrap < rule.minWrapSeconds)) {
     return denyDecision(rule, 'requires response wrapping of at least min_wrapping_ttl');
   }
-  if (
-    rule.minWrapSeconds > 0 &&
-    rule.maxWrapSeconds > 0 &&
-    rule.maxWrapSeconds < rule.minWrapSeconds
-  ) {
-    return denyDecision(rule, 'merged wrapping bounds exclude every TTL');
-  }
+  // Merged bounds may cross (max < min, from two policies): every TTL is then above the max or
+  // below the min, so the two checks above deny it; crossing needs no check of its own.
   if (
     rule.checksParameters &&
     (operation === 'create' || operation === 'update' || operation === 'patch')
@@ -708,9 +681,9 @@ class CompiledAcl implements Acl {
       const bare = this.#exact.get(path.slice(0, -1));
       if (bare !== undefined) matching.push(bare);
     }
+    // In the order #search considers them (exact, list fallback, globs by priority), so the
+    // deciding rule, the first that matches, comes first.
     for (const rule of this.#nonExact) if (nonExactMatches(rule, path)) matching.push(rule);
-    // The deciding rule first, then the others in the order they were considered.
-    matching.sort((a, b) => (a === winner ? -1 : b === winner ? 1 : 0));
     const matches = matching.flatMap((rule) =>
       rule.sources.map((source): AclMatch => ({
         policy: source.policy,
@@ -746,11 +719,11 @@ class CompiledAcl implements Acl {
   }
 
   hasAccessUnder(mountPath: string): boolean {
-    if (this.isRoot) return true;
     const mount = mountPath.endsWith('/') ? mountPath : `${mountPath}/`;
+    // Vault's fast path; it also answers for a root ACL, whose capabilities are ['root'].
     if (this.capabilities(mount) !== DENY_REPORT) return true;
-    const grants = (rule: CompiledRule): boolean =>
-      rule.bits !== DENY && (rule.bits & GRANTS) !== 0;
+    // A deny rule has no grant bits (bitsOf).
+    const grants = (rule: CompiledRule): boolean => (rule.bits & GRANTS) !== 0;
     for (const rule of this.#exact.values()) {
       if (grants(rule) && rule.pattern.startsWith(mount)) return true;
     }

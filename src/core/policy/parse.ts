@@ -12,7 +12,13 @@ import {
   type HclItem,
   type HclValue,
 } from '../../shared/hcl.js';
-import { CAPABILITIES, type Capability, type PathRule, type Policy } from './policy.js';
+import {
+  CAPABILITIES,
+  type Capability,
+  type ParameterValue,
+  type PathRule,
+  type Policy,
+} from './policy.js';
 
 /** Longest accepted policy name, in UTF-16 code units. Vault has no limit; names are keys. */
 export const MAX_POLICY_NAME_LENGTH = 256;
@@ -200,7 +206,6 @@ const LEGACY_POLICIES: ReadonlyMap<string, readonly Capability[]> = new Map([
   ['sudo', ['create', 'read', 'update', 'delete', 'list', 'sudo']],
 ]);
 
-type ParameterValue = string | number | boolean;
 type ParameterMap = Map<string, readonly ParameterValue[]>;
 
 function emptyParameters(): ParameterMap {

@@ -16,6 +16,12 @@ export const CAPABILITIES: readonly Capability[] = [
 ];
 
 /**
+ * A value in `allowed_parameters` / `denied_parameters`: the parser admits only these (HCL and
+ * JSON lists of objects or lists are refused), so the ACL compares them with `===` and globs.
+ */
+export type ParameterValue = string | number | boolean;
+
+/**
  * One `path "<pattern>" { ... }` block. The pattern has no leading '/'; a trailing '*' makes
  * it a prefix rule, and '+' matches exactly one path segment.
  */
@@ -23,8 +29,8 @@ export interface PathRule {
   readonly pattern: string;
   readonly capabilities: ReadonlySet<Capability>;
   /** Parameter name (lower-cased) → allowed values; an empty list allows any value. */
-  readonly allowedParameters?: ReadonlyMap<string, readonly unknown[]>;
-  readonly deniedParameters?: ReadonlyMap<string, readonly unknown[]>;
+  readonly allowedParameters?: ReadonlyMap<string, readonly ParameterValue[]>;
+  readonly deniedParameters?: ReadonlyMap<string, readonly ParameterValue[]>;
   readonly requiredParameters?: readonly string[];
   readonly minWrappingTtlSeconds?: number;
   readonly maxWrappingTtlSeconds?: number;
