@@ -1506,3 +1506,76 @@ describe('races with revocation and with other stores', () => {
     expect(await here.tokens.lookup(token)).toBeUndefined();
   });
 });
+
+describe('revocation leaves nothing behind', () => {
+  it("a child whose creation overlaps its parent's revocation is revoked with it", async () => {
+    const inner = memoryStorage();
+    let gate: Promise<void> | undefined;
+    let release: () => void = () => undefined;
+    let gated: () => void = () => undefined;
+    const reached = new Promise<void>((resolve) => {
+      gated = resolve;
+    });
+    const storage: Storage = {
+      ...inner,
+      batch: async (ops) => {
+        if (gate !== undefined) {
+          const wait = gate;
+          gate = undefined;
+          gated();
+          await wait;
+        }
+        return inner.batch(ops);
+      },
+    };
+    const { tokens } = await store(() => T0, storage);
+    const parent = await tokens.create(opts());
+    gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const creating = tokens.create(opts({ parentToken: parent.token })); // held at its write
+    await reached;
+    const revoking = tokens.revoke(parent.token);
+    await new Promise((resolve) => setImmediate(resolve));
+    release();
+    const child = await creating;
+    await revoking;
+    expect(await tokens.lookup(child.token)).toBeUndefined();
+    expect(keysUnder(inner, TOKEN_KEYS.idPrefix)).toEqual([]);
+    expect(keysUnder(inner, TOKEN_KEYS.parentPrefix)).toEqual([]);
+  });
+
+  it('a revoked custom id can be used again, whichever way it was revoked', async () => {
+    const { tokens } = await clockedStore();
+    await tokens.create(opts({ id: 'reused' }));
+    await tokens.create(opts({ parentToken: 'reused' }));
+    await tokens.revoke('reused');
+    await tokens.create(opts({ id: 'reused' }));
+    expect(await tokens.lookup('reused')).toBeDefined();
+    expect(await tokens.revokeOrphan('reused')).toBe(true);
+    await tokens.create(opts({ id: 'reused' }));
+    expect(await tokens.lookup('reused')).toBeDefined();
+  });
+
+  it("revoking a child directly takes it out of its parent's children index", async () => {
+    const { tokens, storage } = await clockedStore();
+    const parent = await tokens.create(opts());
+    const child = await tokens.create(opts({ parentToken: parent.token }));
+    const sibling = await tokens.create(opts({ parentToken: parent.token }));
+    await tokens.revoke(child.token);
+    expect(keysUnder(storage, TOKEN_KEYS.parentPrefix)).toEqual([
+      `${TOKEN_KEYS.parentPrefix}${tokens.hashToken(parent.token)}/${tokens.hashToken(sibling.token)}`,
+    ]);
+    expect(await tokens.lookup(sibling.token)).toBeDefined();
+  });
+
+  it('a children index entry whose token is gone is dropped when the parent is revoked', async () => {
+    const { tokens, storage } = await clockedStore();
+    const parent = await tokens.create(opts());
+    const ph = tokens.hashToken(parent.token);
+    await storage.put(`${TOKEN_KEYS.parentPrefix}${ph}/${'e'.repeat(64)}`, Buffer.from('{}'));
+    await tokens.revoke(parent.token);
+    expect(keysUnder(storage, TOKEN_KEYS.parentPrefix)).toEqual([]);
+    expect(keysUnder(storage, TOKEN_KEYS.idPrefix)).toEqual([]);
+  });
+});
