@@ -1528,7 +1528,8 @@ describe('revocation leaves nothing behind', () => {
         return inner.batch(ops);
       },
     };
-    const { tokens } = await store(() => T0, storage);
+    const tokens = new TokenStore({ storage, now: () => T0 });
+    await tokens.open();
     const parent = await tokens.create(opts());
     gate = new Promise<void>((resolve) => {
       release = resolve;
