@@ -266,16 +266,19 @@ describe('token trees', () => {
   it('refuses children from use-limited, unknown and batch parents', async () => {
     const { tokens } = await clockedStore();
     const limited = await tokens.create(opts({ numUses: 2 }));
-    await expect(tokens.create(opts({ parentToken: limited.token }))).rejects.toThrow(
-      'restricted use token cannot generate child tokens',
-    );
-    await expect(tokens.create(opts({ parentToken: 'cfs.nope' }))).rejects.toThrow(
-      'no parent found',
-    );
+    await expect(tokens.create(opts({ parentToken: limited.token }))).rejects.toMatchObject({
+      code: 'invalid_request',
+      message: 'restricted use token cannot generate child tokens',
+    });
+    await expect(tokens.create(opts({ parentToken: 'cfs.nope' }))).rejects.toMatchObject({
+      code: 'invalid_request',
+      message: 'parent token lookup failed: no parent found',
+    });
     const batch = await tokens.create(opts({ type: 'batch' }));
-    await expect(tokens.create(opts({ parentToken: batch.token }))).rejects.toThrow(
-      'batch tokens cannot create more tokens',
-    );
+    await expect(tokens.create(opts({ parentToken: batch.token }))).rejects.toMatchObject({
+      code: 'invalid_request',
+      message: 'batch tokens cannot create more tokens',
+    });
   });
 
   it('an expiring token cannot mint a token that never expires', async () => {
@@ -682,7 +685,10 @@ describe('system TTLs', () => {
     for (const bad of [0, -1, 1.5, Number.NaN, 2 ** 53]) {
       for (const ttls of [{ maxLeaseTtlSeconds: bad }, { defaultLeaseTtlSeconds: bad }]) {
         expect(() => new TokenStore({ storage, now: () => T0, ...ttls })).toThrow(
-          'token store: lease TTLs must be positive whole seconds',
+          expect.objectContaining({
+            code: 'internal',
+            message: 'token store: lease TTLs must be positive whole seconds',
+          }),
         );
       }
     }
@@ -1578,5 +1584,22 @@ describe('revocation leaves nothing behind', () => {
     await tokens.revoke(parent.token);
     expect(keysUnder(storage, TOKEN_KEYS.parentPrefix)).toEqual([]);
     expect(keysUnder(storage, TOKEN_KEYS.idPrefix)).toEqual([]);
+  });
+});
+
+describe('orphaned children keep what they were', () => {
+  it('revokeOrphan changes nothing of a child but its parent', async () => {
+    const { tokens, storage } = await clockedStore();
+    const parent = await tokens.create(opts());
+    const child = await tokens.create(
+      opts({ parentToken: parent.token, numUses: 2, meta: { k: 'v' }, role: 'r' }),
+    );
+    expect(await tokens.revokeOrphan(parent.token)).toBe(true);
+    const expected: Record<string, unknown> = { ...child.entry, orphan: true };
+    delete expected.parent;
+    expect(await tokens.lookup(child.token)).toStrictEqual(expected);
+    const fresh = await store(() => T0, storage);
+    expect(await fresh.tokens.lookup(child.token)).toStrictEqual(expected);
+    expect(await fresh.tokens.lookupByAccessor(child.entry.accessor)).toStrictEqual(expected);
   });
 });
