@@ -390,7 +390,10 @@ describe('renewal', () => {
     clock.now += 249_000;
     expect((await tokens.renew(token, 1000)).ttlSeconds).toBe(1);
     clock.now += 1_000;
-    await expect(tokens.renew(token, 10)).rejects.toThrow('token not found');
+    await expect(tokens.renew(token, 10)).rejects.toMatchObject({
+      code: 'invalid_request',
+      message: 'token not found',
+    });
   });
 
   it('renews for the creation TTL when no increment is given', async () => {
@@ -434,12 +437,24 @@ describe('renewal', () => {
   it('refuses non-renewable, non-expiring and batch tokens', async () => {
     const { tokens } = await clockedStore();
     const fixed = await tokens.create(opts({ renewable: false }));
-    await expect(tokens.renew(fixed.token)).rejects.toThrow('lease is not renewable');
+    await expect(tokens.renew(fixed.token)).rejects.toMatchObject({
+      code: 'invalid_request',
+      message: 'lease is not renewable',
+    });
     const root = await tokens.create(opts({ policies: ['root'] }));
-    await expect(tokens.renew(root.token)).rejects.toThrow('lease is not renewable');
+    await expect(tokens.renew(root.token)).rejects.toMatchObject({
+      code: 'invalid_request',
+      message: 'lease is not renewable',
+    });
     const batch = await tokens.create(opts({ type: 'batch' }));
-    await expect(tokens.renew(batch.token)).rejects.toThrow('batch tokens cannot be renewed');
-    await expect(tokens.renew('cfs.unknown')).rejects.toThrow('token not found');
+    await expect(tokens.renew(batch.token)).rejects.toMatchObject({
+      code: 'invalid_request',
+      message: 'batch tokens cannot be renewed',
+    });
+    await expect(tokens.renew('cfs.unknown')).rejects.toMatchObject({
+      code: 'invalid_request',
+      message: 'token not found',
+    });
   });
 
   it('stops renewing tokens whose role was deleted', async () => {
@@ -462,7 +477,10 @@ describe('batch tokens', () => {
     expect(await tokens.listAccessors()).toEqual([]);
     const found = await tokens.authenticate(token);
     expect(found).toMatchObject({ policies: ['app'], meta: { k: 'v' }, type: 'batch' });
-    await expect(tokens.revoke(token)).rejects.toThrow('batch tokens cannot be revoked');
+    await expect(tokens.revoke(token)).rejects.toMatchObject({
+      code: 'invalid_request',
+      message: 'batch tokens cannot be revoked',
+    });
     clock.now += 60_000;
     expect(await tokens.lookup(token)).toBeUndefined();
   });
@@ -549,7 +567,10 @@ describe('accessors', () => {
     expect(await tokens.revokeByAccessor(b.entry.accessor)).toBe(false);
     for (const bad of ['', '../id/x', 'a/b', b.entry.accessor]) {
       expect(await tokens.lookupByAccessor(bad)).toBeUndefined();
-      await expect(tokens.renewByAccessor(bad)).rejects.toThrow('invalid accessor');
+      await expect(tokens.renewByAccessor(bad)).rejects.toMatchObject({
+        code: 'invalid_request',
+        message: 'invalid accessor',
+      });
     }
   });
 
@@ -968,8 +989,14 @@ describe('TTL bounds', () => {
     ]);
     expect((await tokens.renew(child.token, 60)).warnings).toEqual([]);
     clock.now += 59_500;
-    await expect(tokens.renew(child.token)).rejects.toThrow('token not found');
-    await expect(tokens.renewByAccessor(child.entry.accessor)).rejects.toThrow('invalid accessor');
+    await expect(tokens.renew(child.token)).rejects.toMatchObject({
+      code: 'invalid_request',
+      message: 'token not found',
+    });
+    await expect(tokens.renewByAccessor(child.entry.accessor)).rejects.toMatchObject({
+      code: 'invalid_request',
+      message: 'invalid accessor',
+    });
   });
 });
 
@@ -1247,7 +1274,11 @@ describe('revocation edges', () => {
     const exact = await batchOfLength(16_384);
     expect(exact).toHaveLength(16_384);
     expect(await tokens.lookup(exact)).toBeDefined();
-    await expect(tokens.revoke(exact)).rejects.toThrow('batch tokens cannot be revoked');
+    await expect(tokens.revoke(exact)).rejects.toMatchObject({
+      code: 'invalid_request',
+      message: 'batch tokens cannot be revoked',
+    });
+    await expect(tokens.revokeOrphan(exact)).rejects.toThrow('batch tokens cannot be revoked');
     const over = await batchOfLength(16_385);
     expect(over.length).toBeGreaterThan(16_384);
     expect(await tokens.lookup(over)).toBeUndefined();
