@@ -57,6 +57,8 @@ describe('TokenStore', () => {
     });
     expect(token.startsWith(SERVICE_TOKEN_PREFIX)).toBe(true);
     expect(token.length).toBeGreaterThanOrEqual(SERVICE_TOKEN_PREFIX.length + 43);
+    // ADR 0003: what secret scanners match.
+    expect(token).toMatch(/^cfs\.[0-9A-Za-z]{44}$/);
     expect(entry.accessor).toMatch(/^[0-9A-Za-z]{24}$/);
     for (const [key, value] of storage.entries) {
       expect(key).not.toContain(token);
