@@ -1472,6 +1472,7 @@ describe('tidy: counts and what it keeps', () => {
       `${TOKEN_KEYS.accessorPrefix}Number000000000000000000`,
       Buffer.from(JSON.stringify({ hash: 5 })),
     );
+    await storage.put(`${TOKEN_KEYS.accessorPrefix}Null0000000000000000000`, Buffer.from('null'));
     // The child indexed under a token that is not its parent.
     await storage.put(
       `${TOKEN_KEYS.parentPrefix}${tokens.hashToken(other.token)}/${ch}`,
@@ -1483,8 +1484,8 @@ describe('tidy: counts and what it keeps', () => {
       tokensRevoked: 0,
       parentEntriesScanned: 2,
       parentEntriesDeleted: 1,
-      accessorsScanned: 5,
-      accessorsDeleted: 2,
+      accessorsScanned: 6,
+      accessorsDeleted: 3,
     });
     expect(await tokens.lookup(child.token)).toBeDefined();
     expect(await storage.get(`${TOKEN_KEYS.parentPrefix}${ph}/${ch}`)).toBeDefined();
