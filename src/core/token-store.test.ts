@@ -1133,6 +1133,31 @@ describe('custom ids and roles', () => {
     expect(await tokens.listRoles()).toEqual(['9', 'a', 'a-b.c_d', 'r'.repeat(128)]);
   });
 
+  it('a token whose role still exists renews', async () => {
+    const { tokens } = await clockedStore();
+    await tokens.putRole({
+      name: 'ci',
+      allowedPolicies: [],
+      disallowedPolicies: [],
+      allowedPoliciesGlob: [],
+      disallowedPoliciesGlob: [],
+      orphan: false,
+      renewable: true,
+      pathSuffix: '',
+      allowedEntityAliases: [],
+      tokenType: 'default-service',
+      tokenTtlSeconds: 0,
+      tokenMaxTtlSeconds: 0,
+      tokenExplicitMaxTtlSeconds: 0,
+      tokenPeriodSeconds: 0,
+      tokenNumUses: 0,
+      tokenNoDefaultPolicy: false,
+      tokenBoundCidrs: [],
+    });
+    const { token } = await tokens.create(opts({ role: 'ci', ttlSeconds: 100 }));
+    expect((await tokens.renew(token, 50)).ttlSeconds).toBe(50);
+  });
+
   it('renewal names the role it could not find', async () => {
     const { tokens } = await clockedStore();
     const { token } = await tokens.create(opts({ role: 'gone' }));
