@@ -1662,3 +1662,55 @@ describe('orphaned children keep what they were', () => {
     expect(await fresh.tokens.lookupByAccessor(child.entry.accessor)).toStrictEqual(expected);
   });
 });
+
+describe('revocation writes and hooks', () => {
+  it('revocations write only well-formed batches (puts of bytes, deletes)', async () => {
+    const inner = memoryStorage();
+    const storage: Storage = {
+      ...inner,
+      batch: (ops) => {
+        for (const op of ops) {
+          const ok = op.op === 'delete' || (op.op === 'put' && op.value instanceof Uint8Array);
+          if (!ok) return Promise.reject(new Error(`malformed op for ${op.key}`));
+        }
+        return inner.batch(ops);
+      },
+    };
+    const tokens = new TokenStore({ storage, now: () => T0 });
+    await tokens.open();
+    const parent = await tokens.create(opts());
+    const child = await tokens.create(opts({ parentToken: parent.token }));
+    await tokens.create(opts({ parentToken: child.token }));
+    expect(await tokens.revokeOrphan(parent.token)).toBe(true);
+    await tokens.revoke(child.token);
+    expect(keysUnder(inner, TOKEN_KEYS.idPrefix)).toEqual([]);
+  });
+
+  it('a token revoked, made again with the same id, can be revoked again', async () => {
+    const { tokens } = await clockedStore();
+    for (let i = 0; i < 2; i++) {
+      await tokens.create(opts({ id: 'again' }));
+      await tokens.revoke('again');
+      expect(await tokens.lookup('again')).toBeUndefined();
+    }
+  });
+
+  it('onDeleted is not called for a children index entry whose token is gone', async () => {
+    const deleted: string[] = [];
+    const storage = memoryStorage();
+    const tokens = new TokenStore({
+      storage,
+      now: () => T0,
+      onDeleted: (hash) => {
+        deleted.push(hash);
+        return Promise.resolve();
+      },
+    });
+    await tokens.open();
+    const parent = await tokens.create(opts());
+    const ph = tokens.hashToken(parent.token);
+    await storage.put(`${TOKEN_KEYS.parentPrefix}${ph}/${'e'.repeat(64)}`, Buffer.from('{}'));
+    await tokens.revoke(parent.token);
+    expect(deleted).toEqual([ph]);
+  });
+});
