@@ -289,7 +289,10 @@ describe('token trees', () => {
     expect(expiringRoot.entry.expiresAt).toBeDefined();
     await expect(
       tokens.create(opts({ policies: ['root'], parentToken: expiringRoot.token })),
-    ).rejects.toThrow('expiring root tokens cannot create non-expiring root tokens');
+    ).rejects.toMatchObject({
+      code: 'invalid_request',
+      message: 'expiring root tokens cannot create non-expiring root tokens',
+    });
     await expect(
       tokens.create(opts({ policies: ['root'], issuerExpiresAt: expiringRoot.entry.expiresAt! })),
     ).rejects.toThrow('expiring root tokens cannot create non-expiring root tokens');
@@ -853,6 +856,8 @@ describe('entries as created', () => {
     expect(bounded.entry.renewable).toBe(true);
     const asked = await tokens.create(opts({ policies: ['root'], ttlSeconds: 50 }));
     expect(asked.entry).toMatchObject({ ttlSeconds: 50, expiresAt: T0 + 50_000 });
+    const over = await tokens.create(opts({ policies: ['root'], ttlSeconds: 5_000_000 }));
+    expect(over.entry.ttlSeconds).toBe(DEFAULT_SYSTEM_TTL_SECONDS);
     const periodic = await tokens.create(opts({ policies: ['root'], periodSeconds: 70 }));
     expect(periodic.entry).toMatchObject({ ttlSeconds: 70, periodSeconds: 70 });
   });
