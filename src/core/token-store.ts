@@ -457,7 +457,8 @@ export class TokenStore {
       salt = Buffer.from(stored);
     } else {
       salt = randomBytes(32);
-      await this.#storage.put(TOKEN_KEYS.salt, salt);
+      // A copy: close() wipes `salt`, and a storage may keep the very buffer it is given.
+      await this.#storage.put(TOKEN_KEYS.salt, Buffer.from(salt));
     }
     this.#salt = salt;
     this.#batchKey = Buffer.from(hkdfSync('sha256', salt, Buffer.alloc(0), BATCH_KEY_INFO, 32));
