@@ -1230,6 +1230,18 @@ describe('bound CIDRs: parsing and matching', () => {
     expect(addressAllowed(['10.0.0.0/8'], undefined)).toBe(false);
   });
 
+  it('addressAllowed fails closed on stored entries normaliseCidr would not write', () => {
+    // No prefix: the one address, never /0 (every address).
+    expect(addressAllowed(['10.0.0.1'], '10.0.0.1')).toBe(true);
+    expect(addressAllowed(['10.0.0.1'], '10.0.0.2')).toBe(false);
+    expect(addressAllowed(['2001:db8::1'], '2001:db8::2')).toBe(false);
+    // A malformed prefix allows nothing.
+    for (const entry of ['10.0.0.0/', '10.0.0.0/x', '10.0.0.0/33', '10.0.0.0/-1', '10.0.0.0/1.5']) {
+      expect(addressAllowed([entry], '10.0.0.1')).toBe(false);
+    }
+    expect(addressAllowed(['::/129'], '::1')).toBe(false);
+  });
+
   it('a bound token refused from outside its CIDRs spends no use', async () => {
     const { tokens } = await clockedStore();
     const { token } = await tokens.create(opts({ numUses: 2, boundCidrs: ['10.0.0.0/8'] }));

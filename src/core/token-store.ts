@@ -241,10 +241,15 @@ export function addressAllowed(
   if (list === undefined) {
     list = new BlockList();
     for (const cidr of cidrs) {
-      const [network = '', prefix = ''] = cidr.split('/');
+      const [network = '', prefix] = cidr.split('/');
       const networkFamily = isIP(network);
       if (networkFamily === 0) continue;
-      list.addSubnet(network, Number(prefix), networkFamily === 4 ? 'ipv4' : 'ipv6');
+      // SECURITY: fail closed on a stored entry normaliseCidr did not write: no prefix is the
+      // one address (not /0, which would allow every address), a malformed one allows nothing.
+      const full = networkFamily === 4 ? 32 : 128;
+      const bits = prefix === undefined ? full : Number(prefix);
+      if (prefix === '' || !Number.isInteger(bits) || bits < 0 || bits > full) continue;
+      list.addSubnet(network, bits, networkFamily === 4 ? 'ipv4' : 'ipv6');
     }
     blockLists.set(cidrs, list);
   }
