@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startServer, tempDir } from '../testing.js';
@@ -93,5 +94,64 @@ describe('socket audit device', () => {
     await expect(nobody.write(Buffer.from('x\n'))).rejects.toMatchObject({ code: 'ENOENT' });
     await nobody.close();
     await expect(nobody.write(Buffer.from('x\n'))).rejects.toMatchObject({ code: 'ECLOSED' });
+  });
+
+  it('opens again after close() and writes on a fresh connection', async () => {
+    const server = await startServer();
+    const device = new SocketAuditDevice({
+      address: server.address,
+      socketType: 'tcp',
+      writeTimeoutMs: 2000,
+    });
+    try {
+      await device.write(Buffer.from('first\n'));
+      await device.close();
+      await expect(device.write(Buffer.from('x\n'))).rejects.toMatchObject({
+        code: 'ECLOSED',
+        message: 'audit socket is closed',
+      });
+      await device.open();
+      await device.write(Buffer.from('second\n'));
+      expect(await server.waitFor((t) => t.endsWith('second\n'))).toBe('first\nsecond\n');
+    } finally {
+      await device.close();
+      await server.close();
+    }
+  });
+
+  it('connects to a bracketed IPv6 address', async (context) => {
+    const received: Buffer[] = [];
+    const server = createServer((socket) =>
+      socket.on('data', (chunk: Buffer) => received.push(chunk)),
+    );
+    const port = await new Promise<number | undefined>((resolve) => {
+      server.once('error', () => {
+        resolve(undefined);
+      });
+      server.listen(0, '::1', () => {
+        const info = server.address();
+        resolve(typeof info === 'object' && info !== null ? info.port : undefined);
+      });
+    });
+    if (port === undefined) {
+      context.skip('no IPv6 loopback on this machine');
+      return;
+    }
+    const device = new SocketAuditDevice({
+      address: `[::1]:${port}`,
+      socketType: 'tcp',
+      writeTimeoutMs: 2000,
+    });
+    try {
+      await device.open();
+      await device.write(Buffer.from('six\n'));
+      for (let i = 0; i < 200 && Buffer.concat(received).toString() !== 'six\n'; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(Buffer.concat(received).toString()).toBe('six\n');
+    } finally {
+      await device.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
