@@ -273,7 +273,10 @@ describe('AuditBroker: fail closed', () => {
     await broker.reopen();
     const error = await broker.logRequest(sampleRecord()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CofferError);
-    expect(error).toMatchObject({ code: 'internal', message: AUDIT_FAILED_MESSAGE });
+    expect(error).toMatchObject({
+      code: 'internal',
+      message: 'audit: no audit device could record the request',
+    });
     expect(warnings).toContainEqual({
       obj: { device: 'file/', type: 'file', code: 'EISDIR' },
       msg: 'audit device could not record a batch',
@@ -548,8 +551,14 @@ describe('AuditBroker: paths and the device table', () => {
     await broker.open();
     await broker.enable('keep', { type: 'file', options: { file_path: freshPath() } });
     await broker.enable('drop', { type: 'file', options: { file_path: freshPath() } });
-    await broker.disable('/drop/');
+    // The device table is stored under its own key, each chain position under chain/<path>.
+    expect([...storage.entries.keys()].sort()).toEqual(['chain/drop', 'chain/keep', 'table']);
     await broker.close();
+    const restarted = makeBroker(storage).broker;
+    await restarted.open();
+    expect(Object.keys(restarted.list())).toEqual(['keep/', 'drop/']);
+    await restarted.disable('/drop/');
+    await restarted.close();
     const second = makeBroker(storage).broker;
     await second.open();
     expect(Object.keys(second.list())).toEqual(['keep/']);
@@ -649,6 +658,10 @@ describe('AuditBroker: what each device writes', () => {
     });
     await broker.logRequest(sampleRecord());
     await broker.close(); // request, checkpoint (seq 2)
+    expect(storedJson(storage, `${AUDIT_KEYS.chainPrefix}file`)).toEqual({
+      seq: 2,
+      lastHash: auditLineHash(readLines(path)[1]!),
+    });
     const second = makeBroker(storage).broker;
     await second.open();
     await second.logRequest(sampleRecord());
@@ -835,6 +848,13 @@ describe('AuditBroker: failures', () => {
         lastHash: auditLineHash(lines[1]!),
       });
       expect(await broker.logSnapshot('siem')).not.toHaveProperty('fileStartHash');
+      await broker.logRequest(sampleRecord());
+      await broker.close();
+      const all = (await server.waitFor((t) => t.split('\n').length === 5)).split('\n');
+      expect(storedJson(storage, `${AUDIT_KEYS.chainPrefix}siem`)).toEqual({
+        seq: 4,
+        lastHash: auditLineHash(all[3]!),
+      });
     } finally {
       await broker.close();
       await server.close();
@@ -889,5 +909,78 @@ describe('AuditBroker: failures', () => {
     await second.logRequest(sampleRecord());
     await second.close();
     expect(verifyAuditLog(readFileSync(path, 'utf8'))).toMatchObject({ ok: true, lines: 4 });
+  });
+});
+
+describe('AuditBroker: lines queued before a table change are written first', () => {
+  it('close, disable, reopen and logSnapshot write what is queued before they act', async () => {
+    const { broker } = makeBroker();
+    await broker.open();
+    const path = freshPath();
+    await broker.enable('file', { type: 'file', options: { file_path: path } });
+    const types = () => readLines(path).map((l) => parsed(l)['type']);
+
+    const beforeSnapshot = broker.logRequest(sampleRecord());
+    const snapshot = await broker.logSnapshot('file');
+    await beforeSnapshot;
+    expect(snapshot.head.seq).toBe(1);
+
+    const beforeReopen = broker.logRequest(sampleRecord());
+    await broker.reopen();
+    await beforeReopen;
+    expect(types()).toEqual(['request', 'request', 'checkpoint']);
+
+    const beforeDisable = broker.logRequest(sampleRecord());
+    await broker.disable('file');
+    await beforeDisable;
+    expect(types()).toEqual(['request', 'request', 'checkpoint', 'request', 'checkpoint']);
+
+    await broker.enable('file', { type: 'file', options: { file_path: path } });
+    const beforeClose = broker.logRequest(sampleRecord());
+    await broker.close();
+    await beforeClose;
+    expect(types()).toEqual([
+      'request',
+      'request',
+      'checkpoint',
+      'request',
+      'checkpoint',
+      'request',
+      'checkpoint',
+    ]);
+    expect(verifyAuditLog(readFileSync(path, 'utf8'))).toMatchObject({ ok: true, lines: 7 });
+  });
+
+  it('enable without options refuses the missing file path', async () => {
+    const { broker } = makeBroker();
+    await broker.open();
+    await expect(broker.enable('file', { type: 'file' })).rejects.toMatchObject({
+      code: 'invalid_request',
+      message: 'options.file_path: is required',
+    });
+    await broker.close();
+  });
+
+  it('a rotation right after a checkpoint saves where the new file starts at once', async () => {
+    const { broker, storage } = makeBroker();
+    await broker.open();
+    const path = freshPath('rotate-at-checkpoint');
+    await broker.enable('file', {
+      type: 'file',
+      options: { file_path: path, checkpoint_interval: '1' },
+    });
+    await broker.logRequest(sampleRecord()); // request, checkpoint
+    renameSync(path, `${path}.1`);
+    await broker.reopen(); // nothing since the checkpoint: no new line
+    const old = readLines(`${path}.1`);
+    expect(old).toHaveLength(2);
+    // "Crash": no close. The restarted server still knows where the (empty) new file starts.
+    const second = makeBroker(storage).broker;
+    await second.open();
+    expect(await second.logSnapshot('file')).toMatchObject({
+      fileStartHash: auditLineHash(old[1]!),
+      head: { seq: 2 },
+    });
+    await second.close();
   });
 });
