@@ -213,7 +213,7 @@ describe('audit device options: each refusal names the field and the rule', () =
       parseDeviceOptions('file', { file_path: '/a', checkpoint_interval: '100000' }).config
         .checkpointInterval,
     ).toBe(100_000);
-    for (const value of ['0', '100001', '1.5', '-1', '1e3', 'ten', '', '010x']) {
+    for (const value of ['0', '100001', '1.5', '-1', '+5', '1e3', 'ten', '', '010x']) {
       expect(file({ checkpoint_interval: value })).toBe(message);
     }
     expect(
@@ -285,7 +285,7 @@ describe('parseTimeoutMs', () => {
   });
 
   it('refuses text that is not wholly a duration, and zero', () => {
-    for (const text of ['', 's', '1.5', '1x', 'x1s', '1s x', '1.s', '-1s']) {
+    for (const text of ['', 's', '1.5', '+3', '1x', 'x1s', '1s x', '1.s', '-1s']) {
       expect(() => parseTimeoutMs(text, 'f')).toThrow(
         'f: must be a duration such as "2s" or "500ms"',
       );

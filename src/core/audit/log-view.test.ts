@@ -8,7 +8,7 @@ import { memoryStorage, testRequest } from '../../sdk/testing.js';
 import { auditLineHash } from '../../shared/audit-verify.js';
 import type { Caller } from '../caller.js';
 import { chainLine } from './chain.js';
-import { auditLogViewPaths, TAIL_WINDOW_BYTES } from './log-view.js';
+import { auditLogViewPaths, TAIL_WINDOW_BYTES, verifyAuditFile } from './log-view.js';
 import { makeBroker, sampleRecord, startServer, tempDir } from './testing.js';
 
 const temp = tempDir('coffer-audit-view-');
@@ -180,6 +180,38 @@ describe('sys/audit-log/:path', () => {
       matches_server_head: false,
       problem:
         'the file ends at seq 1 but the server last wrote seq 0 (lines were cut from the end, or the last line was rewritten)',
+    });
+    await broker.close();
+  });
+
+  it('a file cut short of the server head names where it ends', async () => {
+    const { broker, view, file } = await setup();
+    for (let i = 0; i < 3; i++) await broker.logRequest(record(`req-${i}`));
+    const lines = readFileSync(file, 'utf8').split('\n');
+    writeFileSync(file, `${lines.slice(0, 2).join('\n')}\n`);
+    expect((await view()).verification).toMatchObject({
+      ok: false,
+      lines: 2,
+      first_bad_line: 2,
+      problem:
+        'the file ends at seq 2 but the server has written seq 3: lines were cut from the end (or this copy is older than the log)',
+      matches_server_head: false,
+    });
+    await broker.close();
+  });
+
+  it('verifies the file only up to the size of its snapshot', async () => {
+    const { broker, file } = await setup();
+    await broker.logRequest(record('req-0'));
+    const snapshot = await broker.logSnapshot('file');
+    await broker.logRequest(record('req-1'));
+    expect(statSync(file).size).toBeGreaterThan(snapshot.type === 'file' ? snapshot.sizeBytes : 0);
+    if (snapshot.type !== 'file') throw new Error('expected a file snapshot');
+    expect(await verifyAuditFile(snapshot)).toMatchObject({
+      ok: true,
+      lines: 1,
+      last_seq: 1,
+      matches_server_head: true,
     });
     await broker.close();
   });

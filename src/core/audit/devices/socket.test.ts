@@ -119,6 +119,40 @@ describe('socket audit device', () => {
     }
   });
 
+  it('reopen closes the old connection and opens a new one', async () => {
+    const connections: { ended: boolean }[] = [];
+    const server = createServer((socket) => {
+      const state = { ended: false };
+      connections.push(state);
+      socket.resume();
+      socket.on('close', () => {
+        state.ended = true;
+      });
+    });
+    await new Promise<void>((resolve) => {
+      server.listen(0, '127.0.0.1', resolve);
+    });
+    const info = server.address();
+    const port = typeof info === 'object' && info !== null ? info.port : 0;
+    const device = new SocketAuditDevice({
+      address: `127.0.0.1:${port}`,
+      socketType: 'tcp',
+      writeTimeoutMs: 2000,
+    });
+    try {
+      await device.write(Buffer.from('a\n'));
+      await device.reopen();
+      await device.write(Buffer.from('b\n'));
+      for (let i = 0; i < 200 && connections[0]?.ended !== true; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(connections.map((c) => c.ended)).toEqual([true, false]);
+    } finally {
+      await device.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('connects to a bracketed IPv6 address', async (context) => {
     const received: Buffer[] = [];
     const server = createServer((socket) =>
