@@ -1,5 +1,5 @@
 import { verifyAuditFile } from './log-view.js';
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CofferError } from '../../sdk/errors.js';
@@ -19,6 +19,7 @@ import {
   type Warning,
 } from './testing.js';
 import { memoryStorage } from '../../sdk/testing.js';
+import { hmacString } from './hash.js';
 import { encodedForms, findCanaries } from '../../../test/helpers/server-process.js';
 
 const temp = tempDir('coffer-audit-broker-');
@@ -259,7 +260,7 @@ describe('AuditBroker: what is written', () => {
     expect(broker.hasDevices()).toBe(false);
     await expect(broker.logRequest(sampleRecord())).resolves.toBeUndefined();
     await broker.close();
-    await expect(broker.logResponse(sampleRecord())).rejects.toThrow('not open');
+    await expect(broker.logResponse(sampleRecord())).rejects.toThrow(NOT_OPEN);
   });
 });
 
@@ -982,5 +983,110 @@ describe('AuditBroker: lines queued before a table change are written first', ()
       head: { seq: 2 },
     });
     await second.close();
+  });
+});
+
+describe('AuditBroker: stored state and edge cases', () => {
+  it('HMACs with the salt stored for the device (base64 in the device table)', async () => {
+    const { broker, storage } = makeBroker();
+    await broker.open();
+    await broker.enable('file', { type: 'file', options: { file_path: freshPath() } });
+    const table = storedJson(storage, AUDIT_KEYS.table) as { devices: { salt: string }[] };
+    const salt = Buffer.from(table.devices[0]!.salt, 'base64');
+    expect(salt).toHaveLength(32);
+    expect(broker.hash('file', 'x')).toBe(hmacString(salt, 'x'));
+    await broker.close();
+  });
+
+  it('a device table that cannot be stored refuses the enable and leaves no device', async () => {
+    const inner = memoryStorage();
+    const storage = { ...inner, batch: () => Promise.reject(new Error('storage down')) };
+    const { broker } = makeBroker(storage);
+    await broker.open();
+    await expect(
+      broker.enable('file', { type: 'file', options: { file_path: freshPath() } }),
+    ).rejects.toThrow('storage down');
+    expect(broker.list()).toEqual({});
+    await broker.close();
+  });
+
+  it('a file whose last line is not a chained line starts a new chain at seq 1', async () => {
+    const { broker, storage } = makeBroker();
+    await broker.open();
+    const path = freshPath();
+    writeFileSync(path, 'written by something else\n');
+    await broker.enable('file', { type: 'file', options: { file_path: path } });
+    await broker.logRequest(sampleRecord());
+    await broker.close();
+    const table = storedJson(storage, AUDIT_KEYS.table) as { devices: { genesis: string }[] };
+    expect(parsed(readLines(path)[1]!)['chain']).toEqual({
+      seq: 1,
+      prev: table.devices[0]!.genesis,
+    });
+  });
+
+  it('resumes from the saved position when the file ends behind it or its last line was edited', async () => {
+    const { broker, storage } = makeBroker();
+    await broker.open();
+    const path = freshPath();
+    await broker.enable('file', { type: 'file', options: { file_path: path } });
+    await broker.logRequest(sampleRecord());
+    await broker.logRequest(sampleRecord());
+    await broker.close(); // request, request, checkpoint (seq 3, saved)
+    const saved = storedJson(storage, `${AUDIT_KEYS.chainPrefix}file`) as { lastHash: string };
+    const lines = readLines(path);
+    // An older copy put back (ends at seq 1): the chain continues from the saved seq 3.
+    writeFileSync(path, `${lines[0]!}\n`);
+    const second = makeBroker(storage).broker;
+    await second.open();
+    await second.logRequest(sampleRecord());
+    await second.close();
+    expect(parsed(readLines(path)[1]!)['chain']).toEqual({ seq: 4, prev: saved.lastHash });
+    // The saved checkpoint line edited in place (same seq): the next line names the hash the
+    // server saved, so the edit shows.
+    const now = readLines(path);
+    const savedAgain = storedJson(storage, `${AUDIT_KEYS.chainPrefix}file`) as {
+      seq: number;
+      lastHash: string;
+    };
+    writeFileSync(
+      path,
+      `${[...now.slice(0, -1), now.at(-1)!.replace('"time":"2026', '"time":"2027')].join('\n')}\n`,
+    );
+    const third = makeBroker(storage).broker;
+    await third.open();
+    await third.logRequest(sampleRecord());
+    await third.close();
+    expect(parsed(readLines(path)[now.length]!)['chain']).toEqual({
+      seq: savedAgain.seq + 1,
+      prev: savedAgain.lastHash,
+    });
+  });
+
+  it('a recorded batch tells onFailure nothing; stats count the checkpoints of a rotation', async () => {
+    const failures: unknown[] = [];
+    const broker = new AuditBroker({
+      storage: memoryStorage(),
+      now: () => FIXED_NOW,
+      onFailure: (failure) => failures.push(failure),
+    });
+    await broker.open();
+    await broker.enable('file', { type: 'file', options: { file_path: freshPath() } });
+    await broker.logRequest(sampleRecord());
+    await broker.reopen();
+    expect(failures).toEqual([]);
+    expect(broker.deviceStats()).toEqual([{ path: 'file/', writes: 2, lines: 2, failures: 0 }]);
+    await broker.close();
+  });
+
+  it('works without a logger: a failing device is still refused, not thrown', async () => {
+    const broker = new AuditBroker({ storage: memoryStorage(), now: () => FIXED_NOW });
+    await broker.open();
+    const path = freshPath();
+    await broker.enable('file', { type: 'file', options: { file_path: path } });
+    breakFile(path);
+    await broker.reopen();
+    await expect(broker.logRequest(sampleRecord())).rejects.toThrow(AUDIT_FAILED_MESSAGE);
+    await broker.close();
   });
 });

@@ -82,6 +82,7 @@ describe('audit hash chain', () => {
   it('reads the seq of a chained line or a checkpoint, after any prefix', () => {
     expect(chainSeqOf('coffer: {"type":"request","chain":{"seq":7,"prev":"x"}}')).toBe(7);
     expect(chainSeqOf('{"chain":{"seq":1}}')).toBe(1);
+    expect(chainSeqOf('p{"chain":{"seq":3}}')).toBe(3);
     expect(chainSeqOf('p {"type":"checkpoint","seq":9,"chain":{"seq":3}}')).toBe(9);
   });
 });

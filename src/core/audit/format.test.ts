@@ -282,6 +282,13 @@ describe('formatAuditEntry: optional fields', () => {
     }
   });
 
+  it('a response without mount or data writes empty mount fields and no data', () => {
+    const entry = formatAuditEntry('response', sampleRecord({ response: {} }), FIXED_NOW, hash, {
+      hmacAccessor: true,
+    });
+    expect(entry['response']).toStrictEqual({ mount_type: '', mount_accessor: '' });
+  });
+
   it('a request line never carries the response, even when the record has one', () => {
     const record = sampleRecord({ response: { mountType: 'kv', data: { v: 'x' } } });
     const entry = formatAuditEntry('request', record, FIXED_NOW, hash, { hmacAccessor: true });
@@ -333,6 +340,11 @@ describe('auditAuthOf and auditResponseOf', () => {
       tokenType: 'service',
       tokenTtlSeconds: 120,
     });
+    // A token without the default policy does not get it from its entity.
+    expect(
+      auditAuthOf({ ...caller, entry: { ...entry, policies: ['dev'] }, identityPolicies: ['ops'] })
+        .policies,
+    ).toEqual(['dev', 'ops']);
     const none = auditAuthOf({ ...caller, identityPolicies: [] });
     expect(none.policies).toEqual(['default', 'dev']);
     expect(none).not.toHaveProperty('identityPolicies');

@@ -102,6 +102,13 @@ describe('hashStructure: values JSON cannot hold, and the depth cap', () => {
     expect(hashStructure(Buffer.from('hi'), hash)).toBe(h('aGk='));
     expect(hashStructure(new Date(0), hash)).toBe(h('1970-01-01T00:00:00.000Z'));
     expect(hashStructure({ toJSON: () => ({ inner: 'v' }) }, hash)).toEqual({ inner: h('v') });
+    // A toJSON that returns its own object ends at the depth cap, as JSON.stringify writes it.
+    const selfish = {
+      toJSON(): unknown {
+        return this;
+      },
+    };
+    expect(hashStructure(selfish, hash)).toBe(h('{}'));
   });
 
   it('hashes the subtree at the depth cap whole, as its JSON text', () => {

@@ -114,6 +114,7 @@ describe('sys/audit paths', () => {
     ).rejects.toMatchObject({ code: 'invalid_request', message: 'options.file_path: is required' });
     const refusals: [Record<string, unknown>, string][] = [
       [{ type: '', options: { file_path: file } }, 'type: is required'],
+      [{ options: { file_path: file } }, 'type: is required'],
       [{ type: 'file', options: [file] }, 'options: must be an object'],
       [{ type: 'file', options: { file_path: [file] } }, 'options.file_path: must be a string'],
       [
