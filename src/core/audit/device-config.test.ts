@@ -240,6 +240,7 @@ describe('audit device options: each refusal names the field and the rule', () =
   it('socket addresses and types', () => {
     const tcp = 'options.address: must be host:port for a tcp socket';
     expect(refusal('socket', { address: '  ' })).toBe('options.address: is required');
+    expect(refusal('socket', {})).toBe('options.address: is required');
     for (const address of ['h:0', 'h:65536', 'h:123456', ':80', 'a b:1', 'h:', '[::1:80', 'h:1x']) {
       expect(socket({ address })).toBe(tcp);
     }

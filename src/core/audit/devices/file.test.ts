@@ -76,6 +76,17 @@ describe('file audit device', () => {
     await file.close();
   });
 
+  it('after close() the next batch opens the path afresh', async () => {
+    const { filePath, device: file } = device('closed.log');
+    await file.write(Buffer.from('one\n'));
+    await file.close();
+    renameSync(filePath, `${filePath}.1`);
+    await file.write(Buffer.from('two\n'));
+    expect(readFileSync(`${filePath}.1`, 'utf8')).toBe('one\n');
+    expect(readFileSync(filePath, 'utf8')).toBe('two\n');
+    await file.close();
+  });
+
   it('reopens by path after a rotation', async () => {
     const { filePath, device: file } = device('rotate.log');
     await file.open();
@@ -102,6 +113,16 @@ describe('file audit device', () => {
     const long = 'x'.repeat(200_000);
     writeFileSync(filePath, `a\n${long}\n`);
     expect(await file.lastLine()).toBe(long);
+    expect(readFileSync(filePath, 'utf8')).toBe(`a\n${long}\n`);
+    // A torn fragment longer than the first window: the line before it is found.
+    writeFileSync(filePath, `a\n${'y'.repeat(100_000)}`);
+    expect(await file.lastLine()).toBe('a');
+    expect(readFileSync(filePath, 'utf8')).toBe(`a\n${'y'.repeat(100_000)}\n`);
+    // Many lines, the last one inside the first window: found without touching the file.
+    const many = Array.from({ length: 2000 }, (_, i) => `line-${i}-${'z'.repeat(100)}`);
+    writeFileSync(filePath, `${many.join('\n')}\n`);
+    expect(await file.lastLine()).toBe(many[1999]);
+    expect(readFileSync(filePath, 'utf8')).toBe(`${many.join('\n')}\n`);
     writeFileSync(filePath, 'only\n');
     expect(await file.lastLine()).toBe('only');
     await file.close();

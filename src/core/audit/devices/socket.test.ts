@@ -153,6 +153,43 @@ describe('socket audit device', () => {
     }
   });
 
+  it('a connection the peer resets is dropped without an uncaught error, and the next batch reconnects', async () => {
+    const received: string[] = [];
+    const server = createServer((socket) => {
+      socket.on('data', (chunk: Buffer) => {
+        received.push(chunk.toString());
+        // The first connection is reset (RST): the client sees ECONNRESET after connecting.
+        if (received.length === 1) socket.resetAndDestroy();
+      });
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => {
+      server.listen(0, '127.0.0.1', resolve);
+    });
+    const info = server.address();
+    const port = typeof info === 'object' && info !== null ? info.port : 0;
+    const device = new SocketAuditDevice({
+      address: `127.0.0.1:${port}`,
+      socketType: 'tcp',
+      writeTimeoutMs: 2000,
+    });
+    try {
+      await device.write(Buffer.from('one\n'));
+      for (let i = 0; i < 200 && received.length === 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100)); // let the reset reach the client
+      await device.write(Buffer.from('two\n'));
+      for (let i = 0; i < 200 && !received.includes('two\n'); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(received).toEqual(['one\n', 'two\n']);
+    } finally {
+      await device.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('connects to a bracketed IPv6 address', async (context) => {
     const received: Buffer[] = [];
     const server = createServer((socket) =>
