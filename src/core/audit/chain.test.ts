@@ -69,5 +69,20 @@ describe('audit hash chain', () => {
     expect(chainSeqOf('{"type":"request"}')).toBeUndefined();
     expect(chainSeqOf('{"type":"request","chain":{"seq":0}}')).toBeUndefined();
     expect(chainSeqOf('{broken')).toBeUndefined();
+    expect(chainSeqOf('{"chain":"x"}')).toBeUndefined();
+    expect(chainSeqOf('{"chain":null}')).toBeUndefined();
+    expect(chainSeqOf('{"chain":{"seq":"3"}}')).toBeUndefined();
+    expect(chainSeqOf('{"chain":{"seq":1.5}}')).toBeUndefined();
+    expect(chainSeqOf('{"chain":{"seq":-2}}')).toBeUndefined();
+    expect(chainSeqOf('{"chain":{"seq":9007199254740993}}')).toBeUndefined();
+    expect(chainSeqOf('{"type":"checkpoint","chain":{"seq":4}}')).toBeUndefined();
+    expect(chainSeqOf('{"type":"checkpoint","seq":0}')).toBeUndefined();
+  });
+
+  it('reads the seq of a chained line or a checkpoint, after any prefix', () => {
+    expect(chainSeqOf('coffer: {"type":"request","chain":{"seq":7,"prev":"x"}}')).toBe(7);
+    expect(chainSeqOf('{"chain":{"seq":1}}')).toBe(1);
+    expect(chainSeqOf('p{"chain":{"seq":3}}')).toBe(3);
+    expect(chainSeqOf('p {"type":"checkpoint","seq":9,"chain":{"seq":3}}')).toBe(9);
   });
 });

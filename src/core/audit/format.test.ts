@@ -165,3 +165,234 @@ describe('formatAuditEntry', () => {
     });
   });
 });
+
+describe('formatAuditEntry: optional fields', () => {
+  const returnedAuth = {
+    clientToken: 'cfs.ret',
+    accessor: 'retaccessor',
+    policies: ['default', 'team'],
+    tokenPolicies: ['default'],
+    identityPolicies: ['team'],
+    metadata: null,
+    leaseDurationSeconds: 60,
+    renewable: false,
+    entityId: 'ent-1',
+    tokenType: 'batch' as const,
+    orphan: true,
+    numUses: 3,
+  };
+
+  it('writes empty strings for absent mount, token and accessor, and omits empty data', () => {
+    const entry = formatAuditEntry(
+      'request',
+      { request: { id: 'r', operation: 'read', path: 'sys/health', data: {} } },
+      FIXED_NOW,
+      hash,
+      { hmacAccessor: false },
+    );
+    expect(entry['request']).toEqual({
+      id: 'r',
+      operation: 'read',
+      mount_type: '',
+      mount_accessor: '',
+      client_token: '',
+      client_token_accessor: '',
+      namespace: { id: 'root' },
+      path: 'sys/health',
+      remote_address: '',
+      wrap_ttl: 0,
+    });
+  });
+
+  it('writes the remote port, the wrap TTL and the door with its principal, in clear', () => {
+    const request = {
+      ...sampleRecord().request,
+      remotePort: 51234,
+      wrapTtlSeconds: 300,
+      door: { api: 'gcp', method: 'AccessSecretVersion', principal: 'user:alice@example.com' },
+    };
+    const entry = formatAuditEntry('request', { request }, FIXED_NOW, hash, {
+      hmacAccessor: true,
+    });
+    expect(entry['request']).toMatchObject({
+      remote_port: 51234,
+      wrap_ttl: 300,
+      door: { api: 'gcp', method: 'AccessSecretVersion', principal: 'user:alice@example.com' },
+    });
+    const noPrincipal = formatAuditEntry(
+      'request',
+      { request: { ...request, door: { api: 'aws', method: 'GetSecretValue' } } },
+      FIXED_NOW,
+      hash,
+      { hmacAccessor: true },
+    );
+    expect((noPrincipal['request'] as Record<string, unknown>)['door']).toEqual({
+      api: 'aws',
+      method: 'GetSecretValue',
+    });
+  });
+
+  it('writes identity policies of the caller and of a returned token', () => {
+    const record = sampleRecord({
+      auth: { ...sampleRecord().auth!, identityPolicies: ['team'], metadata: null },
+      response: { auth: returnedAuth },
+    });
+    const entry = formatAuditEntry('response', record, FIXED_NOW, hash, { hmacAccessor: false });
+    expect(entry['auth']).toMatchObject({ identity_policies: ['team'], metadata: null });
+    expect((entry['response'] as Record<string, unknown>)['auth']).toEqual({
+      client_token: h('cfs.ret'),
+      accessor: 'retaccessor',
+      policies: ['default', 'team'],
+      token_policies: ['default'],
+      identity_policies: ['team'],
+      metadata: null,
+      entity_id: 'ent-1',
+      token_type: 'batch',
+      token_ttl: 60,
+      renewable: false,
+      orphan: true,
+      num_uses: 3,
+    });
+  });
+
+  it("writes wrap_info with the token HMAC'd and the accessor as hmac_accessor says", () => {
+    const wrapInfo = {
+      token: 'cfs.wrapping',
+      accessor: 'wrapaccessor',
+      ttlSeconds: 120,
+      creationTime: FIXED_NOW,
+      creationPath: 'secret/data/app',
+    };
+    const record = sampleRecord({
+      response: { mountType: 'kv', data: null, wrapInfo, warnings: [] },
+    });
+    for (const hmacAccessor of [true, false]) {
+      const entry = formatAuditEntry('response', record, FIXED_NOW, hash, { hmacAccessor });
+      expect(entry['response']).toEqual({
+        mount_type: 'kv',
+        mount_accessor: '',
+        wrap_info: {
+          token: h('cfs.wrapping'),
+          accessor: hmacAccessor ? h('wrapaccessor') : 'wrapaccessor',
+          ttl: 120,
+          creation_time: '2026-01-02T03:04:05.67Z',
+          creation_path: 'secret/data/app',
+        },
+      });
+    }
+  });
+
+  it('a response without mount or data writes empty mount fields and no data', () => {
+    const entry = formatAuditEntry('response', sampleRecord({ response: {} }), FIXED_NOW, hash, {
+      hmacAccessor: true,
+    });
+    expect(entry['response']).toStrictEqual({ mount_type: '', mount_accessor: '' });
+  });
+
+  it('a request line never carries the response, even when the record has one', () => {
+    const record = sampleRecord({ response: { mountType: 'kv', data: { v: 'x' } } });
+    const entry = formatAuditEntry('request', record, FIXED_NOW, hash, { hmacAccessor: true });
+    expect(entry).not.toHaveProperty('response');
+    expect(Object.keys(entry)).toEqual(['time', 'type', 'auth', 'request', 'error']);
+    const failed = formatAuditEntry('response', sampleRecord(), FIXED_NOW, hash, {
+      hmacAccessor: true,
+    });
+    expect(Object.keys(failed)).toEqual(['time', 'type', 'auth', 'request', 'error']);
+  });
+});
+
+describe('auditAuthOf and auditResponseOf', () => {
+  const entry = {
+    accessor: 'acc',
+    policies: ['default', 'dev'],
+    path: 'auth/token/create',
+    displayName: 'token',
+    meta: { team: 'ops' },
+    createdAt: 0,
+    ttlSeconds: 120,
+    explicitMaxTtlSeconds: 0,
+    maxTtlSeconds: 0,
+    periodSeconds: 0,
+    numUses: 0,
+    renewable: true,
+    orphan: true,
+    type: 'service',
+    entityId: 'ent-9',
+  } satisfies TokenEntry;
+
+  it('merges identity policies into the policies, and lists them apart', () => {
+    const caller: Caller = {
+      token: 'cfs.t',
+      entry,
+      isRoot: false,
+      identityPolicies: ['Ops', 'dev'],
+      sudoOn: () => false,
+    };
+    expect(auditAuthOf(caller)).toEqual({
+      clientToken: 'cfs.t',
+      accessor: 'acc',
+      displayName: 'token',
+      policies: ['default', 'dev', 'ops'],
+      tokenPolicies: ['default', 'dev'],
+      identityPolicies: ['Ops', 'dev'],
+      metadata: { team: 'ops' },
+      entityId: 'ent-9',
+      tokenType: 'service',
+      tokenTtlSeconds: 120,
+    });
+    // A token without the default policy does not get it from its entity.
+    expect(
+      auditAuthOf({ ...caller, entry: { ...entry, policies: ['dev'] }, identityPolicies: ['ops'] })
+        .policies,
+    ).toEqual(['dev', 'ops']);
+    const none = auditAuthOf({ ...caller, identityPolicies: [] });
+    expect(none.policies).toEqual(['default', 'dev']);
+    expect(none).not.toHaveProperty('identityPolicies');
+    const noEntity = Object.fromEntries(
+      Object.entries(entry).filter(([key]) => key !== 'entityId'),
+    ) as unknown as TokenEntry;
+    expect(auditAuthOf({ ...caller, entry: noEntity }).entityId).toBe('');
+  });
+
+  it('takes the lease id of leased data, the auth of a login and the wrap info of a wrapped response', () => {
+    const mount = { type: 'database', accessor: 'database_1' };
+    expect(
+      auditResponseOf({ kind: 'data', data: { u: 'v' }, leaseId: 'database/creds/ro/x' }, mount),
+    ).toEqual({
+      mountType: 'database',
+      mountAccessor: 'database_1',
+      data: { u: 'v' },
+      secret: { leaseId: 'database/creds/ro/x' },
+    });
+    const auth = {
+      clientToken: 'cfs.x',
+      accessor: 'a',
+      policies: [],
+      tokenPolicies: [],
+      metadata: null,
+      leaseDurationSeconds: 1,
+      renewable: true,
+      entityId: '',
+      tokenType: 'service' as const,
+      orphan: false,
+      numUses: 0,
+    };
+    expect(auditResponseOf({ kind: 'auth', auth, warnings: [] }, mount)).toEqual({
+      mountType: 'database',
+      mountAccessor: 'database_1',
+      auth,
+    });
+    const wrapInfo = {
+      token: 't',
+      accessor: 'a',
+      ttlSeconds: 1,
+      creationTime: 0,
+      creationPath: 'p',
+    };
+    expect(auditResponseOf({ kind: 'wrapped', wrapInfo }, mount)).toEqual({
+      mountType: 'database',
+      mountAccessor: 'database_1',
+      wrapInfo,
+    });
+  });
+});

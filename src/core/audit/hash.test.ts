@@ -69,3 +69,72 @@ describe('audit HMAC', () => {
     expect(Object.keys(out)).toEqual(['__proto__', 'big', 'bytes', 'when']);
   });
 });
+
+describe('hashStructure: values JSON cannot hold, and the depth cap', () => {
+  const h = (s: string) => hmacString(salt, s);
+
+  it('keeps the empty string empty and HMACs every other string', () => {
+    expect(hash('')).toBe('');
+    expect(hash(' ')).toBe(h(' '));
+  });
+
+  it('writes what JSON.stringify would for numbers JSON cannot hold and for dropped values', () => {
+    const out = hashStructure(
+      {
+        nan: Number.NaN,
+        inf: Number.POSITIVE_INFINITY,
+        gone: undefined,
+        fn: () => 1,
+        sym: Symbol('s'),
+        list: [undefined, () => 1, Symbol('s'), Number.NEGATIVE_INFINITY, 1.5],
+      },
+      hash,
+    );
+    expect(out).toEqual({ nan: null, inf: null, list: [null, null, null, null, 1.5] });
+    expect(Object.keys(out as object)).toEqual(['nan', 'inf', 'list']);
+    expect(hashStructure(undefined, hash)).toBeNull();
+    expect(hashStructure(null, hash)).toBeNull();
+  });
+
+  it('HMACs a bigint as its digits, bytes as base64 and an object with toJSON as what it returns', () => {
+    expect(hashStructure(12n, hash)).toBe(h('12'));
+    expect(hashStructure(new Uint8Array([1, 2]), hash)).toBe(h('AQI='));
+    expect(hashStructure(Buffer.from('hi'), hash)).toBe(h('aGk='));
+    expect(hashStructure(new Date(0), hash)).toBe(h('1970-01-01T00:00:00.000Z'));
+    expect(hashStructure({ toJSON: () => ({ inner: 'v' }) }, hash)).toEqual({ inner: h('v') });
+    // A toJSON that returns its own object ends at the depth cap, as JSON.stringify writes it.
+    const selfish = {
+      toJSON(): unknown {
+        return this;
+      },
+    };
+    expect(hashStructure(selfish, hash)).toBe(h('{}'));
+  });
+
+  it('hashes the subtree at the depth cap whole, as its JSON text', () => {
+    const leaf = { secret: 'bottom', big: 7n };
+    let deep: unknown = leaf;
+    for (let i = 0; i < MAX_HASH_DEPTH; i++) deep = [deep];
+    let out: unknown = hashStructure(deep, hash);
+    for (let i = 0; i < MAX_HASH_DEPTH; i++) {
+      expect(Array.isArray(out)).toBe(true);
+      out = (out as unknown[])[0];
+    }
+    expect(out).toBe(h('{"secret":"bottom","big":"7"}'));
+    // One level less: still walked.
+    let shallow: unknown = { secret: 'bottom' };
+    for (let i = 0; i < MAX_HASH_DEPTH - 1; i++) shallow = [shallow];
+    let walked: unknown = hashStructure(shallow, hash);
+    for (let i = 0; i < MAX_HASH_DEPTH - 1; i++) walked = (walked as unknown[])[0];
+    expect(walked).toEqual({ secret: h('bottom') });
+  });
+
+  it('a cycle ends at the depth cap as an unserialisable subtree, never in clear', () => {
+    const cyclic: Record<string, unknown> = { secret: 'loop' };
+    cyclic['self'] = cyclic;
+    let out = hashStructure(cyclic, hash) as Record<string, unknown>;
+    for (let i = 0; i < MAX_HASH_DEPTH - 1; i++) out = out['self'] as Record<string, unknown>;
+    expect(out['secret']).toBe(h('loop'));
+    expect(out['self']).toBe(h('[unserialisable]'));
+  });
+});

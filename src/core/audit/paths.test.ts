@@ -95,6 +95,49 @@ describe('sys/audit paths', () => {
     await broker.close();
   });
 
+  it('takes numbers and booleans in options as their text, and no options as none', async () => {
+    const { broker, call } = await setup();
+    const file = join(temp.dir, 'typed.log');
+    await call('update', 'audit/typed', {
+      type: 'file',
+      description: 'typed options',
+      local: true,
+      options: { file_path: file, checkpoint_interval: 7, fsync: false },
+    });
+    expect(broker.list()['typed/']).toMatchObject({
+      description: 'typed options',
+      local: true,
+      options: { checkpoint_interval: '7', fsync: 'false' },
+    });
+    await expect(
+      call('update', 'audit/none', { type: 'file', options: null }),
+    ).rejects.toMatchObject({ code: 'invalid_request', message: 'options.file_path: is required' });
+    const refusals: [Record<string, unknown>, string][] = [
+      [{ type: '', options: { file_path: file } }, 'type: is required'],
+      [{ options: { file_path: file } }, 'type: is required'],
+      [{ type: 'file', options: [file] }, 'options: must be an object'],
+      [{ type: 'file', options: { file_path: [file] } }, 'options.file_path: must be a string'],
+      [
+        { type: 'file', options: { file_path: file }, name: 'other' },
+        'name: does not match the device path in the URL',
+      ],
+    ];
+    for (const [body, message] of refusals) {
+      await expect(call('update', 'audit/typed2', body)).rejects.toMatchObject({
+        code: 'invalid_request',
+        message,
+      });
+    }
+    // node-vault's name may be written with slashes around it.
+    await call('update', 'audit/named', {
+      type: 'file',
+      options: { file_path: join(temp.dir, 'named.log') },
+      name: '/named/',
+    });
+    expect(Object.keys(broker.list())).toEqual(['typed/', 'named/']);
+    await broker.close();
+  });
+
   it('are sudo-protected by the core (list and enable, not the hash)', () => {
     expect(isSudoPath('sys/audit')).toBe(true);
     expect(isSudoPath('sys/audit/file')).toBe(true);
