@@ -149,6 +149,60 @@ describe('parsePolicy', () => {
     expect(errorOf(() => parsePolicy('a', broken))).toMatch(/^3:1: /);
   });
 
+  describe('base64 bodies: only strict standard base64 of UTF-8 text is decoded', () => {
+    const POLICY = 'path "a" { capabilities = ["read"] }'; // 36 bytes: base64 without padding
+    const b64 = (text: string | Buffer) => Buffer.from(text).toString('base64');
+
+    it('decodes with or without padding', () => {
+      expect(b64(POLICY)).not.toContain('=');
+      expect(parsePolicy('a', b64(POLICY)).raw).toBe(POLICY);
+      expect(b64(`${POLICY}\n`)).toMatch(/==$/);
+      expect(parsePolicy('a', b64(`${POLICY}\n`)).raw).toBe(`${POLICY}\n`);
+      expect(b64(`${POLICY}\n\n`)).toMatch(/[^=]=$/);
+      expect(parsePolicy('a', b64(`${POLICY}\n\n`)).raw).toBe(`${POLICY}\n\n`);
+    });
+
+    it('ignores line breaks anywhere and spaces or tabs around it', () => {
+      const encoded = b64(POLICY);
+      const text = ` \t${encoded.slice(0, 10)}\r\n${encoded.slice(10)}\n \t`;
+      expect(parsePolicy('a', text).raw).toBe(POLICY);
+    });
+
+    it('does not decode base64 with its padding dropped, a space inside or other characters', () => {
+      const padded = b64(`${POLICY}\n`);
+      for (const text of [
+        padded.replace(/=+$/, ''),
+        `${padded.slice(0, 8)} ${padded.slice(8)}`,
+        `!${padded}`,
+        `${padded}!`,
+      ]) {
+        expect(
+          errorOf(() => parsePolicy('a', text)),
+          text,
+        ).toMatch(/^1:\d+: /);
+      }
+    });
+
+    it('does not decode bytes that are not UTF-8, even without control characters', () => {
+      const invalid = Buffer.concat([Buffer.from(`${POLICY} # `), Buffer.from([0xff, 0xfe])]);
+      expect(errorOf(() => parsePolicy('a', b64(invalid)))).toMatch(/^1:\d+: /);
+    });
+
+    it('drops a byte order mark in front of the decoded text', () => {
+      const policy = parsePolicy('a', b64(`\uFEFF${POLICY}`));
+      expect(policy.raw).toBe(POLICY);
+      expect(policy.rules.map((rule) => rule.pattern)).toEqual(['a']);
+    });
+
+    it('keeps empty or blank text as given: no rules, nothing decoded', () => {
+      for (const text of ['', '\n', ' \r\n\t']) {
+        const policy = parsePolicy('a', text);
+        expect(policy.rules).toEqual([]);
+        expect(policy.raw).toBe(text);
+      }
+    });
+  });
+
   it('maps the legacy policy words to capabilities as Vault does', () => {
     const caps = (word: string) =>
       [...parsePolicy('a', `path "x" { policy = "${word}" }`).rules[0]!.capabilities].sort();

@@ -3,7 +3,9 @@ import { CofferError } from '../../sdk/errors.js';
 import type { Storage } from '../../sdk/storage.js';
 import { memoryStorage } from '../../sdk/testing.js';
 import { DEFAULT_POLICY_TEXT, RESPONSE_WRAPPING_POLICY_TEXT } from './builtin.js';
+import { MAX_POLICY_NAME_LENGTH } from './parse.js';
 import { PolicyStore, type StoredPolicy } from './policy-store.js';
+import type { TemplateIdentity } from './template.js';
 
 const decoder = new TextDecoder();
 
@@ -222,6 +224,9 @@ describe('PolicyStore', () => {
     const error = await rejection(store.acl(['default', 'broken']));
     expect(error.code).toBe('internal');
     expect(error.message).toContain('"broken"');
+    // The parse error is kept as the cause, for the operator's log.
+    expect(error.cause).toBeInstanceOf(CofferError);
+    expect((error.cause as CofferError).code).toBe('invalid_request');
   });
 });
 
@@ -267,5 +272,116 @@ describe('PolicyStore: stored entries, listing and the ACL cache', () => {
     expect(await store.acl(['b'])).toBe(b1);
     // Three sets for two places: the first one in was dropped.
     expect(await store.acl(['a'])).not.toBe(a1);
+  });
+});
+
+// Promises the policy-parse re-run (bench/mutation/mut-policy-acl.md) found unchecked.
+describe('PolicyStore: the synchronous ACL cache and templated policy sets', () => {
+  const identity: TemplateIdentity = {
+    cacheKey: 'e1@1',
+    entity: { id: 'e1', name: 'alice', metadata: { prefix: '//secret' } },
+    aliases: new Map(),
+    groups: [],
+  };
+
+  it('cachedAcl serves an ACL acl() compiled, for the names in any order or repeated', async () => {
+    const { store } = await openStore();
+    await store.put('a', 'path "a" { capabilities = ["read"] }');
+    await store.put('b', 'path "b" { capabilities = ["read"] }');
+    expect(store.cachedAcl(['a', 'b'])).toBeUndefined();
+    const acl = await store.acl(['a', 'b']);
+    expect(store.cachedAcl(['a', 'b'])).toBe(acl);
+    expect(store.cachedAcl(['b', 'a'])).toBe(acl);
+    expect(store.cachedAcl(['a', 'b', 'a'])).toBe(acl);
+    const single = await store.acl(['a']);
+    expect(store.cachedAcl(['a', 'a'])).toBe(single);
+    expect(await store.acl(['a', 'a'])).toBe(single);
+  });
+
+  it('cachedAcl gives nothing once the store is closed (sealed)', async () => {
+    const { store } = await openStore();
+    await store.put('a', 'path "a" { capabilities = ["read"] }');
+    await store.acl(['a']);
+    expect(store.cachedAcl(['a'])).toBeDefined();
+    store.close();
+    expect(store.cachedAcl(['a'])).toBeUndefined();
+  });
+
+  it('compiles policies in sorted name order whatever order the token holds them in', async () => {
+    const { store } = await openStore();
+    await store.put('a', 'path "a" { capabilities = ["read"] }');
+    await store.put('b', 'path "b" { capabilities = ["read"] }');
+    expect((await store.acl(['b', 'a', 'b'])).policyNames).toEqual(['a', 'b']);
+  });
+
+  it('a name not in normalised form matches nothing, even when storage holds that key', async () => {
+    const { store, storage } = await openStore();
+    const entry = Buffer.from(
+      JSON.stringify({ name: 'A', raw: 'path "a" { capabilities = ["read"] }' }),
+    );
+    storage.entries.set('A', entry);
+    const tooLong = 'x'.repeat(MAX_POLICY_NAME_LENGTH + 1);
+    storage.entries.set(tooLong, entry);
+    const acl = await store.acl(['A', tooLong]);
+    expect(acl.policyNames).toEqual([]);
+    expect(acl.capabilities('a')).toEqual(['deny']);
+  });
+
+  it('a name that does not normalise is absent, without a storage read', async () => {
+    const counting = countingStorage(memoryStorage());
+    const store = new PolicyStore({ storage: counting });
+    await store.open();
+    const reads = counting.gets;
+    expect(await store.get('')).toBeUndefined();
+    expect(await store.get('a/b')).toBeUndefined();
+    expect(counting.gets).toBe(reads);
+  });
+
+  it('lists stored names sorted even when storage lists them in another order', async () => {
+    const inner = memoryStorage();
+    const reversed: Storage = {
+      get: (key) => inner.get(key),
+      put: (key, value) => inner.put(key, value),
+      delete: (key) => inner.delete(key),
+      list: async (prefix) => [...(await inner.list(prefix))].reverse(),
+      batch: (ops) => inner.batch(ops),
+    };
+    const store = new PolicyStore({ storage: reversed });
+    await store.open();
+    for (const name of ['a', 'c', 'b'])
+      await store.put(name, 'path "x" { capabilities = ["read"] }');
+    expect(await inner.list('')).not.toEqual(await reversed.list(''));
+    expect(await store.list()).toEqual(['a', 'b', 'c', 'default', 'root']);
+  });
+
+  it('fills templated rules from the identity, beside plain rules and plain policies', async () => {
+    const { store } = await openStore();
+    await store.put('plain', 'path "plain/*" { capabilities = ["list"] }');
+    await store.put(
+      'mixed',
+      [
+        'path "own/{{identity.entity.id}}/*" { capabilities = ["read"] }',
+        'path "shared/*" { capabilities = ["update"] }',
+      ].join('\n'),
+    );
+    const acl = await store.acl(['plain', 'mixed'], identity);
+    expect(acl.capabilities('own/e1/x')).toEqual(['read']);
+    expect(acl.capabilities('own/e2/x')).toEqual(['deny']);
+    expect(acl.capabilities('shared/x')).toEqual(['update']);
+    expect(acl.capabilities('plain/x')).toEqual(['list']);
+    // Not the plain set's ACL: cachedAcl (no identity) must not serve it.
+    expect(store.cachedAcl(['mixed', 'plain'])).toBeUndefined();
+    expect(await store.acl(['mixed', 'plain'], identity)).toBe(acl);
+  });
+
+  it('strips every leading slash a template value puts in front of a pattern', async () => {
+    const { store } = await openStore();
+    await store.put(
+      't',
+      'path "{{identity.entity.metadata.prefix}}/{{identity.entity.id}}" { capabilities = ["read"] }',
+    );
+    const acl = await store.acl(['t'], identity);
+    expect(acl.capabilities('secret/e1')).toEqual(['read']);
+    expect(acl.explain('secret/e1').matches.map((m) => m.pattern)).toEqual(['secret/e1']);
   });
 });
