@@ -12,6 +12,7 @@ import {
   normaliseCidr,
   sanitizePolicies,
   type CreateTokenOptions,
+  type TokenRole,
 } from './token-store.js';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -44,6 +45,30 @@ function opts(overrides: Partial<CreateTokenOptions> = {}): CreateTokenOptions {
 
 function keysUnder(storage: { entries: Map<string, Uint8Array> }, prefix: string): string[] {
   return [...storage.entries.keys()].filter((k) => k.startsWith(prefix));
+}
+
+/** A token role with every field at its default, `over` replacing some. */
+function roleRecord(name: string, over: Partial<TokenRole> = {}): TokenRole {
+  return {
+    name,
+    allowedPolicies: [],
+    disallowedPolicies: [],
+    allowedPoliciesGlob: [],
+    disallowedPoliciesGlob: [],
+    orphan: false,
+    renewable: true,
+    pathSuffix: '',
+    allowedEntityAliases: [],
+    tokenType: 'default-service',
+    tokenTtlSeconds: 0,
+    tokenMaxTtlSeconds: 0,
+    tokenExplicitMaxTtlSeconds: 0,
+    tokenPeriodSeconds: 0,
+    tokenNumUses: 0,
+    tokenNoDefaultPolicy: false,
+    tokenBoundCidrs: [],
+    ...over,
+  };
 }
 
 describe('TokenStore', () => {
@@ -635,25 +660,7 @@ describe('tidy', () => {
 describe('roles', () => {
   it('stores, lists and deletes roles; refuses bad names', async () => {
     const { tokens } = await clockedStore();
-    const role = {
-      name: 'ci',
-      allowedPolicies: ['a'],
-      disallowedPolicies: [],
-      allowedPoliciesGlob: [],
-      disallowedPoliciesGlob: [],
-      orphan: false,
-      renewable: true,
-      pathSuffix: '',
-      allowedEntityAliases: [],
-      tokenType: 'default-service' as const,
-      tokenTtlSeconds: 0,
-      tokenMaxTtlSeconds: 0,
-      tokenExplicitMaxTtlSeconds: 0,
-      tokenPeriodSeconds: 0,
-      tokenNumUses: 0,
-      tokenNoDefaultPolicy: false,
-      tokenBoundCidrs: [],
-    };
+    const role = roleRecord('ci', { allowedPolicies: ['a'] });
     await tokens.putRole(role);
     expect(await tokens.getRole('ci')).toEqual(role);
     expect(await tokens.listRoles()).toEqual(['ci']);
@@ -1100,25 +1107,7 @@ describe('custom ids and roles', () => {
 
   it('role names are 1 to 128 word characters, dots and dashes, ending in a letter or digit', async () => {
     const { tokens, storage } = await clockedStore();
-    const role = (name: string) => ({
-      name,
-      allowedPolicies: [],
-      disallowedPolicies: [],
-      allowedPoliciesGlob: [],
-      disallowedPoliciesGlob: [],
-      orphan: false,
-      renewable: true,
-      pathSuffix: '',
-      allowedEntityAliases: [],
-      tokenType: 'default-service' as const,
-      tokenTtlSeconds: 0,
-      tokenMaxTtlSeconds: 0,
-      tokenExplicitMaxTtlSeconds: 0,
-      tokenPeriodSeconds: 0,
-      tokenNumUses: 0,
-      tokenNoDefaultPolicy: false,
-      tokenBoundCidrs: [],
-    });
+    const role = (name: string) => roleRecord(name);
     for (const name of ['a', '9', 'r'.repeat(128), 'a-b.c_d']) {
       await tokens.putRole(role(name));
       expect((await tokens.getRole(name))?.name).toBe(name);
@@ -1140,25 +1129,7 @@ describe('custom ids and roles', () => {
 
   it('a token whose role still exists renews', async () => {
     const { tokens } = await clockedStore();
-    await tokens.putRole({
-      name: 'ci',
-      allowedPolicies: [],
-      disallowedPolicies: [],
-      allowedPoliciesGlob: [],
-      disallowedPoliciesGlob: [],
-      orphan: false,
-      renewable: true,
-      pathSuffix: '',
-      allowedEntityAliases: [],
-      tokenType: 'default-service',
-      tokenTtlSeconds: 0,
-      tokenMaxTtlSeconds: 0,
-      tokenExplicitMaxTtlSeconds: 0,
-      tokenPeriodSeconds: 0,
-      tokenNumUses: 0,
-      tokenNoDefaultPolicy: false,
-      tokenBoundCidrs: [],
-    });
+    await tokens.putRole(roleRecord('ci'));
     const { token } = await tokens.create(opts({ role: 'ci', ttlSeconds: 100 }));
     expect((await tokens.renew(token, 50)).ttlSeconds).toBe(50);
   });
