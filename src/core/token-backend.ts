@@ -183,7 +183,8 @@ function renderRole(role: TokenRole): JsonObject {
   return data;
 }
 
-function defaultRole(name: string): TokenRole {
+/** A token role with every field at its default (what writing a new role starts from). */
+export function defaultRole(name: string): TokenRole {
   return {
     name,
     allowedPolicies: [],

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Storage } from '../sdk/storage.js';
 import { memoryStorage } from '../sdk/testing.js';
 import { TOKEN_KEYS } from './keys.js';
+import { defaultRole } from './token-backend.js';
 import {
   BATCH_TOKEN_PREFIX,
   DEFAULT_SYSTEM_TTL_SECONDS,
@@ -12,7 +13,6 @@ import {
   normaliseCidr,
   sanitizePolicies,
   type CreateTokenOptions,
-  type TokenRole,
 } from './token-store.js';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -45,30 +45,6 @@ function opts(overrides: Partial<CreateTokenOptions> = {}): CreateTokenOptions {
 
 function keysUnder(storage: { entries: Map<string, Uint8Array> }, prefix: string): string[] {
   return [...storage.entries.keys()].filter((k) => k.startsWith(prefix));
-}
-
-/** A token role with every field at its default, `over` replacing some. */
-function roleRecord(name: string, over: Partial<TokenRole> = {}): TokenRole {
-  return {
-    name,
-    allowedPolicies: [],
-    disallowedPolicies: [],
-    allowedPoliciesGlob: [],
-    disallowedPoliciesGlob: [],
-    orphan: false,
-    renewable: true,
-    pathSuffix: '',
-    allowedEntityAliases: [],
-    tokenType: 'default-service',
-    tokenTtlSeconds: 0,
-    tokenMaxTtlSeconds: 0,
-    tokenExplicitMaxTtlSeconds: 0,
-    tokenPeriodSeconds: 0,
-    tokenNumUses: 0,
-    tokenNoDefaultPolicy: false,
-    tokenBoundCidrs: [],
-    ...over,
-  };
 }
 
 describe('TokenStore', () => {
@@ -660,7 +636,7 @@ describe('tidy', () => {
 describe('roles', () => {
   it('stores, lists and deletes roles; refuses bad names', async () => {
     const { tokens } = await clockedStore();
-    const role = roleRecord('ci', { allowedPolicies: ['a'] });
+    const role = { ...defaultRole('ci'), allowedPolicies: ['a'] };
     await tokens.putRole(role);
     expect(await tokens.getRole('ci')).toEqual(role);
     expect(await tokens.listRoles()).toEqual(['ci']);
@@ -1107,9 +1083,8 @@ describe('custom ids and roles', () => {
 
   it('role names are 1 to 128 word characters, dots and dashes, ending in a letter or digit', async () => {
     const { tokens, storage } = await clockedStore();
-    const role = (name: string) => roleRecord(name);
     for (const name of ['a', '9', 'r'.repeat(128), 'a-b.c_d']) {
-      await tokens.putRole(role(name));
+      await tokens.putRole(defaultRole(name));
       expect((await tokens.getRole(name))?.name).toBe(name);
     }
     const refusal = {
@@ -1120,7 +1095,7 @@ describe('custom ids and roles', () => {
     };
     for (const name of ['', 'r'.repeat(129), '.a', 'a.', '-a', 'a-', 'a/b', 'a b', 'é']) {
       await expect(tokens.getRole(name)).rejects.toMatchObject(refusal);
-      await expect(tokens.putRole(role(name))).rejects.toMatchObject(refusal);
+      await expect(tokens.putRole(defaultRole(name))).rejects.toMatchObject(refusal);
       await expect(tokens.deleteRole(name)).rejects.toMatchObject(refusal);
     }
     await storage.put(`${TOKEN_KEYS.rolePrefix}folder/inner`, Buffer.from('{}'));
@@ -1129,7 +1104,7 @@ describe('custom ids and roles', () => {
 
   it('a token whose role still exists renews', async () => {
     const { tokens } = await clockedStore();
-    await tokens.putRole(roleRecord('ci'));
+    await tokens.putRole(defaultRole('ci'));
     const { token } = await tokens.create(opts({ role: 'ci', ttlSeconds: 100 }));
     expect((await tokens.renew(token, 50)).ttlSeconds).toBe(50);
   });
