@@ -63,18 +63,18 @@ export function sampleRecord(overrides: Partial<AuditResponseRecord> = {}): Audi
   };
 }
 
-function listen(server: Server, at?: string): Promise<void> {
-  return new Promise((resolve, reject) => {
+/**
+ * Listens on `at` (a Unix socket path) or on a loopback TCP port from the OS; the address a
+ * socket device takes for it.
+ */
+export async function listenAt(server: Server, at?: string): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    if (at === undefined)
-      server.listen(0, '127.0.0.1', () => {
-        resolve();
-      });
-    else
-      server.listen(at, () => {
-        resolve();
-      });
+    if (at === undefined) server.listen(0, '127.0.0.1', resolve);
+    else server.listen(at, resolve);
   });
+  const info = server.address();
+  return at ?? (typeof info === 'object' && info !== null ? `127.0.0.1:${info.port}` : '');
 }
 
 export interface TestServer {
@@ -105,10 +105,7 @@ export async function startServer(
     if (options.reading === false) socket.pause();
     else socket.on('data', (chunk: Buffer) => chunks.push(chunk));
   });
-  await listen(server, options.unixPath);
-  const info = server.address();
-  const address =
-    options.unixPath ?? (typeof info === 'object' && info !== null ? `127.0.0.1:${info.port}` : '');
+  const address = await listenAt(server, options.unixPath);
   const received = () => Buffer.concat(chunks).toString('utf8');
   return {
     address,

@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startServer, tempDir } from '../testing.js';
+import { listenAt, startServer, tempDir } from '../testing.js';
 import { SocketAuditDevice } from './socket.js';
 
 const temp = tempDir('coffer-audit-sock-');
@@ -129,13 +129,8 @@ describe('socket audit device', () => {
         state.ended = true;
       });
     });
-    await new Promise<void>((resolve) => {
-      server.listen(0, '127.0.0.1', resolve);
-    });
-    const info = server.address();
-    const port = typeof info === 'object' && info !== null ? info.port : 0;
     const device = new SocketAuditDevice({
-      address: `127.0.0.1:${port}`,
+      address: await listenAt(server),
       socketType: 'tcp',
       writeTimeoutMs: 2000,
     });
@@ -163,13 +158,8 @@ describe('socket audit device', () => {
       });
       socket.on('error', () => undefined);
     });
-    await new Promise<void>((resolve) => {
-      server.listen(0, '127.0.0.1', resolve);
-    });
-    const info = server.address();
-    const port = typeof info === 'object' && info !== null ? info.port : 0;
     const device = new SocketAuditDevice({
-      address: `127.0.0.1:${port}`,
+      address: await listenAt(server),
       socketType: 'tcp',
       writeTimeoutMs: 2000,
     });
