@@ -70,6 +70,19 @@ function classifyMysql(err: unknown): ClassifiedFailure {
 
 type Conn = mysql.PoolConnection;
 
+/**
+ * SECURITY: statement templates are scanned, and values escaped, for MySQL's default string
+ * syntax: backslashes escape inside '...' and "...", and "..." is a string. A server (or
+ * account) whose sql_mode has NO_BACKSLASH_ESCAPES would end a string at a quote the escaper
+ * meant as escaped, and ANSI_QUOTES (also set by ANSI) would read "..." as an identifier:
+ * either lets a value such as a username leave its quotes and run as SQL. Every connection
+ * is set back to the default syntax before each use, whatever its server's or a previous
+ * template's sql_mode, keeping the session's other modes.
+ */
+const PIN_SQL_MODE =
+  "SET SESSION sql_mode = TRIM(BOTH ',' FROM REPLACE(REPLACE(REPLACE(CONCAT(',', " +
+  "@@SESSION.sql_mode, ','), ',NO_BACKSLASH_ESCAPES,', ','), ',ANSI_QUOTES,', ','), ',ANSI,', ','))";
+
 export function createMysqlDriver(settings: MysqlSettings, options: DriverOptions): DatabaseDriver {
   const { pool: limits, root } = settings;
   const tls = settings.tls;
@@ -114,6 +127,7 @@ export function createMysqlDriver(settings: MysqlSettings, options: DriverOption
     );
     let broken = false;
     try {
+      await query(conn, what, PIN_SQL_MODE);
       return await fn(conn);
     } catch (err) {
       broken = !(err instanceof CofferError) || err.code === 'upstream_failure';

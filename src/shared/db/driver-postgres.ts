@@ -55,6 +55,16 @@ function classifyPostgres(err: unknown): ClassifiedFailure {
   return { kind: 'connection', code: 'client', detail: errorMessage(err) };
 }
 
+/**
+ * SECURITY: statement templates are scanned, and values escaped, for standard-conforming
+ * strings, where a backslash inside '...' is an ordinary character. A server, database or
+ * role configured with standard_conforming_strings = off reads `\'` there as an escaped
+ * quote, so a value such as a username could end its string early and run as SQL. Every
+ * connection is set back to the standard before each use, whatever its configuration or a
+ * previous template set.
+ */
+const PIN_STANDARD_STRINGS = 'SET standard_conforming_strings = on';
+
 export function createPostgresDriver(
   settings: PostgresSettings,
   options: DriverOptions,
@@ -98,6 +108,8 @@ export function createPostgresDriver(
     const client = await guard(what, all, classifyPostgres, () => pool.connect());
     let broken: Error | undefined;
     try {
+      // SECURITY: see PIN_STANDARD_STRINGS.
+      await plain(client, what, PIN_STANDARD_STRINGS);
       return await fn(client);
     } catch (err) {
       if (!(err instanceof CofferError) || err.code === 'upstream_failure') {
