@@ -124,6 +124,8 @@ function internalMount(path: string, type: string, uuid: string): MountInfo {
   });
 }
 
+/** T with its fields writable, to set optional fields after building a literal. */
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 const SYSTEM_MOUNT = internalMount('sys/', 'system', '00000000-0000-0000-0000-000000000000');
 const TOKEN_MOUNT = internalMount('auth/token/', 'token', '00000000-0000-0000-0000-000000000001');
 const CUBBYHOLE_MOUNT = internalMount(
@@ -788,15 +790,16 @@ export class Core {
 
   async #handle(original: CoreRequest, routed: RoutedFor): Promise<EngineResult> {
     const req = original.credential === undefined ? original : await this.#withCredential(original);
-    const request: AuditRequest = {
+    // Literals with optional fields set after, not spreads (see #prepare).
+    const request: Mutable<AuditRequest> = {
       id: req.requestId,
       operation: req.operation,
       path: req.path,
       data: req.data,
-      ...(req.token === undefined ? {} : { clientToken: req.token }),
-      ...(req.remoteAddress === undefined ? {} : { remoteAddress: req.remoteAddress }),
-      ...(req.door === undefined ? {} : { door: req.door }),
     };
+    if (req.token !== undefined) request.clientToken = req.token;
+    if (req.remoteAddress !== undefined) request.remoteAddress = req.remoteAddress;
+    if (req.door !== undefined) request.door = req.door;
     if (req.path === WRAPPING_LOOKUP_PATH) return this.#wrappingLookup(req, request);
     let caller: AuthedCaller | undefined;
     if (!this.#isUnauthenticated(req.path) || req.credential !== undefined) {
@@ -830,15 +833,18 @@ export class Core {
       const { info } = prepared.target;
       const operation = prepared.request.operation;
       let auditedRequest: AuditRequest | undefined;
-      const audited = (): AuditRequest =>
-        (auditedRequest ??= {
+      const audited = (): AuditRequest => {
+        if (auditedRequest !== undefined) return auditedRequest;
+        const made: Mutable<AuditRequest> = {
           ...request,
           operation,
-          ...(caller === undefined ? {} : { clientTokenAccessor: caller.entry.accessor }),
-          ...(req.door === undefined ? {} : { door: doorOf(req.door, caller) }),
           mountType: info.type,
           mountAccessor: info.accessor,
-        });
+        };
+        if (caller !== undefined) made.clientTokenAccessor = caller.entry.accessor;
+        if (req.door !== undefined) made.door = doorOf(req.door, caller);
+        return (auditedRequest = made);
+      };
       // SECURITY: fail closed. With audit devices enabled, nothing runs unless one of them
       // recorded the request, and nothing is returned unless one recorded the response.
       // `idle` (open, no device) is exactly when logRequest/logResponse would resolve at once
@@ -1071,7 +1077,7 @@ export class Core {
     // Built field by field, not by spreading the context and optional parts: spreads made
     // this object a sixteenth of a KV read's server time (issue 17's profile).
     const context = this.#contextOf(target.info, target.storage);
-    const fields: { -readonly [K in keyof EngineRequest]: EngineRequest[K] } = {
+    const fields: Mutable<EngineRequest> = {
       storage: context.storage,
       mount: context.mount,
       now: context.now,
@@ -1086,8 +1092,7 @@ export class Core {
     if (req.remoteAddress !== undefined) fields.remoteAddress = req.remoteAddress;
     if (caller !== undefined) {
       fields.displayName = caller.entry.displayName;
-      fields.mayRead = (path: string) =>
-        this.#allows(caller, 'read', `${target.info.path}${path}`);
+      fields.mayRead = (path: string) => this.#allows(caller, 'read', `${target.info.path}${path}`);
     }
     if (req.door !== undefined) fields.door = doorOf(req.door, caller);
     let engineRequest: EngineRequest = Object.freeze(fields);
