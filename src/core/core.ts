@@ -836,11 +836,15 @@ export class Core {
       const audited = (): AuditRequest => {
         if (auditedRequest !== undefined) return auditedRequest;
         const made: Mutable<AuditRequest> = {
-          ...request,
+          id: request.id,
           operation,
+          path: request.path,
+          data: req.data,
           mountType: info.type,
           mountAccessor: info.accessor,
         };
+        if (request.clientToken !== undefined) made.clientToken = request.clientToken;
+        if (request.remoteAddress !== undefined) made.remoteAddress = request.remoteAddress;
         if (caller !== undefined) made.clientTokenAccessor = caller.entry.accessor;
         if (req.door !== undefined) made.door = doorOf(req.door, caller);
         return (auditedRequest = made);
