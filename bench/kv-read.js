@@ -9,7 +9,7 @@ import { isMainModule, num, pct, printTable, writeResult } from './lib/report.js
 import { createLimitedToken } from './lib/policies.js';
 import { ratioBetween, ratioText, runRounds } from './lib/rounds.js';
 
-/** 9 variants x 3 rounds x (0.5 s warm-up + 2 s) plus 1 s first warm-ups: about 77 s. */
+/** 10 variants x 3 rounds x (0.5 s warm-up + 2 s) plus 1 s first warm-ups: about 85 s. */
 export const DEFAULTS = {
   connections: 32,
   rounds: 3,
@@ -87,6 +87,10 @@ export async function runKvReadBench(options = {}) {
     const unsyncedSeed = await seedSecret(unsynced);
     const unsyncedLimited = await createLimitedToken(unsynced, PATH.slice('/v1/'.length));
     await enableFileAudit(unsynced, join(dir, 'audit-unsynced.log'), { fsync: 'false' });
+    // A fifth that decrypts on every read (plaintext_cache_lifetime = 0), to show the cache.
+    const decrypting = await startCoffer({ storage: 'inmem', plaintextCacheLifetimeSeconds: 0 });
+    closers.push(() => decrypting.close());
+    const decryptingSeed = await seedSecret(decrypting);
     const bare = await startBare(inmemSeed.envelope);
     closers.push(() => bare.close());
     const bareTls = await startBare(inmemSeed.envelope, tls);
@@ -138,6 +142,12 @@ export async function runKvReadBench(options = {}) {
         token: unsyncedLimited.token,
         bytes: unsyncedSeed.bytes,
       },
+      {
+        name: 'Coffer, inmem, root token, plaintext cache off',
+        url: decrypting.url,
+        token: decrypting.rootToken,
+        bytes: decryptingSeed.bytes,
+      },
     ];
     const rows = await runRounds({
       bench: 'kv-read',
@@ -163,7 +173,9 @@ export async function runKvReadBench(options = {}) {
       sqliteRow,
       bareTlsRow,
       tlsRow,
+      decryptingRow,
     ] = rows;
+    const cachedToDecrypting = ratioBetween(rootRow, decryptingRow);
     const limitedToRoot = ratioBetween(limitedRow, rootRow);
     const auditedToRoot = ratioBetween(auditedRow, rootRow);
     const limitedAuditedToLimited = ratioBetween(limitedAuditedRow, limitedRow);
@@ -210,7 +222,9 @@ export async function runKvReadBench(options = {}) {
         `TLS, non-root token, file audit fsync=false / bare Fastify over TLS: ` +
         `${ratioText(tlsToBareTls)}\n` +
         `p99 / p50 (inmem, non-root token, file audit device): ${num(tailRatio, 2)}; ` +
-        `with fsync=false: ${num(tailRatioUnsynced, 2)}\n`,
+        `with fsync=false: ${num(tailRatioUnsynced, 2)}\n` +
+        `plaintext cache on (default) / off (inmem, root token): ` +
+        `${ratioText(cachedToDecrypting)}\n`,
     );
     const summary = {
       settings,
@@ -227,6 +241,7 @@ export async function runKvReadBench(options = {}) {
       tlsToBareTls,
       tailRatio,
       limitedToRoot,
+      cachedToDecrypting,
       limitedToken: {
         policies: limited.policies,
         rules: limited.rules,
@@ -243,6 +258,7 @@ export async function runKvReadBench(options = {}) {
         sqlite: sqliteRow,
         bareTls: bareTlsRow,
         tls: tlsRow,
+        decrypting: decryptingRow,
       },
     };
     process.stdout.write(`wrote ${writeResult('kv-read', summary)}\n`);

@@ -13,9 +13,15 @@ import { isMainModule } from './lib/report.js';
 
 const PATH = '/v1/secret/data/bench';
 
-export async function profileRead({ seconds = 6, audit = true, root = false, fsync = true } = {}) {
+export async function profileRead({
+  seconds = 6,
+  audit = true,
+  root = false,
+  fsync = true,
+  plaintextCacheLifetimeSeconds = undefined,
+} = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'coffer-profile-'));
-  const server = await startCoffer({ storage: 'inmem' });
+  const server = await startCoffer({ storage: 'inmem', plaintextCacheLifetimeSeconds });
   try {
     const headers = { 'x-vault-token': server.rootToken, 'content-type': 'application/json' };
     const res = await fetch(`${server.url}${PATH}`, {
@@ -51,5 +57,7 @@ if (isMainModule(import.meta.url)) {
     audit: !process.argv.includes('--no-audit'),
     root: process.argv.includes('--root'),
     fsync: !process.argv.includes('--no-fsync'),
+    // --no-plaintext-cache: decrypt on every read (plaintext_cache_lifetime = 0).
+    ...(process.argv.includes('--no-plaintext-cache') ? { plaintextCacheLifetimeSeconds: 0 } : {}),
   });
 }

@@ -33,6 +33,8 @@ export interface AssembleOptions {
   readonly staticKey?: Uint8Array;
   readonly defaultLeaseTtlSeconds: number;
   readonly maxLeaseTtlSeconds: number;
+  /** How long the barrier may serve a value read again decrypted from memory; its default. */
+  readonly plaintextCacheLifetimeSeconds?: number;
   readonly maxRequestSizeBytes?: number;
   /** Engines and auth methods by type; default the built-in ones (tests add their own). */
   readonly engines?: ReadonlyMap<string, EngineFactory>;
@@ -72,7 +74,12 @@ export interface AssembledServer {
 
 export function assembleServer(options: AssembleOptions): AssembledServer {
   const { physical, now } = options;
-  const barrier = new AesGcmBarrier(physical, { now });
+  const barrier = new AesGcmBarrier(physical, {
+    now,
+    ...(options.plaintextCacheLifetimeSeconds === undefined
+      ? {}
+      : { plaintextLifetimeMs: options.plaintextCacheLifetimeSeconds * 1000 }),
+  });
   const seal = new SealManager({
     physical,
     barrier,

@@ -249,6 +249,7 @@ export async function runServer(
     ...(staticKey === undefined ? {} : { staticKey }),
     defaultLeaseTtlSeconds: config.defaultLeaseTtlSeconds,
     maxLeaseTtlSeconds: config.maxLeaseTtlSeconds,
+    plaintextCacheLifetimeSeconds: config.plaintextCacheLifetimeSeconds,
     maxRequestSizeBytes: config.listener.maxRequestSizeBytes,
     apiAddr:
       config.apiAddr ??

@@ -30,8 +30,9 @@ const VERSION = JSON.parse(
  */
 
 /**
- * @param {({ storage: 'inmem' } | { storage: 'sqlite', path: string, groupCommit: boolean } | { storage: 'postgresql', connectionUrl: string, table: string }) & { awsKey?: { id: string, secret: string }, tls?: { cert: Buffer, key: Buffer } }} options
+ * @param {({ storage: 'inmem' } | { storage: 'sqlite', path: string, groupCommit: boolean } | { storage: 'postgresql', connectionUrl: string, table: string }) & { awsKey?: { id: string, secret: string }, tls?: { cert: Buffer, key: Buffer }, plaintextCacheLifetimeSeconds?: number }} options
  *   SQLite always runs with synchronous=FULL (a write is on disk before it is acknowledged).
+ *   `plaintextCacheLifetimeSeconds` as in the configuration (the server default when absent).
  * @returns {Promise<RunningCoffer>}
  */
 export async function startCoffer(options) {
@@ -68,6 +69,9 @@ export async function startCoffer(options) {
       maxLeaseTtlSeconds: 2_764_800,
       ...(options.awsKey === undefined ? {} : { awsDoorMount: 'aws/' }),
       ...(options.gcp === true ? { gcpDoorMount: 'gcp/' } : {}),
+      ...(options.plaintextCacheLifetimeSeconds === undefined
+        ? {}
+        : { plaintextCacheLifetimeSeconds: options.plaintextCacheLifetimeSeconds }),
     });
     const { shares, rootToken } = await core.initialize({ secretShares: 1, secretThreshold: 1 });
     await core.unseal(shares[0]);

@@ -1,7 +1,7 @@
 // The barrier: encryption round trips, path binding, tamper detection, seal/unseal, rotation,
 // key status, reserved keys, the ciphertext cache, and the root-key helpers.
 import { randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createInmemBackend } from '../physical/inmem.js';
 import type { PhysicalBackend } from '../physical/physical.js';
 import { CofferError } from '../sdk/errors.js';
@@ -13,6 +13,7 @@ import {
   MIN_CIPHERTEXT_BYTES,
 } from './aes-gcm-barrier.js';
 import { BARRIER_KEYS } from './keys.js';
+import { PlaintextCache } from './plaintext-cache.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 const text = (value: string): Uint8Array => new TextEncoder().encode(value);
@@ -29,6 +30,7 @@ function gate(): { wait: Promise<void>; release: () => void } {
 /** A physical backend that counts reads and puts and can hold or fail chosen calls. */
 function instrumented(inner: PhysicalBackend): PhysicalBackend & {
   gets: number;
+  lastValue: Uint8Array | undefined;
   putsTo: (key: string) => number;
   holdNextGet: () => () => void;
   holdNextPutTo: (key: string) => () => void;
@@ -42,6 +44,8 @@ function instrumented(inner: PhysicalBackend): PhysicalBackend & {
   const spy = {
     type: inner.type,
     gets: 0,
+    /** What the last get returned: the buffer the barrier's ciphertext cache holds. */
+    lastValue: undefined as Uint8Array | undefined,
     failPutsTo: new Set<string>(),
     putsTo: (key: string): number => puts.get(key) ?? 0,
     holdNextGet(): () => void {
@@ -64,6 +68,7 @@ function instrumented(inner: PhysicalBackend): PhysicalBackend & {
     async get(key: string) {
       spy.gets += 1;
       const value = await inner.get(key);
+      spy.lastValue = value;
       const waiting = hold;
       hold = undefined;
       if (waiting !== undefined) await waiting;
@@ -94,7 +99,7 @@ function instrumented(inner: PhysicalBackend): PhysicalBackend & {
   return spy;
 }
 
-async function setup(options: { cacheEntries?: number } = {}) {
+async function setup(options: { cacheEntries?: number; plaintextLifetimeMs?: number } = {}) {
   let clock = T0;
   const physical = instrumented(createInmemBackend());
   const barrier = new AesGcmBarrier(physical, { now: () => clock, ...options });
@@ -426,6 +431,99 @@ describe('AesGcmBarrier: rotation and key status', () => {
     barrier.seal();
     await barrier.unseal(rootKey);
     expect(barrier.keyStatus().encryptions).toBe(1);
+  });
+});
+
+describe('AesGcmBarrier: plaintext cache', () => {
+  /**
+   * Reads `k` twice (a miss fills the ciphertext cache, a hit keeps the plaintext), then
+   * damages the cached ciphertext in place: a read that decrypts now fails its integrity check.
+   */
+  async function keptThenDamaged(options: { plaintextLifetimeMs?: number } = {}) {
+    const ctx = await setup(options);
+    await ctx.barrier.put('k', text('v'));
+    await ctx.barrier.get('k');
+    await ctx.barrier.get('k');
+    const cached = ctx.physical.lastValue!;
+    cached[cached.length - 1]! ^= 1;
+    return ctx;
+  }
+
+  it('serves a value read again from memory, without decrypting it, as a copy', async () => {
+    const { barrier, physical } = await keptThenDamaged();
+    const reads = physical.gets;
+    const first = await barrier.get('k');
+    expect(first).toEqual(text('v'));
+    first!.fill(0);
+    expect(await barrier.get('k')).toEqual(text('v'));
+    expect(physical.gets).toBe(reads);
+  });
+
+  it('decrypts every read with a lifetime of 0, and after the lifetime', async () => {
+    const off = await keptThenDamaged({ plaintextLifetimeMs: 0 });
+    expect((await errorOf(() => off.barrier.get('k'))).code).toBe('integrity_failure');
+    const short = await keptThenDamaged({ plaintextLifetimeMs: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect((await errorOf(() => short.barrier.get('k'))).code).toBe('integrity_failure');
+  });
+
+  it('zero-fills the kept plaintext on invalidateCache, seal, reload and a write', async () => {
+    const keep = vi.spyOn(PlaintextCache.prototype, 'keep');
+    const actions: [string, (ctx: Awaited<ReturnType<typeof setup>>) => Promise<unknown>][] = [
+      [
+        'invalidateCache(k)',
+        ({ barrier }) => {
+          barrier.invalidateCache('k');
+          return Promise.resolve();
+        },
+      ],
+      [
+        'invalidateCache()',
+        ({ barrier }) => {
+          barrier.invalidateCache();
+          return Promise.resolve();
+        },
+      ],
+      ['reload', ({ barrier }) => barrier.reload()],
+      ['write', ({ barrier }) => barrier.put('k', text('w'))],
+      [
+        'seal',
+        async ({ barrier, rootKey }) => {
+          barrier.seal();
+          await barrier.unseal(rootKey);
+        },
+      ],
+    ];
+    try {
+      for (const [name, action] of actions) {
+        keep.mockClear();
+        const ctx = await keptThenDamaged();
+        const kept = keep.mock.calls[0]?.[2];
+        expect(kept, name).toEqual(text('v'));
+        await action(ctx);
+        expect(
+          kept!.every((b) => b === 0),
+          name,
+        ).toBe(true);
+        // Read from storage again (intact there), so the damaged cached copy is gone too.
+        expect(await ctx.barrier.get('k'), name).toEqual(text(name === 'write' ? 'w' : 'v'));
+      }
+    } finally {
+      keep.mockRestore();
+    }
+  });
+
+  it('a write replaces a kept plaintext', async () => {
+    const { barrier } = await setup();
+    await barrier.put('k', text('old'));
+    await barrier.get('k');
+    expect(await barrier.get('k')).toEqual(text('old'));
+    expect(await barrier.get('k')).toEqual(text('old'));
+    await barrier.put('k', text('new'));
+    expect(await barrier.get('k')).toEqual(text('new'));
+    expect(await barrier.get('k')).toEqual(text('new'));
+    await barrier.delete('k');
+    expect(await barrier.get('k')).toBeUndefined();
   });
 });
 

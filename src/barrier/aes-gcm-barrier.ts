@@ -5,6 +5,7 @@ import type { PhysicalBackend } from '../physical/physical.js';
 import { CofferError } from '../sdk/errors.js';
 import type { Storage, StorageOp } from '../sdk/storage.js';
 import { CiphertextCache } from './ciphertext-cache.js';
+import { PlaintextCache } from './plaintext-cache.js';
 import { applyUsage, encodeUsage, KEY_BYTES, Keyring } from './keyring.js';
 import { BARRIER_KEYS, isReservedKey } from './keys.js';
 
@@ -24,6 +25,10 @@ const HEADER_BYTES = TERM_BYTES + 1 + NONCE_BYTES;
 export const MIN_CIPHERTEXT_BYTES = HEADER_BYTES + TAG_BYTES;
 
 const DEFAULT_CACHE_ENTRIES = 10_000;
+/** See PlaintextCache: how long, how much in all, and the largest value kept. */
+export const DEFAULT_PLAINTEXT_LIFETIME_MS = 30_000;
+const PLAINTEXT_CACHE_BYTES = 8 * 1024 * 1024;
+const PLAINTEXT_VALUE_BYTES = 64 * 1024;
 const LONE_SURROGATE = /\p{Cs}/u;
 
 export interface AesGcmBarrierOptions {
@@ -34,6 +39,11 @@ export interface AesGcmBarrierOptions {
    * other nodes' writes must be reported through invalidateCache().
    */
   readonly cacheEntries?: number | undefined;
+  /**
+   * How long a decrypted entry read again may be served from memory without decrypting it
+   * (ms, DEFAULT_PLAINTEXT_LIFETIME_MS by default); 0 decrypts on every read.
+   */
+  readonly plaintextLifetimeMs?: number | undefined;
 }
 
 export interface KeyStatus {
@@ -159,6 +169,8 @@ export class AesGcmBarrier implements Storage {
   readonly #physical: PhysicalBackend;
   readonly #now: () => number;
   readonly #cache: CiphertextCache;
+  /** Decrypted values of entries the ciphertext cache holds; zero-filled with it. */
+  readonly #plain: PlaintextCache;
   #keyring: Keyring | undefined;
   /** SECURITY: a private copy of the root key while unsealed, zero-filled on seal. */
   #rootKey: Uint8Array | undefined;
@@ -175,6 +187,11 @@ export class AesGcmBarrier implements Storage {
     this.#physical = physical;
     this.#now = options.now;
     this.#cache = new CiphertextCache(options.cacheEntries ?? DEFAULT_CACHE_ENTRIES);
+    this.#plain = new PlaintextCache({
+      lifetimeMs: options.plaintextLifetimeMs ?? DEFAULT_PLAINTEXT_LIFETIME_MS,
+      maxBytes: PLAINTEXT_CACHE_BYTES,
+      maxValueBytes: PLAINTEXT_VALUE_BYTES,
+    });
   }
 
   isSealed(): boolean {
@@ -245,7 +262,7 @@ export class AesGcmBarrier implements Storage {
     this.#savedEncryptions = keyring.totalEncryptions();
     this.#rootKey = Uint8Array.from(rootKey);
     this.#keyring = keyring;
-    this.#cache.clear();
+    this.#forget();
   }
 
   /** Raises the keyring's counts to the ones saved at the last seal; advisory, never throws. */
@@ -271,7 +288,7 @@ export class AesGcmBarrier implements Storage {
     this.#keyring = undefined;
     this.#rootKey = undefined;
     this.#epoch += 1;
-    this.#cache.clear();
+    this.#forget();
     if (keyring === undefined || rootKey === undefined) return;
     try {
       if (keyring.totalEncryptions() !== this.#savedEncryptions) {
@@ -371,7 +388,7 @@ export class AesGcmBarrier implements Storage {
       this.#keyring = keyring;
       this.#savedEncryptions = keyring.totalEncryptions();
       current.wipe();
-      this.#cache.clear();
+      this.#forget();
     });
     this.#keyringLock = run.catch(() => undefined);
     return run;
@@ -392,8 +409,18 @@ export class AesGcmBarrier implements Storage {
    * same physical store, which this barrier cannot see.
    */
   invalidateCache(key?: string): void {
-    if (key === undefined) this.#cache.clear();
-    else this.#cache.invalidate(key);
+    this.#forget(key);
+  }
+
+  /** Drops cached ciphertext and zero-fills cached plaintext, of `key` or of everything. */
+  #forget(key?: string): void {
+    if (key === undefined) {
+      this.#cache.clear();
+      this.#plain.clear();
+    } else {
+      this.#cache.invalidate(key);
+      this.#plain.drop(key);
+    }
   }
 
   #unsealedKeyring(): Keyring {
@@ -420,7 +447,15 @@ export class AesGcmBarrier implements Storage {
     this.#unsealedKeyring();
     checkPath(key, 'key');
     const cached = this.#cache.get(key);
-    if (cached !== undefined) return this.#decrypt(this.#unsealedKeyring(), key, cached);
+    if (cached !== undefined) {
+      // Kept only from a cache hit: `cached` is then what storage holds (CiphertextCache's
+      // invariant), and the plaintext is served only while that same buffer is cached.
+      const kept = this.#plain.get(key, cached);
+      if (kept !== undefined) return kept;
+      const plaintext = this.#decrypt(this.#unsealedKeyring(), key, cached);
+      this.#plain.keep(key, cached, plaintext.slice());
+      return plaintext;
+    }
     const token = this.#cache.readToken();
     const blob = await this.#physical.get(key);
     // Re-checked after the await: a seal may have happened while reading.
@@ -465,11 +500,11 @@ export class AesGcmBarrier implements Storage {
         ? { op: 'put', key: op.key, value: this.#encrypt(keyring, op.key, op.value) }
         : op,
     );
-    for (const op of ops) this.#cache.invalidate(op.key);
+    for (const op of ops) this.#forget(op.key);
     try {
       await this.#physical.batch(encrypted);
     } finally {
-      for (const op of ops) this.#cache.invalidate(op.key);
+      for (const op of ops) this.#forget(op.key);
     }
   }
 }

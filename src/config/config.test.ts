@@ -35,6 +35,7 @@ api_addr = "https://coffer.example.com:8200"
 log_level = "debug"
 default_lease_ttl = "1h"
 max_lease_ttl = "768h"
+plaintext_cache_lifetime = "5s"
 disable_mlock = true   # accepted and ignored
 ui = true
 `;
@@ -80,6 +81,7 @@ describe('parseServerConfig: files', () => {
       logLevel: 'debug',
       defaultLeaseTtlSeconds: 3600,
       maxLeaseTtlSeconds: 768 * 3600,
+      plaintextCacheLifetimeSeconds: 5,
       ui: true,
       awsMount: 'aws/',
       standbyMode: 'forward',
@@ -100,6 +102,15 @@ describe('parseServerConfig: files', () => {
     expect(config.seal).toEqual({ type: 'static', keyFile: 'unseal.key' });
   });
 
+  it('takes a plaintext cache lifetime of 0 (off) up to 1h', () => {
+    expect(parseServerConfig(minimal('plaintext_cache_lifetime = 0'), NO_ENV)).toMatchObject({
+      plaintextCacheLifetimeSeconds: 0,
+    });
+    expect(parseServerConfig(minimal('plaintext_cache_lifetime = "1h"'), NO_ENV)).toMatchObject({
+      plaintextCacheLifetimeSeconds: 3600,
+    });
+  });
+
   it('fills in defaults', () => {
     const config = parseServerConfig(minimal(), NO_ENV);
     expect(config).toEqual({
@@ -112,6 +123,7 @@ describe('parseServerConfig: files', () => {
       logLevel: 'info',
       defaultLeaseTtlSeconds: DEFAULT_LEASE_TTL_SECONDS,
       maxLeaseTtlSeconds: DEFAULT_LEASE_TTL_SECONDS,
+      plaintextCacheLifetimeSeconds: 30,
       ui: false,
       awsMount: 'aws/',
       standbyMode: 'forward',
@@ -141,6 +153,7 @@ describe('parseServerConfig: files', () => {
       log_level: 'debug',
       default_lease_ttl: '1h',
       max_lease_ttl: '768h',
+      plaintext_cache_lifetime: '5s',
       disable_mlock: true,
       ui: true,
     });
@@ -336,6 +349,14 @@ describe('parseServerConfig: errors', () => {
       '5:1: default_lease_ttl: must be a duration such as',
     ],
     [minimal('max_lease_ttl = "0s"'), '5:1: max_lease_ttl: must be a positive duration'],
+    [
+      minimal('plaintext_cache_lifetime = "61m"'),
+      '5:1: plaintext_cache_lifetime: must be at most 1h (0 turns the cache off)',
+    ],
+    [
+      minimal('plaintext_cache_lifetime = "-1s"'),
+      '5:1: plaintext_cache_lifetime: must be a duration such as "30s" or "1h"',
+    ],
     [
       minimal('default_lease_ttl = ["1h"]'),
       '5:1: default_lease_ttl: must be a duration such as "768h", got a list',
@@ -553,6 +574,7 @@ describe('devServerConfig', () => {
       logLevel: 'info',
       defaultLeaseTtlSeconds: 2_764_800,
       maxLeaseTtlSeconds: 2_764_800,
+      plaintextCacheLifetimeSeconds: 30,
       ui: false,
       awsMount: 'aws/',
       standbyMode: 'forward',

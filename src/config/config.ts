@@ -81,6 +81,11 @@ export interface ServerConfig {
   readonly logLevel: LogLevel;
   readonly defaultLeaseTtlSeconds: number;
   readonly maxLeaseTtlSeconds: number;
+  /**
+   * `plaintext_cache_lifetime`: how long a value read again may be served decrypted from
+   * memory (0 = decrypt on every read); see docs/configuration.md.
+   */
+  readonly plaintextCacheLifetimeSeconds: number;
   readonly ui: boolean;
   /**
    * The aws-sm mount the AWS Secrets Manager door (`POST /`) serves ("aws/" by default);
@@ -130,6 +135,9 @@ export interface ServerConfigOptions {
 
 /** Vault's default for both lease TTLs: 32 days. */
 export const DEFAULT_LEASE_TTL_SECONDS = 2_764_800;
+/** `plaintext_cache_lifetime`: the default, and the most it may be (see the barrier). */
+export const DEFAULT_PLAINTEXT_CACHE_SECONDS = 30;
+const MAX_PLAINTEXT_CACHE_SECONDS = 3_600;
 export const DEFAULT_MAX_REQUEST_SIZE_BYTES = 32 * 1024 * 1024;
 /** Upper bound for max_request_size; Vault's "negative disables the limit" is not supported. */
 export const MAX_REQUEST_SIZE_LIMIT_BYTES = 1024 * 1024 * 1024;
@@ -149,7 +157,8 @@ export const DEFAULT_PG_URL_ENV = 'COFFER_PG_CONNECTION_URL';
  * `storage "postgresql" { connection_url | connection_url_env, table, ha_enabled, ha_table,
  * group_commit }` or `storage "inmem" {}` (exactly one); `cluster_addr`, `ha_standby_mode`; `listener "tcp" { address, tls_disable, tls_cert_file,
  * tls_key_file, max_request_size }` (exactly one); optional `seal "static" { key_file | key_env }`;
- * `api_addr`, `log_level`, `default_lease_ttl`, `max_lease_ttl`, `ui`, and `disable_mlock`
+ * `api_addr`, `log_level`, `default_lease_ttl`, `max_lease_ttl`, `plaintext_cache_lifetime`
+ * (0 to 1h, default 30s), `ui`, and `disable_mlock`
  * (accepted and ignored). Booleans also take Vault's spellings: `"true"`, `"false"`, `1`, `0`.
  * Relative file paths in the file resolve against `options.baseDir` (left as written without it).
  *
@@ -249,6 +258,7 @@ export function devServerConfig(options: {
     logLevel: 'info',
     defaultLeaseTtlSeconds: DEFAULT_LEASE_TTL_SECONDS,
     maxLeaseTtlSeconds: DEFAULT_LEASE_TTL_SECONDS,
+    plaintextCacheLifetimeSeconds: DEFAULT_PLAINTEXT_CACHE_SECONDS,
     ui: false,
     awsMount: DEFAULT_AWS_MOUNT,
     standbyMode: 'forward',
@@ -329,6 +339,7 @@ interface Draft {
   defaultLeaseTtlAt: Position | undefined;
   maxLeaseTtlSeconds: number;
   maxLeaseTtlAt: Position | undefined;
+  plaintextCacheLifetimeSeconds: number;
   ui: boolean;
   awsMount: string;
   unauthenticatedMetricsAccess: boolean;
@@ -343,6 +354,7 @@ const TOP_LEVEL_KEYS = [
   'log_level',
   'default_lease_ttl',
   'max_lease_ttl',
+  'plaintext_cache_lifetime',
   'disable_mlock',
   'ui',
   'aws_mount',
@@ -374,6 +386,7 @@ function emptyDraft(): Draft {
     defaultLeaseTtlAt: undefined,
     maxLeaseTtlSeconds: DEFAULT_LEASE_TTL_SECONDS,
     maxLeaseTtlAt: undefined,
+    plaintextCacheLifetimeSeconds: DEFAULT_PLAINTEXT_CACHE_SECONDS,
     ui: false,
     awsMount: DEFAULT_AWS_MOUNT,
     unauthenticatedMetricsAccess: false,
@@ -422,6 +435,7 @@ function readFile(body: HclBody, baseDir: string | undefined): Draft {
       case 'log_level':
       case 'default_lease_ttl':
       case 'max_lease_ttl':
+      case 'plaintext_cache_lifetime':
       case 'disable_mlock':
       case 'ui':
       case 'aws_mount':
@@ -452,6 +466,14 @@ function readFile(body: HclBody, baseDir: string | undefined): Draft {
         draft.maxLeaseTtlSeconds = readTtl(item, key);
         draft.maxLeaseTtlAt = item;
         break;
+      case 'plaintext_cache_lifetime': {
+        const seconds = readTtl(item, key, { allowZero: true });
+        if (seconds > MAX_PLAINTEXT_CACHE_SECONDS) {
+          throw configError(item, key, 'must be at most 1h (0 turns the cache off)');
+        }
+        draft.plaintextCacheLifetimeSeconds = seconds;
+        break;
+      }
       case 'disable_mlock':
         // Vault configs carry it; Coffer has no mlock, but a wrong type is still an error.
         readBool(item, key);
@@ -870,7 +892,7 @@ function readCount(item: HclItem, field: string, max: number): number {
   return n;
 }
 
-function readTtl(item: HclItem, field: string): number {
+function readTtl(item: HclItem, field: string, { allowZero = false } = {}): number {
   const value = item.value;
   if (typeof value !== 'string' && typeof value !== 'number') {
     throw configError(item, field, `must be a duration such as "768h", got ${kindOf(value)}`);
@@ -884,7 +906,9 @@ function readTtl(item: HclItem, field: string): number {
       throw new CofferError(err.code, `${item.line}:${item.column}: ${err.message}`, { field });
     throw err;
   }
-  if (seconds <= 0) throw configError(item, field, 'must be a positive duration');
+  if (seconds < 0 || (seconds === 0 && !allowZero)) {
+    throw configError(item, field, 'must be a positive duration');
+  }
   return seconds;
 }
 
@@ -1048,6 +1072,7 @@ function finish(draft: Draft): ServerConfig {
     logLevel: draft.logLevel,
     defaultLeaseTtlSeconds: draft.defaultLeaseTtlSeconds,
     maxLeaseTtlSeconds: draft.maxLeaseTtlSeconds,
+    plaintextCacheLifetimeSeconds: draft.plaintextCacheLifetimeSeconds,
     ui: draft.ui,
     ...(draft.awsMount === '' ? {} : { awsMount: draft.awsMount }),
     ...(draft.unauthenticatedMetricsAccess ? { unauthenticatedMetricsAccess: true } : {}),

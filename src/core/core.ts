@@ -124,6 +124,8 @@ function internalMount(path: string, type: string, uuid: string): MountInfo {
   });
 }
 
+/** T with its fields writable, to set optional fields after building a literal. */
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 const SYSTEM_MOUNT = internalMount('sys/', 'system', '00000000-0000-0000-0000-000000000000');
 const TOKEN_MOUNT = internalMount('auth/token/', 'token', '00000000-0000-0000-0000-000000000001');
 const CUBBYHOLE_MOUNT = internalMount(
@@ -224,6 +226,8 @@ export class Core {
   readonly #mounts: MountTable;
   readonly #authMounts: MountTable;
   readonly #scheduler: Scheduler;
+  /** Engine contexts by mount (see #contextOf). */
+  readonly #contexts = new WeakMap<MountInfo, EngineContext>();
   readonly #wal: WalStore;
   readonly #doorCredentials: DoorCredentialStore;
   readonly #identity: IdentityStore;
@@ -786,15 +790,16 @@ export class Core {
 
   async #handle(original: CoreRequest, routed: RoutedFor): Promise<EngineResult> {
     const req = original.credential === undefined ? original : await this.#withCredential(original);
-    const request: AuditRequest = {
+    // Literals with optional fields set after, not spreads (see #prepare).
+    const request: Mutable<AuditRequest> = {
       id: req.requestId,
       operation: req.operation,
       path: req.path,
       data: req.data,
-      ...(req.token === undefined ? {} : { clientToken: req.token }),
-      ...(req.remoteAddress === undefined ? {} : { remoteAddress: req.remoteAddress }),
-      ...(req.door === undefined ? {} : { door: req.door }),
     };
+    if (req.token !== undefined) request.clientToken = req.token;
+    if (req.remoteAddress !== undefined) request.remoteAddress = req.remoteAddress;
+    if (req.door !== undefined) request.door = req.door;
     if (req.path === WRAPPING_LOOKUP_PATH) return this.#wrappingLookup(req, request);
     let caller: AuthedCaller | undefined;
     if (!this.#isUnauthenticated(req.path) || req.credential !== undefined) {
@@ -824,19 +829,31 @@ export class Core {
         await this.#auditRefusal({ ...auth, request }, err);
         throw err;
       }
-      const audited: AuditRequest = {
-        ...request,
-        operation: prepared.request.operation,
-        ...(caller === undefined ? {} : { clientTokenAccessor: caller.entry.accessor }),
-        ...(req.door === undefined ? {} : { door: doorOf(req.door, caller) }),
-        mountType: prepared.target.info.type,
-        mountAccessor: prepared.target.info.accessor,
+      // Built only for an audit line (none is written with no device).
+      const { info } = prepared.target;
+      const operation = prepared.request.operation;
+      let auditedRequest: AuditRequest | undefined;
+      const audited = (): AuditRequest => {
+        if (auditedRequest !== undefined) return auditedRequest;
+        const made: Mutable<AuditRequest> = {
+          id: request.id,
+          operation,
+          path: request.path,
+          data: req.data,
+          mountType: info.type,
+          mountAccessor: info.accessor,
+        };
+        if (request.clientToken !== undefined) made.clientToken = request.clientToken;
+        if (request.remoteAddress !== undefined) made.remoteAddress = request.remoteAddress;
+        if (caller !== undefined) made.clientTokenAccessor = caller.entry.accessor;
+        if (req.door !== undefined) made.door = doorOf(req.door, caller);
+        return (auditedRequest = made);
       };
       // SECURITY: fail closed. With audit devices enabled, nothing runs unless one of them
       // recorded the request, and nothing is returned unless one recorded the response.
       // `idle` (open, no device) is exactly when logRequest/logResponse would resolve at once
       // having recorded nothing; the lines are then not built at all.
-      if (!this.#audit.idle) await this.#audit.logRequest({ ...auth, request: audited });
+      if (!this.#audit.idle) await this.#audit.logRequest({ ...auth, request: audited() });
       let result: EngineResult;
       try {
         const { target } = prepared;
@@ -862,7 +879,7 @@ export class Core {
         }
       } catch (err) {
         if (!this.#audit.idle) {
-          await this.#audit.logResponse({ ...auth, request: audited, error: auditError(err) });
+          await this.#audit.logResponse({ ...auth, request: audited(), error: auditError(err) });
         }
         throw err;
       }
@@ -871,7 +888,7 @@ export class Core {
         const login = this.#loginAudit.get(result);
         await this.#audit.logResponse({
           ...(login === undefined ? auth : { auth: login }),
-          request: audited,
+          request: audited(),
           response: auditResponseOf(result, prepared.target.info),
         });
       }
@@ -1061,21 +1078,28 @@ export class Core {
     requireWrapTtl(req.path, req.wrapTtlSeconds, this.#maxLeaseTtlSeconds);
     const target = this.#resolve(req.path);
     routed.mount = target.info;
-    let engineRequest: EngineRequest = Object.freeze({
-      ...this.#contextOf(target.info, target.storage),
+    // Built field by field, not by spreading the context and optional parts: spreads made
+    // this object a sixteenth of a KV read's server time (issue 17's profile).
+    const context = this.#contextOf(target.info, target.storage);
+    const fields: Mutable<EngineRequest> = {
+      storage: context.storage,
+      mount: context.mount,
+      now: context.now,
+      schedule: context.schedule,
+      wal: context.wal,
       operation: req.operation,
       path: target.relativePath,
       data: Object.freeze({ ...req.data }),
       requestId: req.requestId,
-      ...(req.remoteAddress === undefined ? {} : { remoteAddress: req.remoteAddress }),
-      ...(caller === undefined
-        ? {}
-        : {
-            displayName: caller.entry.displayName,
-            mayRead: (path: string) => this.#allows(caller, 'read', `${target.info.path}${path}`),
-          }),
-      ...(req.door === undefined ? {} : { door: doorOf(req.door, caller) }),
-    });
+    };
+    if (context.publishEvent !== undefined) fields.publishEvent = context.publishEvent;
+    if (req.remoteAddress !== undefined) fields.remoteAddress = req.remoteAddress;
+    if (caller !== undefined) {
+      fields.displayName = caller.entry.displayName;
+      fields.mayRead = (path: string) => this.#allows(caller, 'read', `${target.info.path}${path}`);
+    }
+    if (req.door !== undefined) fields.door = doorOf(req.door, caller);
+    let engineRequest: EngineRequest = Object.freeze(fields);
     if (req.operation === 'update') {
       const exists =
         target.kind === 'internal'
@@ -1103,8 +1127,19 @@ export class Core {
     return { target, request: engineRequest };
   }
 
-  /** What an engine gets besides a request: its storage, mount, clock, jobs and WAL. */
+  /**
+   * What an engine gets besides a request: its storage, mount, clock, jobs and WAL. Made once
+   * per mount (its info object) and storage view, not per request.
+   */
   #contextOf(info: MountInfo, storage: Storage): EngineContext {
+    const known = this.#contexts.get(info);
+    if (known?.storage === storage) return known;
+    const made = this.#newContext(info, storage);
+    this.#contexts.set(info, made);
+    return made;
+  }
+
+  #newContext(info: MountInfo, storage: Storage): EngineContext {
     return {
       storage,
       mount: info,

@@ -24,7 +24,12 @@ export function globMatch(pattern: string, value: string): boolean {
  * for a whole second ("2026-01-01T00:00:00.12Z", "2026-01-01T00:00:00Z").
  */
 export function rfc3339Nano(epochMs: number): string {
+  // Requests within one millisecond (audit lines, responses) format the same time.
+  if (epochMs === lastNano.ms) return lastNano.text;
   const iso = new Date(epochMs).toISOString(); // always ".mmmZ"
   const fraction = iso.slice(20, 23).replace(/0+$/, '');
-  return `${iso.slice(0, 19)}${fraction === '' ? '' : `.${fraction}`}Z`;
+  lastNano = { ms: epochMs, text: `${iso.slice(0, 19)}${fraction === '' ? '' : `.${fraction}`}Z` };
+  return lastNano.text;
 }
+
+let lastNano = { ms: Number.NaN, text: '' };

@@ -172,10 +172,10 @@ export class PolicyStore {
 
   async acl(names: readonly string[], identity?: TemplateIdentity): Promise<Acl> {
     this.#assertOpen();
-    const unique = [...new Set(names)].sort();
     const key = aclKey(names);
     const cached = this.#acls.get(key) ?? this.#acls.get(`${key}\n${identity?.cacheKey ?? ''}`);
     if (cached !== undefined) return cached;
+    const unique = [...new Set(names)].sort();
 
     const version = this.#version;
     const policies: Policy[] = [];

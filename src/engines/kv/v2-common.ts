@@ -20,8 +20,13 @@ export type StoreFor = (req: EngineRequest) => VersionedStore;
  */
 export function formatTime(ms: number | undefined): string {
   if (ms === undefined) return '';
-  return new Date(ms).toISOString().replace(/\.?0+Z$/, 'Z');
+  // A secret read again and again formats the same time again: remember the last one.
+  if (ms !== lastTime.ms)
+    lastTime = { ms, text: new Date(ms).toISOString().replace(/\.?0+Z$/, 'Z') };
+  return lastTime.text;
 }
+
+let lastTime = { ms: Number.NaN, text: '' };
 
 /** Vault stores custom_metadata as a protobuf map, so an empty one reads back as null. */
 export function customMetadataJson(meta: SecretMeta): JsonObject | null {
