@@ -790,16 +790,7 @@ export class Core {
 
   async #handle(original: CoreRequest, routed: RoutedFor): Promise<EngineResult> {
     const req = original.credential === undefined ? original : await this.#withCredential(original);
-    // Literals with optional fields set after, not spreads (see #prepare).
-    const request: Mutable<AuditRequest> = {
-      id: req.requestId,
-      operation: req.operation,
-      path: req.path,
-      data: req.data,
-    };
-    if (req.token !== undefined) request.clientToken = req.token;
-    if (req.remoteAddress !== undefined) request.remoteAddress = req.remoteAddress;
-    if (req.door !== undefined) request.door = req.door;
+    const request = auditRequestOf(req, req.operation);
     if (req.path === WRAPPING_LOOKUP_PATH) return this.#wrappingLookup(req, request);
     let caller: AuthedCaller | undefined;
     if (!this.#isUnauthenticated(req.path) || req.credential !== undefined) {
@@ -835,16 +826,9 @@ export class Core {
       let auditedRequest: AuditRequest | undefined;
       const audited = (): AuditRequest => {
         if (auditedRequest !== undefined) return auditedRequest;
-        const made: Mutable<AuditRequest> = {
-          id: request.id,
-          operation,
-          path: request.path,
-          data: req.data,
-          mountType: info.type,
-          mountAccessor: info.accessor,
-        };
-        if (request.clientToken !== undefined) made.clientToken = request.clientToken;
-        if (request.remoteAddress !== undefined) made.remoteAddress = request.remoteAddress;
+        const made = auditRequestOf(req, operation);
+        made.mountType = info.type;
+        made.mountAccessor = info.accessor;
         if (caller !== undefined) made.clientTokenAccessor = caller.entry.accessor;
         if (req.door !== undefined) made.door = doorOf(req.door, caller);
         return (auditedRequest = made);
@@ -1528,6 +1512,23 @@ export class Core {
 }
 
 /** The door as an engine sees it: the method, plus the caller's principal when it has one. */
+/**
+ * The request block of an audit line. Built as a literal with the optional fields set after,
+ * not by spreading: see #prepare.
+ */
+function auditRequestOf(req: CoreRequest, operation: Operation): Mutable<AuditRequest> {
+  const request: Mutable<AuditRequest> = {
+    id: req.requestId,
+    operation,
+    path: req.path,
+    data: req.data,
+  };
+  if (req.token !== undefined) request.clientToken = req.token;
+  if (req.remoteAddress !== undefined) request.remoteAddress = req.remoteAddress;
+  if (req.door !== undefined) request.door = req.door;
+  return request;
+}
+
 function doorOf(
   door: DoorMethod,
   caller: AuthedCaller | undefined,

@@ -56,6 +56,19 @@ export interface DatabaseFixture {
   validUntil?(username: string): Promise<number | undefined>;
 }
 
+/** The PostgreSQL roles named `<prefix>_…` (LIKE's `_` escaped), but for `except`. */
+export async function prefixedRoles(
+  root: pg.Client,
+  prefix: string,
+  except: string,
+): Promise<string[]> {
+  const result = await root.query<{ rolname: string }>(
+    'SELECT rolname FROM pg_roles WHERE rolname LIKE $1 AND rolname <> $2',
+    [`${prefix}\\_%`, except],
+  );
+  return result.rows.map((row) => row.rolname);
+}
+
 function secret(): string {
   return `A1a-${randomBytes(12).toString('hex')}`;
 }

@@ -8,6 +8,7 @@ import { driverSettings } from '../../src/engines/database/connection-settings.j
 import { openDriver } from '../../src/shared/db/drivers.js';
 import { generatePassword } from '../../src/shared/db/password.js';
 import { requireService, skipNote, TEST_PG_URL } from '../helpers/services.js';
+import { prefixedRoles } from './database-fixtures.js';
 
 const PREFIX = 'ccrr';
 const ADMIN = `${PREFIX}_admin`;
@@ -20,13 +21,7 @@ describe.skipIf(!service.available)(
     let root: pg.Client;
     const adminPassword = `A1a-${randomBytes(12).toString('hex')}`;
 
-    const roles = async (): Promise<string[]> =>
-      (
-        await root.query<{ rolname: string }>(
-          'SELECT rolname FROM pg_roles WHERE rolname LIKE $1 AND rolname <> $2',
-          [`${PREFIX}\\_%`, ADMIN],
-        )
-      ).rows.map((row) => row.rolname);
+    const roles = (): Promise<string[]> => prefixedRoles(root, PREFIX, ADMIN);
 
     /**
      * The table first: privileges the admin granted on it go with it (DROP OWNED run by a

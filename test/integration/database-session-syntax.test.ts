@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { driverSettings } from '../../src/engines/database/connection-settings.js';
 import { openDriver } from '../../src/shared/db/drivers.js';
 import { requireService, skipNote, TEST_MYSQL_URL, TEST_PG_URL } from '../helpers/services.js';
+import { prefixedRoles } from './database-fixtures.js';
 
 const PREFIX = 'cssx';
 const ADMIN = `${PREFIX}_admin`;
@@ -26,13 +27,7 @@ describe.skipIf(!postgres.available)(
   `PostgreSQL with standard_conforming_strings = off${skipNote(postgres)}`,
   () => {
     let root: pg.Client;
-    const roles = async (): Promise<string[]> =>
-      (
-        await root.query<{ rolname: string }>(
-          'SELECT rolname FROM pg_roles WHERE rolname LIKE $1 AND rolname <> $2',
-          [`${PREFIX}\\_%`, ADMIN],
-        )
-      ).rows.map((row) => row.rolname);
+    const roles = (): Promise<string[]> => prefixedRoles(root, PREFIX, ADMIN);
     const dropAll = async (): Promise<void> => {
       for (const name of await roles()) await root.query(`DROP ROLE ${pg.escapeIdentifier(name)}`);
       await root.query(`DROP ROLE IF EXISTS ${ADMIN}`);
