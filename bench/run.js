@@ -36,6 +36,7 @@ const {
   sqlite,
   bareTls,
   tls,
+  decrypting,
 } = read.named;
 
 printTable(
@@ -102,6 +103,12 @@ printTable(
       `Coffer inmem, non-root token ${num(limited.perSecond)} reads/s`,
       `Coffer inmem, root token ${num(inmem.perSecond)} reads/s`,
       ratioText(read.limitedToRoot),
+    ],
+    [
+      'kv-read',
+      `Coffer inmem, root token, plaintext cache (default) ${num(inmem.perSecond)} reads/s`,
+      `the same, plaintext_cache_lifetime = 0 ${num(decrypting.perSecond)} reads/s`,
+      ratioText(read.cachedToDecrypting),
     ],
     [
       'kv-read',
