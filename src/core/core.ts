@@ -126,6 +126,7 @@ function internalMount(path: string, type: string, uuid: string): MountInfo {
 
 /** T with its fields writable, to set optional fields after building a literal. */
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 const SYSTEM_MOUNT = internalMount('sys/', 'system', '00000000-0000-0000-0000-000000000000');
 const TOKEN_MOUNT = internalMount('auth/token/', 'token', '00000000-0000-0000-0000-000000000001');
 const CUBBYHOLE_MOUNT = internalMount(
@@ -1511,7 +1512,6 @@ export class Core {
   }
 }
 
-/** The door as an engine sees it: the method, plus the caller's principal when it has one. */
 /**
  * The request block of an audit line. Built as a literal with the optional fields set after,
  * not by spreading: see #prepare.
@@ -1529,6 +1529,7 @@ function auditRequestOf(req: CoreRequest, operation: Operation): Mutable<AuditRe
   return request;
 }
 
+/** The door as an engine sees it: the method, plus the caller's principal when it has one. */
 function doorOf(
   door: DoorMethod,
   caller: AuthedCaller | undefined,
