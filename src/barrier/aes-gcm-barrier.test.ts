@@ -513,6 +513,27 @@ describe('AesGcmBarrier: plaintext cache', () => {
     }
   });
 
+  it('keeps values up to 64 KiB, and a write to one key leaves the others kept', async () => {
+    const { barrier, physical } = await setup();
+    const limit = new Uint8Array(64 * 1024).fill(7);
+    for (const [key, value] of [
+      ['limit', limit],
+      ['over', new Uint8Array(64 * 1024 + 1).fill(7)],
+    ] as const) {
+      await barrier.put(key, value);
+      await barrier.get(key);
+      await barrier.get(key); // kept from here, if at all
+      const cached = physical.lastValue!;
+      cached[cached.length - 1]! ^= 1; // damage the cached ciphertext in place
+    }
+    expect(await barrier.get('limit')).toEqual(limit);
+    expect((await errorOf(() => barrier.get('over'))).code).toBe('integrity_failure');
+    const reads = physical.gets;
+    await barrier.put('other', text('x'));
+    expect(await barrier.get('limit')).toEqual(limit); // still kept, not read again
+    expect(physical.gets).toBe(reads);
+  });
+
   it('a write replaces a kept plaintext', async () => {
     const { barrier } = await setup();
     await barrier.put('k', text('old'));

@@ -56,6 +56,23 @@ describe('PlaintextCache', () => {
     expect(c.size).toBe(0);
   });
 
+  it('sweeps a quarter of a lifetime apart, and at least a second apart', () => {
+    vi.useFakeTimers();
+    const { cache: c, advance } = cache({ lifetimeMs: 40_000 });
+    const kept = bytes(1);
+    c.keep('k', bytes(9), kept);
+    advance(40_000); // expired, but nobody reads it
+    vi.advanceTimersByTime(9_999);
+    expect(zeroed(kept)).toBe(false);
+    vi.advanceTimersByTime(1);
+    expect(zeroed(kept)).toBe(true);
+    const { cache: short } = cache({ lifetimeMs: 100 });
+    short.keep('k', bytes(9), bytes(1));
+    vi.advanceTimersByTime(999);
+    expect(short.size).toBe(1); // a 25 ms lifetime / 4 would have swept it by now
+    short.clear();
+  });
+
   it('sweeps expired values that nobody reads, and stops sweeping when empty', () => {
     vi.useFakeTimers();
     const { cache: c, advance } = cache({ lifetimeMs: 4_000 });
@@ -98,6 +115,9 @@ describe('PlaintextCache', () => {
     c.keep('k', bytes(9), large);
     expect(c.size).toBe(0);
     expect(zeroed(large)).toBe(true);
+    c.keep('k', bytes(9), bytes(1, 2)); // exactly the limit is kept
+    expect(c.size).toBe(1);
+    c.clear();
     const { cache: off } = cache({ lifetimeMs: 0 });
     const small = bytes(1);
     off.keep('k', bytes(9), small);
