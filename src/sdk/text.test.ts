@@ -25,4 +25,11 @@ describe('rfc3339Nano', () => {
     expect(rfc3339Nano(Date.UTC(2026, 0, 1, 0, 0, 0, 120))).toBe('2026-01-01T00:00:00.12Z');
     expect(rfc3339Nano(Date.UTC(2026, 0, 1, 0, 0, 0, 5))).toBe('2026-01-01T00:00:00.005Z');
   });
+
+  it('keeps a year beyond 9999 whole, and the same instant twice gives the same text', () => {
+    const far = Date.UTC(10000, 0, 1, 0, 0, 0, 500);
+    expect(rfc3339Nano(far)).toBe('+010000-01-01T00:00:00.5Z');
+    expect(rfc3339Nano(far)).toBe('+010000-01-01T00:00:00.5Z');
+    expect(rfc3339Nano(Date.UTC(10000, 0, 1))).toBe('+010000-01-01T00:00:00Z');
+  });
 });

@@ -26,9 +26,8 @@ export function globMatch(pattern: string, value: string): boolean {
 export function rfc3339Nano(epochMs: number): string {
   // Requests within one millisecond (audit lines, responses) format the same time.
   if (epochMs === lastNano.ms) return lastNano.text;
-  const iso = new Date(epochMs).toISOString(); // always ".mmmZ"
-  const fraction = iso.slice(20, 23).replace(/0+$/, '');
-  lastNano = { ms: epochMs, text: `${iso.slice(0, 19)}${fraction === '' ? '' : `.${fraction}`}Z` };
+  // toISOString always ends ".mmmZ"; its year may have six digits and a sign.
+  lastNano = { ms: epochMs, text: new Date(epochMs).toISOString().replace(/\.?0+Z$/, 'Z') };
   return lastNano.text;
 }
 

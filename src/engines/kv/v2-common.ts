@@ -3,6 +3,7 @@
 import { invalidField } from '../../sdk/errors.js';
 import type { EngineRequest } from '../../sdk/engine.js';
 import { parseInt64 } from '../../sdk/fields.js';
+import { rfc3339Nano } from '../../sdk/text.js';
 import type { JsonObject } from '../../sdk/json.js';
 import {
   validateKey,
@@ -19,14 +20,8 @@ export type StoreFor = (req: EngineRequest) => VersionedStore;
  * undefined, which is how Vault renders an unset time.
  */
 export function formatTime(ms: number | undefined): string {
-  if (ms === undefined) return '';
-  // A secret read again and again formats the same time again: remember the last one.
-  if (ms !== lastTime.ms)
-    lastTime = { ms, text: new Date(ms).toISOString().replace(/\.?0+Z$/, 'Z') };
-  return lastTime.text;
+  return ms === undefined ? '' : rfc3339Nano(ms);
 }
-
-let lastTime = { ms: Number.NaN, text: '' };
 
 /** Vault stores custom_metadata as a protobuf map, so an empty one reads back as null. */
 export function customMetadataJson(meta: SecretMeta): JsonObject | null {
