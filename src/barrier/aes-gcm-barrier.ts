@@ -453,7 +453,7 @@ export class AesGcmBarrier implements Storage {
       const kept = this.#plain.get(key, cached);
       if (kept !== undefined) return kept;
       const plaintext = this.#decrypt(this.#unsealedKeyring(), key, cached);
-      this.#plain.keep(key, cached, plaintext.slice());
+      if (this.#plain.accepts(plaintext.length)) this.#plain.keep(key, cached, plaintext.slice());
       return plaintext;
     }
     const token = this.#cache.readToken();

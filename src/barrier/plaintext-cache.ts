@@ -61,14 +61,20 @@ export class PlaintextCache {
     return kept.plaintext.slice();
   }
 
+  /** Whether a value of `length` bytes would be kept (so a caller need not copy one that is not). */
+  accepts(length: number): boolean {
+    const { lifetimeMs, maxBytes, maxValueBytes } = this.#options;
+    return lifetimeMs > 0 && length <= Math.min(maxValueBytes, maxBytes);
+  }
+
   /**
    * Keeps `plaintext`, just decrypted from `blob`, the current ciphertext of `key`. The cache
    * owns it from now on (and zero-fills it at once if it does not keep it): pass a copy.
    */
   keep(key: string, blob: Uint8Array, plaintext: Uint8Array): void {
-    const { lifetimeMs, maxBytes, maxValueBytes } = this.#options;
+    const { lifetimeMs, maxBytes } = this.#options;
     this.drop(key);
-    if (lifetimeMs <= 0 || plaintext.length > Math.min(maxValueBytes, maxBytes)) {
+    if (!this.accepts(plaintext.length)) {
       plaintext.fill(0);
       return;
     }
@@ -103,10 +109,9 @@ export class PlaintextCache {
     for (const [key, kept] of this.#kept) if (now >= kept.expiresAt) this.drop(key);
   }
 
-  /** Zero-fills and forgets everything. */
+  /** Zero-fills and forgets everything (the last drop stops the sweep). */
   clear(): void {
     for (const key of [...this.#kept.keys()]) this.drop(key);
-    this.#stopSweeper();
   }
 
   #stopSweeper(): void {
