@@ -1,6 +1,7 @@
 // The server configuration: reads a Vault-style HCL (or JSON) file, applies COFFER_* environment
 // overrides and returns one deep-frozen ServerConfig. main.ts injects the text and the env.
 import { isAbsolute, resolve } from 'node:path';
+import { DEFAULT_PLAINTEXT_LIFETIME_MS } from '../barrier/aes-gcm-barrier.js';
 import { parseDurationSeconds } from '../sdk/duration.js';
 import { CofferError, isCofferError } from '../sdk/errors.js';
 import { isHclBody, parseHcl } from '../shared/hcl.js';
@@ -135,8 +136,8 @@ export interface ServerConfigOptions {
 
 /** Vault's default for both lease TTLs: 32 days. */
 export const DEFAULT_LEASE_TTL_SECONDS = 2_764_800;
-/** `plaintext_cache_lifetime`: the default, and the most it may be (see the barrier). */
-export const DEFAULT_PLAINTEXT_CACHE_SECONDS = 30;
+/** `plaintext_cache_lifetime`: the barrier's default, and the most it may be. */
+export const DEFAULT_PLAINTEXT_CACHE_SECONDS = DEFAULT_PLAINTEXT_LIFETIME_MS / 1000;
 const MAX_PLAINTEXT_CACHE_SECONDS = 3_600;
 export const DEFAULT_MAX_REQUEST_SIZE_BYTES = 32 * 1024 * 1024;
 /** Upper bound for max_request_size; Vault's "negative disables the limit" is not supported. */
