@@ -69,9 +69,8 @@ export async function startCoffer(options) {
       maxLeaseTtlSeconds: 2_764_800,
       ...(options.awsKey === undefined ? {} : { awsDoorMount: 'aws/' }),
       ...(options.gcp === true ? { gcpDoorMount: 'gcp/' } : {}),
-      ...(options.plaintextCacheLifetimeSeconds === undefined
-        ? {}
-        : { plaintextCacheLifetimeSeconds: options.plaintextCacheLifetimeSeconds }),
+      // Absent (undefined): the barrier's default.
+      plaintextCacheLifetimeSeconds: options.plaintextCacheLifetimeSeconds,
     });
     const { shares, rootToken } = await core.initialize({ secretShares: 1, secretThreshold: 1 });
     await core.unseal(shares[0]);
