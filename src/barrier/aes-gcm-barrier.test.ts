@@ -435,18 +435,28 @@ describe('AesGcmBarrier: rotation and key status', () => {
 });
 
 describe('AesGcmBarrier: plaintext cache', () => {
-  /**
-   * Reads `k` twice (a miss fills the ciphertext cache, a hit keeps the plaintext), then
-   * damages the cached ciphertext in place: a read that decrypts now fails its integrity check.
-   */
+  /** A new barrier holding `k` = "v", kept and then damaged (see keepThenDamage). */
   async function keptThenDamaged(options: { plaintextLifetimeMs?: number } = {}) {
     const ctx = await setup(options);
-    await ctx.barrier.put('k', text('v'));
-    await ctx.barrier.get('k');
-    await ctx.barrier.get('k');
-    const cached = ctx.physical.lastValue!;
-    cached[cached.length - 1]! ^= 1;
+    await keepThenDamage(ctx, 'k', text('v'));
     return ctx;
+  }
+
+  /**
+   * Writes `key` and reads it twice (a miss fills the ciphertext cache, a hit keeps the
+   * plaintext), then damages the cached ciphertext in place: a read that decrypts now fails
+   * its integrity check.
+   */
+  async function keepThenDamage(
+    { barrier, physical }: Awaited<ReturnType<typeof setup>>,
+    key: string,
+    value: Uint8Array,
+  ): Promise<void> {
+    await barrier.put(key, value);
+    await barrier.get(key);
+    await barrier.get(key); // kept from here, if at all
+    const cached = physical.lastValue!;
+    cached[cached.length - 1]! ^= 1; // damage the cached ciphertext in place
   }
 
   it('serves a value read again from memory, without decrypting it, as a copy', async () => {
@@ -514,18 +524,11 @@ describe('AesGcmBarrier: plaintext cache', () => {
   });
 
   it('keeps values up to 64 KiB, and a write to one key leaves the others kept', async () => {
-    const { barrier, physical } = await setup();
+    const ctx = await setup();
+    const { barrier, physical } = ctx;
     const limit = new Uint8Array(64 * 1024).fill(7);
-    for (const [key, value] of [
-      ['limit', limit],
-      ['over', new Uint8Array(64 * 1024 + 1).fill(7)],
-    ] as const) {
-      await barrier.put(key, value);
-      await barrier.get(key);
-      await barrier.get(key); // kept from here, if at all
-      const cached = physical.lastValue!;
-      cached[cached.length - 1]! ^= 1; // damage the cached ciphertext in place
-    }
+    await keepThenDamage(ctx, 'limit', limit);
+    await keepThenDamage(ctx, 'over', new Uint8Array(64 * 1024 + 1).fill(7));
     expect(await barrier.get('limit')).toEqual(limit);
     expect((await errorOf(() => barrier.get('over'))).code).toBe('integrity_failure');
     const reads = physical.gets;
