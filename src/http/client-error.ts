@@ -6,6 +6,7 @@
 // answer, and destroys it if the peer does not finish within a second.
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { isClaimedParserError } from './list-method.js';
 
 /** Renders an error body in the door's own shape. */
 export type ClientErrorBody = (status: number, message: string) => string;
@@ -30,6 +31,8 @@ function classify(code: string): { status: number; message: string } {
 export function clientErrorHandler(render: ClientErrorBody) {
   return (err: Error & { code?: string }, socket: Duplex): void => {
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    // The listener took the connection back to serve a LIST Node's parser refused.
+    if (isClaimedParserError(err)) return;
     if (!socket.writable) {
       socket.destroy();
       return;

@@ -154,6 +154,101 @@ export class ListMethodRewriter {
   }
 }
 
+/**
+ * Where a LIST request starts in the chunk Node's native HTTP parser rejected, or undefined
+ * when the error is not that. llhttp matches methods by prefix and "LI" is LINK's, so `LIST`
+ * fails at its "S": the request starts two bytes before `bytesParsed`. A LIST whose first
+ * bytes came in an earlier chunk cannot be located and is refused like any unknown method.
+ */
+export function listRequestStart(err: {
+  readonly code?: string;
+  readonly bytesParsed?: number;
+  readonly rawPacket?: unknown;
+}): number | undefined {
+  const raw = err.rawPacket;
+  const at = err.bytesParsed;
+  if (err.code !== 'HPE_INVALID_METHOD' || !Buffer.isBuffer(raw) || typeof at !== 'number') {
+    return undefined;
+  }
+  if (at < 2 || at >= raw.length) return undefined;
+  return raw[at - 2] === 0x4c && raw[at - 1] === 0x49 && raw[at] === 0x53 ? at - 2 : undefined;
+}
+
+/** The events whose listeners Node's HTTP server adds to a connection it is handed. */
+const HTTP_SERVER_EVENTS = ['data', 'error', 'end', 'close', 'drain', 'timeout', 'resume', 'pause'];
+
+type Listener = (...args: unknown[]) => void;
+
+/** The listeners a connection has now, per event Node's HTTP server uses. */
+export function listenerSnapshot(socket: Socket): Map<string, readonly Listener[]> {
+  return new Map(HTTP_SERVER_EVENTS.map((e) => [e, socket.listeners(e) as Listener[]]));
+}
+
+/** Node's internal per-connection HTTP parser, as much of it as detaching needs. */
+interface NativeParser {
+  _consumed?: boolean;
+  unconsume(): void;
+  socket: unknown;
+}
+
+/**
+ * Takes a connection back from Node's HTTP server after its native parser rejected a request
+ * (the steps Node itself takes when it hands a socket to an `upgrade` handler): removes the
+ * listeners the server added since `before` was taken, stops the parser reading the socket's
+ * handle, and restores the socket's own methods. The socket stays paused and open; what it
+ * had already answered is untouched.
+ */
+export function detachFromHttpServer(
+  socket: Socket,
+  before: ReadonlyMap<string, readonly Listener[]>,
+): void {
+  socket.pause();
+  for (const [event, had] of before) {
+    for (const fn of socket.listeners(event) as Listener[]) {
+      if (!had.includes(fn)) socket.removeListener(event, fn);
+    }
+  }
+  const held = socket as unknown as { parser?: NativeParser | null } & Record<string, unknown>;
+  const parser = held.parser;
+  if (parser !== undefined && parser !== null) {
+    if (parser._consumed === true) parser.unconsume();
+    parser._consumed = false;
+    parser.socket = null;
+  }
+  held.parser = null;
+
+  // The server's listener-adding wrappers and setEncoding guard are own properties.
+  for (const name of ['on', 'addListener', 'prependListener', 'setEncoding']) {
+    if (Object.hasOwn(held, name)) Reflect.deleteProperty(held, name);
+  }
+}
+
+/**
+ * Starts the socket's handle reading into the stream again after a take-over, as Node's HTTP
+ * server does when a consumed socket resumes: the stream still believes a read is pending
+ * from before the native parser took the handle, so it would never ask again by itself.
+ */
+export function restartReading(socket: Socket): void {
+  const handle = (socket as unknown as { _handle?: { reading?: boolean; readStart(): number } })
+    ._handle;
+  if (handle === undefined || handle === null || handle.reading === true) return;
+  handle.reading = true;
+  handle.readStart();
+}
+
+/** Parser errors the listener answered by taking the connection over (see listener.ts). */
+const claimed = new WeakSet<object>();
+
+/** Marks a parser error as handled by a take-over: the application's handler leaves it be. */
+export function claimParserError(err: object): void {
+  claimed.add(err);
+}
+
+/** Whether this parser error was a LIST the listener is now serving. */
+export function isClaimedParserError(err: object): boolean {
+  return claimed.has(err);
+}
+
 export interface ListMethodOptions {
   /**
    * SECURITY: a request head must be complete this long after the connection opened or after

@@ -85,7 +85,13 @@ describe('listener timeouts (2 s) with the LIST rewriter in place', () => {
     const head =
       'GET /v1/sys/health HTTP/1.1\r\nHost: x\r\nX-Slow: ' + 'a'.repeat(200) + '\r\n\r\n';
     for (const c of slowHeads) void trickle(c, head, 250);
-    for (const c of slowLists) void trickle(c, head.replace(/^GET/, 'LIST'), 250);
+    // A LIST's request line arrives whole (the listener hands the connection from Node's parser
+    // to the rewriter), then its head trickles: the rewriter's clock cuts it.
+    const listHead = head.replace(/^GET/, 'LIST');
+    for (const c of slowLists) {
+      c.socket.write(listHead.slice(0, 20));
+      void trickle(c, listHead.slice(20), 250);
+    }
 
     idle.socket.write(`GET /v1/sys/health HTTP/1.1\r\nHost: x\r\n\r\n`);
     for (let i = 0; i < 100 && !idle.received().includes('\r\n\r\n'); i++) await sleep(20);

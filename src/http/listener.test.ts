@@ -5,10 +5,11 @@ import { connect as connectTcp, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createUnsealedStack } from '../../test/helpers/stack.js';
 import { createInmemBackend } from '../physical/inmem.js';
 import type { PhysicalBackend } from '../physical/physical.js';
+import { ListMethodRewriter } from './list-method.js';
 import { startListener, type RunningListener } from './listener.js';
 
 function selfSignedCert(dir: string): { cert: Buffer; key: Buffer } {
@@ -180,6 +181,91 @@ describe('LIST on a keep-alive connection that started with other methods', () =
       expect(JSON.parse(bodies[2]!).data.keys).toContain('a');
       expect(JSON.parse(bodies[3]!).data.data).toEqual({ k: 'v' });
     }
+  });
+});
+
+describe('native parsing until a connection sends LIST', () => {
+  let token: string;
+  let listener: RunningListener;
+
+  beforeAll(async () => {
+    const stack = await createUnsealedStack();
+    token = stack.rootToken;
+    await stack.core.handleRequest({
+      operation: 'update',
+      path: 'secret/data/native/a',
+      data: { data: { k: 'v' } },
+      token,
+      requestId: 'setup',
+    });
+    listener = await startListener(stack.app, { host: '127.0.0.1', port: 0 });
+  });
+  afterAll(async () => {
+    await listener.close();
+  });
+
+  /** Sends `request` on `socket` and resolves with the status line of its answer. */
+  const statusOf = (socket: Socket, request: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      let seen = '';
+      const onData = (chunk: Buffer): void => {
+        seen += chunk.toString('latin1');
+        const end = seen.indexOf('\r\n\r\n');
+        if (end === -1) return;
+        const length = Number(/content-length: *(\d+)/i.exec(seen.slice(0, end))?.[1] ?? '0');
+        if (seen.length < end + 4 + length) return;
+        socket.off('data', onData);
+        resolve(seen.slice(0, seen.indexOf('\r\n')));
+      };
+      socket.on('data', onData);
+      socket.once('error', reject);
+      socket.write(request);
+    });
+
+  it('keeps a connection that never sends LIST off the rewriter, and hands one that does to it', async () => {
+    const push = vi.spyOn(ListMethodRewriter.prototype, 'push');
+    try {
+      const socket = connectTcp(listener.port, '127.0.0.1');
+      await new Promise((r) => socket.once('connect', r));
+      const get = `GET /v1/secret/data/native/a HTTP/1.1\r\nHost: x\r\nX-Vault-Token: ${token}\r\n\r\n`;
+      const body = '{"data":{"k":"w"}}';
+      const post =
+        `POST /v1/secret/data/native/b HTTP/1.1\r\nHost: x\r\nX-Vault-Token: ${token}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+      expect(await statusOf(socket, get)).toBe('HTTP/1.1 200 OK');
+      expect(await statusOf(socket, post)).toBe('HTTP/1.1 200 OK');
+      expect(await statusOf(socket, get)).toBe('HTTP/1.1 200 OK');
+      // Node's parser read those three itself: no byte of them went through the rewriter.
+      expect(push).not.toHaveBeenCalled();
+      const list = `LIST /v1/secret/metadata/native HTTP/1.1\r\nHost: x\r\nX-Vault-Token: ${token}\r\n\r\n`;
+      expect(await statusOf(socket, list)).toBe('HTTP/1.1 200 OK');
+      expect(push).toHaveBeenCalled();
+      // The same connection goes on, now through the rewriter, LIST or not.
+      expect(await statusOf(socket, get)).toBe('HTTP/1.1 200 OK');
+      expect(await statusOf(socket, list)).toBe('HTTP/1.1 200 OK');
+      expect(socket.destroyed).toBe(false);
+      // A later parser error on the taken-over connection is answered like any other.
+      const closed = new Promise((r) => socket.once('close', r));
+      expect(await statusOf(socket, `FOO /v1/sys/health HTTP/1.1\r\nHost: x\r\n\r\n`)).toBe(
+        'HTTP/1.1 405 Method Not Allowed',
+      );
+      await closed;
+    } finally {
+      push.mockRestore();
+    }
+  });
+
+  it('refuses at once a LIST whose method name is split between reads (it cannot be located)', async () => {
+    const socket = connectTcp(listener.port, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    const get = `GET /v1/sys/health HTTP/1.1\r\nHost: x\r\n\r\n`;
+    expect(await statusOf(socket, get)).toMatch(/^HTTP\/1\.1 200 /);
+    socket.write('L');
+    await new Promise((r) => setTimeout(r, 100));
+    const closed = new Promise((r) => socket.once('close', r));
+    const status = await statusOf(socket, `IST /v1/secret/metadata/ HTTP/1.1\r\nHost: x\r\n\r\n`);
+    expect(status).toBe('HTTP/1.1 405 Method Not Allowed');
+    await closed;
   });
 });
 

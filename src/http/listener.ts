@@ -8,7 +8,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type Socket } from 'node:net';
 import { TLSSocket, createSecureContext } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
-import { attachListMethod } from './list-method.js';
+import {
+  attachListMethod,
+  detachFromHttpServer,
+  listRequestStart,
+  listenerSnapshot,
+  claimParserError,
+  restartReading,
+} from './list-method.js';
 
 export interface ListenOptions {
   readonly host: string;
@@ -51,12 +58,27 @@ function timer(ms: number, fn: () => void): NodeJS.Timeout | undefined {
   return t;
 }
 
+/** How a connection's request heads are parsed (see startListener). */
+type Parsing = 'native' | 'rewriting';
+
+interface ConnectionState {
+  inFlight: number;
+  idle: NodeJS.Timeout | undefined;
+  /** Natively parsed: the clock for the first request head (cleared by its request). */
+  head: NodeJS.Timeout | undefined;
+  /** Run once no request is in flight (a LIST take-over waiting for earlier responses). */
+  whenIdle: (() => void) | undefined;
+}
+
 /** Per-connection request, write and idle clocks, driven by the HTTP server's events. */
 function trackRequests(
   httpServer: FastifyInstance['server'],
   limits: ConnectionLimits,
-): (connection: Socket) => void {
-  const state = new WeakMap<object, { inFlight: number; idle: NodeJS.Timeout | undefined }>();
+): {
+  track(connection: Socket, parsing: Parsing): void;
+  whenIdle(connection: Socket, fn: () => void): void;
+} {
+  const state = new WeakMap<object, ConnectionState>();
   httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const connection = req.socket;
     const entry = state.get(connection);
@@ -64,6 +86,8 @@ function trackRequests(
     entry.inFlight++;
     clearTimeout(entry.idle);
     entry.idle = undefined;
+    clearTimeout(entry.head);
+    entry.head = undefined;
     const read = timer(limits.readTimeoutMs, () => {
       if (!req.complete) connection.destroy();
     });
@@ -76,20 +100,46 @@ function trackRequests(
       entry.inFlight--;
       if (entry.inFlight === 0 && !connection.destroyed) {
         entry.idle = timer(limits.idleTimeoutMs, () => connection.destroy());
+        const then = entry.whenIdle;
+        entry.whenIdle = undefined;
+        then?.();
       }
     });
   });
-  return (connection) => {
-    const entry = { inFlight: 0, idle: undefined as NodeJS.Timeout | undefined };
-    state.set(connection, entry);
-    // A new request's first bytes end the idle wait; the header clock (in the rewriter) runs.
-    connection.on('data', () => {
-      clearTimeout(entry.idle);
-      entry.idle = undefined;
-    });
-    connection.once('close', () => {
-      clearTimeout(entry.idle);
-    });
+  return {
+    track(connection, parsing) {
+      let entry = state.get(connection);
+      if (entry === undefined) {
+        entry = { inFlight: 0, idle: undefined, head: undefined, whenIdle: undefined };
+        state.set(connection, entry);
+        const tracked = entry;
+        connection.once('close', () => {
+          clearTimeout(tracked.idle);
+          clearTimeout(tracked.head);
+          tracked.whenIdle = undefined;
+        });
+      }
+      const tracked = entry;
+      if (parsing === 'native') {
+        // SECURITY: Node's own header clock never runs (its server never listens), and a
+        // native parser's bytes are not seen here: the first head must be complete within
+        // the header timeout, and a later one within the idle timeout after the last answer.
+        tracked.head = timer(limits.readHeaderTimeoutMs, () => connection.destroy());
+        return;
+      }
+      // A new request's first bytes end the idle wait; the header clock (in the rewriter) runs.
+      connection.on('data', () => {
+        clearTimeout(tracked.idle);
+        tracked.idle = undefined;
+        clearTimeout(tracked.head);
+        tracked.head = undefined;
+      });
+    },
+    whenIdle(connection, fn) {
+      const entry = state.get(connection);
+      if (entry === undefined || entry.inFlight === 0) fn();
+      else entry.whenIdle = fn;
+    },
   };
 }
 
@@ -150,15 +200,53 @@ export async function startListener(
   });
   let secureContext = options.tls === undefined ? undefined : secureContextOf(options.tls);
   const sockets = new Set<Socket>();
-  const handOver = (stream: Socket, first?: Buffer) => {
+  /** Rewriting: every byte goes through the LIST rewriter (JavaScript), as before Node's parser. */
+  const handOverRewriting = (stream: Socket, first?: Buffer) => {
     const rewriter = attachListMethod(stream, { headerTimeoutMs: limits.readHeaderTimeoutMs });
     if (first !== undefined) rewriter.unshift(first);
     httpServer.emit('connection', stream);
     rewriter.afterHandOver();
-    track(stream);
-    // The sniff below paused the socket; the HTTP server reads from here on.
+    track.track(stream, 'rewriting');
+    // The sniff below (or a take-over) paused the socket; the HTTP server reads from here on.
     if (first !== undefined) stream.resume();
   };
+  // Native: Node's HTTP parser reads the socket itself (in C++), the fast path; the first LIST
+  // request it rejects turns the connection over to the rewriter (the clientError listener). Without an
+  // idle timeout a partial head after an idle period would have no clock: rewrite from the start.
+  const nativeFirst = limits.idleTimeoutMs > 0 || limits.readHeaderTimeoutMs === 0;
+  /** Connections parsed natively, with their listeners before the HTTP server added its own. */
+  const native = new WeakMap<Socket, ReturnType<typeof listenerSnapshot>>();
+  const handOver = (stream: Socket, first?: Buffer) => {
+    if (!nativeFirst) {
+      handOverRewriting(stream, first);
+      return;
+    }
+    native.set(stream, listenerSnapshot(stream));
+    if (first !== undefined) stream.unshift(first);
+    httpServer.emit('connection', stream);
+    track.track(stream, 'native');
+    if (first !== undefined) stream.resume();
+  };
+  // Runs before the application's clientError handler, which leaves a taken-over socket alone.
+  httpServer.prependListener(
+    'clientError',
+    (err: Error & { code?: string; bytesParsed?: number; rawPacket?: unknown }, socket: Socket) => {
+      const before = native.get(socket);
+      const start = before === undefined ? undefined : listRequestStart(err);
+      if (before === undefined || start === undefined || socket.destroyed) return;
+      native.delete(socket);
+      claimParserError(err);
+      const replay = Buffer.from((err.rawPacket as Buffer).subarray(start));
+      detachFromHttpServer(socket, before);
+      // Responses to requests before the LIST are still being written: they go first.
+      track.whenIdle(socket, () => {
+        if (socket.destroyed) return;
+        socket.setTimeout(0);
+        handOverRewriting(socket, replay);
+        restartReading(socket);
+      });
+    },
+  );
 
   // noDelay: with Nagle on, a response written in two pieces waits ~40 ms for the client's
   // delayed ACK.
