@@ -14,7 +14,7 @@ import { isMainModule } from './lib/report.js';
 const PATH = '/v1/secret/data/bench';
 
 export async function profileRead({
-  seconds = 6,
+  seconds = Number(process.env.PROFILE_SECONDS ?? 6),
   audit = true,
   root = false,
   fsync = true,

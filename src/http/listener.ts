@@ -211,8 +211,9 @@ export async function startListener(
     if (first !== undefined) stream.resume();
   };
   // Native: Node's HTTP parser reads the socket itself (in C++), the fast path; the first LIST
-  // request it rejects turns the connection over to the rewriter (the clientError listener). Without an
-  // idle timeout a partial head after an idle period would have no clock: rewrite from the start.
+  // request it rejects turns the connection over to the rewriter (the clientError listener).
+  // Without an idle timeout a partial head after an idle period would have no clock: rewrite
+  // from the start.
   const nativeFirst = limits.idleTimeoutMs > 0 || limits.readHeaderTimeoutMs === 0;
   /** Connections parsed natively, with their listeners before the HTTP server added its own. */
   const native = new WeakMap<Socket, ReturnType<typeof listenerSnapshot>>();
