@@ -40,13 +40,26 @@ export interface PolicyStoreDeps {
 const DEFAULT_MAX_CACHED_ACLS = 1024;
 
 /** The ACL cache's key for a set of policy names (order and repeats do not matter). */
+/**
+ * Keys already built, by the names array they were built from: a cached token entry hands
+ * the same (readonly, never modified) array to every request, so its key is built once.
+ */
+const aclKeys = new WeakMap<readonly string[], string>();
+
 function aclKey(names: readonly string[]): string {
+  let key = aclKeys.get(names);
+  if (key !== undefined) return key;
+  key = JSON.stringify(names);
   // Token entries usually hold their policies sorted already: strictly ascending means sorted
   // and free of repeats, so the names are their own key.
   for (let i = 1; i < names.length; i++) {
-    if (!(names[i - 1]! < names[i]!)) return JSON.stringify([...new Set(names)].sort());
+    if (!(names[i - 1]! < names[i]!)) {
+      key = JSON.stringify([...new Set(names)].sort());
+      break;
+    }
   }
-  return JSON.stringify(names);
+  aclKeys.set(names, key);
+  return key;
 }
 
 export class PolicyStore {
@@ -156,12 +169,6 @@ export class PolicyStore {
   }
 
   /**
-   * The compiled ACL for a token's policy names, cached per sorted, de-duplicated set. Unknown
-   * names are skipped. SECURITY: names are used exactly as given: a name that is not in
-   * normalised form (`ROOT`, ` root`) matches nothing, so only the exact name `root` yields a
-   * root ACL; whoever stores names on tokens must normalise them first.
-   */
-  /**
    * The compiled ACL for `names` when it is cached, without a promise (the per-request path of
    * a token with no entity); undefined otherwise, and while sealed (acl() then says so).
    */
@@ -170,6 +177,12 @@ export class PolicyStore {
     return this.#acls.get(aclKey(names));
   }
 
+  /**
+   * The compiled ACL for a token's policy names, cached per sorted, de-duplicated set. Unknown
+   * names are skipped. SECURITY: names are used exactly as given: a name that is not in
+   * normalised form (`ROOT`, ` root`) matches nothing, so only the exact name `root` yields a
+   * root ACL; whoever stores names on tokens must normalise them first.
+   */
   async acl(names: readonly string[], identity?: TemplateIdentity): Promise<Acl> {
     this.#assertOpen();
     const key = aclKey(names);
