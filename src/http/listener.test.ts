@@ -131,6 +131,21 @@ function exchange(socket: Socket, requests: string, count: number): Promise<stri
   });
 }
 
+/** An unsealed stack holding `{k: "v"}` at the KV v2 data path `path`. */
+async function stackWithSecret(
+  path: string,
+): Promise<Awaited<ReturnType<typeof createUnsealedStack>>> {
+  const stack = await createUnsealedStack();
+  await stack.core.handleRequest({
+    operation: 'update',
+    path,
+    data: { data: { k: 'v' } },
+    token: stack.rootToken,
+    requestId: 'setup',
+  });
+  return stack;
+}
+
 describe('LIST on a keep-alive connection that started with other methods', () => {
   let dir: string;
   let token: string;
@@ -139,15 +154,8 @@ describe('LIST on a keep-alive connection that started with other methods', () =
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'coffer-keepalive-'));
-    const stack = await createUnsealedStack();
+    const stack = await stackWithSecret('secret/data/ka/a');
     token = stack.rootToken;
-    await stack.core.handleRequest({
-      operation: 'update',
-      path: 'secret/data/ka/a',
-      data: { data: { k: 'v' } },
-      token,
-      requestId: 'setup',
-    });
     plain = await startListener(stack.app, { host: '127.0.0.1', port: 0 });
     tls = await startListener(stack.app, { host: '127.0.0.1', port: 0, tls: selfSignedCert(dir) });
   });
@@ -189,15 +197,8 @@ describe('native parsing until a connection sends LIST', () => {
   let listener: RunningListener;
 
   beforeAll(async () => {
-    const stack = await createUnsealedStack();
+    const stack = await stackWithSecret('secret/data/native/a');
     token = stack.rootToken;
-    await stack.core.handleRequest({
-      operation: 'update',
-      path: 'secret/data/native/a',
-      data: { data: { k: 'v' } },
-      token,
-      requestId: 'setup',
-    });
     listener = await startListener(stack.app, { host: '127.0.0.1', port: 0 });
   });
   afterAll(async () => {
