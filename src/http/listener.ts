@@ -228,7 +228,7 @@ export async function startListener(
     track.track(stream, 'native');
     if (first !== undefined) stream.resume();
   };
-  // Runs before the application's clientError handler, which leaves a taken-over socket alone.
+  // Runs before the application's clientError handler, which leaves an error claimed here alone.
   httpServer.prependListener(
     'clientError',
     (err: Error & { code?: string; bytesParsed?: number; rawPacket?: unknown }, socket: Socket) => {
