@@ -240,7 +240,7 @@ export async function runServer(
   const staticKey = loadStaticKey(config, env);
   const version = readVersion();
   const haEnabled = config.storage.type === 'postgresql' && config.storage.haEnabled;
-  const { core, seal, app, ha, gcpRestApp } = assembleServer({
+  const { barrier, core, seal, app, ha, gcpRestApp } = assembleServer({
     ...(options.engines === undefined ? {} : { engines: options.engines }),
     physical,
     logger,
@@ -372,6 +372,8 @@ export async function runServer(
     `                 Version: ${version}`,
     `                 Storage: ${physical.type}`,
     `                    Seal: ${seal.type}`,
+    // From the barrier itself, so the banner shows what the configuration reached.
+    `         Plaintext cache: ${plaintextCacheText(barrier.plaintextLifetimeMs)}`,
     ...(ha === undefined ? [] : [`              HA Enabled: true (${config.standbyMode})`]),
     ...(config.awsMount === undefined
       ? []
@@ -453,4 +455,9 @@ export function reportStartupError(err: unknown): void {
   const message = isCofferError(err) || err instanceof UsageError ? err.message : String(err);
   process.stderr.write(`Error: ${message}\n`);
   process.exitCode = 1;
+}
+
+/** The banner's plaintext cache line: "off" or the lifetime ("30s"). */
+function plaintextCacheText(lifetimeMs: number): string {
+  return lifetimeMs === 0 ? 'off (every read decrypts)' : `${lifetimeMs / 1000}s lifetime`;
 }

@@ -443,6 +443,11 @@ export class AesGcmBarrier implements Storage {
     return decryptBlob(entry.key, key, blob);
   }
 
+  /** How long a value read again may be served decrypted from memory, in ms (0: never). */
+  get plaintextLifetimeMs(): number {
+    return this.#plain.lifetimeMs;
+  }
+
   async get(key: string): Promise<Uint8Array | undefined> {
     this.#unsealedKeyring();
     checkPath(key, 'key');

@@ -48,6 +48,11 @@ export class PlaintextCache {
     return this.#kept.size;
   }
 
+  /** How long a decrypted value may be kept, in ms (0: the cache is off). */
+  get lifetimeMs(): number {
+    return this.#options.lifetimeMs;
+  }
+
   /** A copy of the plaintext of `blob` (the current ciphertext of `key`), if kept and fresh. */
   get(key: string, blob: Uint8Array): Uint8Array | undefined {
     const kept = this.#kept.get(key);
