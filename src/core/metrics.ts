@@ -64,7 +64,6 @@ class RequestDurations {
   readonly help = 'Logical requests by mount, operation and outcome; _count is the request count.';
   readonly type = 'histogram';
   readonly aggregator = 'sum';
-  readonly labelNames = ['mount', 'mount_type', 'operation', 'outcome'];
   readonly #series = new Map<string, RequestSeries>();
 
   observe(m: Omit<RequestMetric, 'seconds'>, seconds: number): void {

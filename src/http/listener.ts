@@ -79,6 +79,21 @@ function trackRequests(
   whenIdle(connection: Socket, fn: () => void): void;
 } {
   const state = new WeakMap<object, ConnectionState>();
+  const newState = (connection: Socket): ConnectionState => {
+    const entry: ConnectionState = {
+      inFlight: 0,
+      idle: undefined,
+      head: undefined,
+      whenIdle: undefined,
+    };
+    state.set(connection, entry);
+    connection.once('close', () => {
+      clearTimeout(entry.idle);
+      clearTimeout(entry.head);
+      entry.whenIdle = undefined;
+    });
+    return entry;
+  };
   httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const connection = req.socket;
     const entry = state.get(connection);
@@ -108,18 +123,8 @@ function trackRequests(
   });
   return {
     track(connection, parsing) {
-      let entry = state.get(connection);
-      if (entry === undefined) {
-        entry = { inFlight: 0, idle: undefined, head: undefined, whenIdle: undefined };
-        state.set(connection, entry);
-        const tracked = entry;
-        connection.once('close', () => {
-          clearTimeout(tracked.idle);
-          clearTimeout(tracked.head);
-          tracked.whenIdle = undefined;
-        });
-      }
-      const tracked = entry;
+      // A connection taken over for LIST is tracked a second time: it keeps its state.
+      const tracked = state.get(connection) ?? newState(connection);
       if (parsing === 'native') {
         // SECURITY: Node's own header clock never runs (its server never listens), and a
         // native parser's bytes are not seen here: the first head must be complete within

@@ -39,13 +39,13 @@ export interface PolicyStoreDeps {
 
 const DEFAULT_MAX_CACHED_ACLS = 1024;
 
-/** The ACL cache's key for a set of policy names (order and repeats do not matter). */
 /**
  * Keys already built, by the names array they were built from: a cached token entry hands
  * the same (readonly, never modified) array to every request, so its key is built once.
  */
 const aclKeys = new WeakMap<readonly string[], string>();
 
+/** The ACL cache's key for a set of policy names (order and repeats do not matter). */
 function aclKey(names: readonly string[]): string {
   let key = aclKeys.get(names);
   if (key !== undefined) return key;
